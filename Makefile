@@ -1,0 +1,45 @@
+# mnc_tf: one-command set-up.  `make install` is idempotent; `make test` and `make demo` depend on it.
+PYTHON_SYS ?= python3
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+PIP        := $(VENV)/bin/pip
+OP_LIB     := mnc_tf/ops/_roi_warp_ops.so
+OP_SRCS    := $(wildcard custom_ops/roi_warp/*.cc custom_ops/roi_warp/*.h custom_ops/roi_warp/*.cu.cc) custom_ops/build_op.py
+STAMP      := $(VENV)/.deps-installed
+PYTEST_ARGS ?=
+
+.PHONY: install op test test-fast demo bench cuda-harness clean
+
+install: $(STAMP) $(OP_LIB)
+
+$(VENV)/bin/python:
+	$(PYTHON_SYS) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(VENV)/bin/python requirements.txt requirements-dev.txt setup.py
+	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet --no-build-isolation --no-deps -e .
+	touch $(STAMP)
+
+# Compiles the RoI-warp op against the venv's TensorFlow (flags from tf.sysconfig).
+# MNC_TF_CUDA=1 (with nvcc on PATH) adds the GPU kernels.
+$(OP_LIB): $(STAMP) $(OP_SRCS)
+	$(PY) custom_ops/build_op.py --output $(OP_LIB)
+
+op: $(OP_LIB)
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+demo: install
+	$(PY) -m mnc_tf.demo
+
+bench: install
+	$(PY) -m mnc_tf.benchmarks.roi_warp
+
+cuda-harness:
+	$(MAKE) -C custom_ops/cuda_harness
+
+clean:
+	rm -f $(OP_LIB)
+	rm -rf build custom_ops/build *.egg-info

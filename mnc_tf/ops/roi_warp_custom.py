@@ -1,0 +1,65 @@
+"""Loader of the compiled RoI-warp op (`MncTf>RoiWarp`) and its gradient.
+
+The shared library is built by `make install` (`custom_ops/build_op.py`) into
+`mnc_tf/ops/_roi_warp_ops.so`.  Loading is lazy: importing this module never
+fails, `load()` returns None when the library is absent or unloadable and
+`load_error()` says why.
+"""
+
+import os
+import threading
+
+import tensorflow as tf
+
+LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            '_roi_warp_ops.so')
+
+_lock = threading.Lock()
+_state = {'module': None, 'error': None, 'tried': False}
+
+
+def load():
+  """Returns the loaded op module, or None if the library cannot be loaded."""
+  with _lock:
+    if not _state['tried']:
+      _state['tried'] = True
+      if not os.path.exists(LIBRARY_PATH):
+        _state['error'] = (f'{LIBRARY_PATH} does not exist; run `make install` '
+                           '(or `python setup.py build_op`) to compile it')
+      else:
+        try:
+          _state['module'] = tf.load_op_library(LIBRARY_PATH)
+        except (tf.errors.NotFoundError, OSError) as e:  # ABI mismatch etc.
+          _state['error'] = f'could not load {LIBRARY_PATH}: {e}'
+    return _state['module']
+
+
+def load_error():
+  """Why `load()` returned None (None if it did not)."""
+  load()
+  return _state['error']
+
+
+def roi_warp_custom(features, boxes, output_size, spatial_scale, pooled_size):
+  """Calls the compiled op; see `mnc_tf.ops.roi_warp` for the arguments."""
+  module = load()
+  if module is None:
+    raise tf.errors.NotFoundError(None, None, load_error())
+  output, _ = module.mnc_tf_roi_warp(
+      features=features, boxes=boxes, output_size=output_size,
+      spatial_scale=spatial_scale, pooled_size=pooled_size)
+  return output
+
+
+@tf.RegisterGradient('MncTf>RoiWarp')
+def _roi_warp_grad(op, grad, unused_argmax_grad):
+  """Gradient w.r.t. features and w.r.t. the four box coordinates."""
+  module = load()
+  features, boxes = op.inputs
+  argmax = op.outputs[1]
+  grad_features, grad_boxes = module.mnc_tf_roi_warp_grad(
+      grad=grad, features=features, boxes=boxes, argmax=argmax,
+      output_size=op.get_attr('output_size'),
+      spatial_scale=op.get_attr('spatial_scale'),
+      pooled_size=op.get_attr('pooled_size'))
+  return grad_features, grad_boxes
