@@ -22,7 +22,7 @@ from pycocotools import cocoeval
 from pycocotools import mask as mask_api
 
 from official.vision.evaluation import coco_utils
-from mnc_tf.evaluation import original_image
+from mnc_tf.evaluation import batch_conversion
 from mnc_tf.evaluation import sds_metrics
 
 COCO_METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'ARmax1',
@@ -40,15 +40,6 @@ def encode_masks(masks):
     rle['counts'] = rle['counts'].decode('ascii')
     rles.append(rle)
   return rles
-
-
-def _to_numpy(value):
-  """Tensor, per-replica tuple of tensors, or array -> one NumPy array."""
-  if isinstance(value, (tuple, list)):
-    return np.concatenate([_to_numpy(v) for v in value], axis=0)
-  if hasattr(value, 'numpy'):
-    return value.numpy()
-  return np.asarray(value)
 
 
 class InstanceSegmentationEvaluator:
@@ -177,62 +168,34 @@ class InstanceSegmentationEvaluator:
     if num:
       self._image_sizes.setdefault(image_id, tuple(masks.shape[1:]))
 
-  def update_state(self, groundtruths: Optional[Mapping[str, Any]],
+  def update_state(self, labels: Optional[Mapping[str, Any]],
                    predictions: Mapping[str, Any]):
     """Adds a batch of model outputs (and labels) as the Task produces them.
 
     Args:
-      groundtruths: None when an annotation file is used; otherwise a dict
-        with `source_id` [B], `image_info` [B, 4, 2], `num_instances` [B],
-        `gt_classes` [B, M] and `gt_masks` [B, M, Hp, Wp] (network input).
-      predictions: dict with `source_id` [B], `image_info` [B, 4, 2],
-        `num_detections` [B], `detection_boxes` [B, N, 4] (network-input
-        pixels), `detection_classes` [B, N], `detection_scores` [B, N] and
-        `detection_masks` ([B, N, m, m] box-relative probabilities or
-        [B, N, Hp, Wp] full network-input masks, per the constructor's
-        `detection_mask_format`).
-        Values may be tensors or per-replica tuples of tensors.
+      labels: the input pipeline's batched labels (see
+        `batch_conversion.image_groundtruths`); ignored, and may be None,
+        when an annotation file gives the ground truth.
+      predictions: batched model outputs plus `source_id` and `image_info`
+        (see `batch_conversion.image_predictions`); values may be tensors
+        or per-replica tuples of tensors.
+
+    Raises:
+      ValueError: on missing keys, or without any source of ground truth.
     """
-    required = ('source_id', 'image_info', 'num_detections', 'detection_boxes',
-                'detection_classes', 'detection_scores', 'detection_masks')
-    missing = [k for k in required if k not in predictions]
-    if missing:
-      raise ValueError(f'predictions lack {missing}.')
-    pred = {k: _to_numpy(predictions[k]) for k in required}
-    if groundtruths is not None and self._file_gt is None:
-      gt = {k: _to_numpy(groundtruths[k]) for k in (
-          'source_id', 'image_info', 'num_instances', 'gt_classes',
-          'gt_masks')}
-    else:
-      gt = None
-      if self._file_gt is None:
-        raise ValueError('No annotation file and no ground truth given.')
-    for b in range(pred['source_id'].shape[0]):
-      image_info = pred['image_info'][b]
-      n = int(pred['num_detections'][b])
-      boxes = pred['detection_boxes'][b][:n]
-      masks = pred['detection_masks'][b][:n]
-      if self._detection_mask_format == 'image':
-        orig_masks = original_image.full_image_masks_to_original(
-            masks, image_info)
-      else:
-        orig_masks = original_image.box_masks_to_original(
-            masks, boxes, image_info)
-      if n == 0:
-        h, w = np.round(image_info[0]).astype(int)
-        orig_masks = np.zeros((0, h, w), np.uint8)
-      image_id = int(pred['source_id'][b])
-      if gt is not None:
-        m = int(gt['num_instances'][b])
-        gt_masks = original_image.full_image_masks_to_original(
-            gt['gt_masks'][b][:m], gt['image_info'][b])
-        h, w = np.round(gt['image_info'][b][0]).astype(int)
-        self.add_groundtruth(image_id, h, w, gt['gt_classes'][b][:m],
-                             gt_masks.reshape(-1, h, w))
-      self.add_detections(
-          image_id, original_image.boxes_to_original(boxes, image_info),
-          pred['detection_classes'][b][:n], pred['detection_scores'][b][:n],
-          orig_masks)
+    if self._file_gt is None:
+      if labels is None:
+        raise ValueError('No annotation file and no labels given: no '
+                         'ground truth to evaluate against.')
+      for gt in batch_conversion.image_groundtruths(labels):
+        self.add_groundtruth(gt['image_id'], gt['height'], gt['width'],
+                             gt['classes'], gt['masks'], gt['is_crowd'])
+    for image in batch_conversion.image_predictions(
+        predictions, self._detection_mask_format):
+      self.add_detections(image['image_id'], image['boxes'], image['classes'],
+                          image['scores'], image['masks'])
+      self._image_sizes.setdefault(image['image_id'],
+                                   (image['height'], image['width']))
 
   # ------------------------------------------------------------ evaluation
   def _coco_groundtruth(self, image_ids):

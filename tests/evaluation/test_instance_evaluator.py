@@ -95,7 +95,7 @@ def _network_inputs(scale=2, pad=(16, 208)):
   m, n = 3, 4
   gts['source_id'] = np.array(image_ids)
   gts['image_info'] = np.stack([image_info] * 2)
-  gts['num_instances'] = np.array([len(sds_scenario.GT[i]) for i in image_ids])
+  gts['gt_num_instances'] = np.array([len(sds_scenario.GT[i]) for i in image_ids])
   gts['gt_classes'] = np.full((2, m), -1, np.int32)
   gts['gt_masks'] = np.zeros((2, m, hp, wp), np.uint8)
   preds['source_id'] = gts['source_id']
@@ -164,3 +164,29 @@ def test_bad_inputs_are_reported(tmp_path):
         detection_mask_format='rle')
   with pytest.raises(ValueError, match='lack'):
     evaluator.update_state(None, {'source_id': np.array([1])})
+
+
+def test_update_state_prefers_original_png_groundtruth():
+  """The parser's `groundtruths` PNGs are used exactly; gt_masks ignored."""
+  import io
+  from PIL import Image
+  gts, preds, full, _ = _network_inputs()
+  preds['detection_masks'] = full
+  gts['gt_masks'][:] = 0  # Would give zero-area ground truth if used.
+  pngs = np.full((2, 3), b'', dtype=object)
+  for b, image_id in enumerate(sds_scenario.GT):
+    for k, (_, x0, x1) in enumerate(sds_scenario.GT[image_id]):
+      buffer = io.BytesIO()
+      Image.fromarray(sds_scenario.strip(x0, x1) * 255).save(buffer, 'PNG')
+      pngs[b, k] = buffer.getvalue()
+  gts['groundtruths'] = {
+      'source_id': gts['source_id'],
+      'height': np.array([sds_scenario.HEIGHT] * 2),
+      'width': np.array([sds_scenario.WIDTH] * 2),
+      'num_detections': gts['gt_num_instances'],
+      'classes': gts['gt_classes'], 'is_crowds': np.zeros((2, 3), np.int32),
+      'masks': pngs}
+  evaluator = instance_evaluator.InstanceSegmentationEvaluator(
+      detection_mask_format='image')
+  evaluator.update_state(gts, preds)
+  _check_scenario_metrics(evaluator.result())
