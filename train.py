@@ -1,9 +1,127 @@
-"""Trains / evaluates MNC: `python train.py --flagfile=configs/<name>.flags`.
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+r"""Trains and evaluates MNC with Model Garden's machinery.
 
-Training lands with the Training issue; until then this entry point says so.
+    python train.py --flagfile=configs/mnc_shapes_demo.flags
+    python train.py --experiment=mnc_vgg16_voc --mode=train_and_eval \
+        --model_dir=/tmp/mnc_voc \
+        --config_file=configs/experiments/mnc_vgg16_voc.yaml \
+        --params_override='runtime.distribution_strategy=mirrored,runtime.num_gpus=8'
+
+Flags (Model Garden's, `official.common.flags`): `--experiment` (a registered
+experiment: mnc_vgg16_voc, mnc_resnet101_coco, mnc_resnet50_coco,
+mnc_shapes_demo), `--config_file` (repeatable YAML overrides, applied in
+order), `--params_override` (YAML/JSON string or file, applied last),
+`--mode` (train, eval, train_and_eval, continuous_eval), `--model_dir`, and
+`--flagfile` (absl). Distribution comes from the `runtime` section:
+`distribution_strategy` = one_device | mirrored | multi_worker_mirrored | tpu,
+`num_gpus`, `worker_hosts` + `task_index` (or the TF_CONFIG environment
+variable) for several machines, `tpu` (or `--tpu`).
+
+The resolved params go to `<model_dir>/params.yaml`. Training resumes from
+the newest checkpoint in `model_dir` (a killed job loses only the steps after
+its last checkpoint). TensorBoard logs: `<model_dir>/train` and
+`<model_dir>/validation`; every evaluation is also appended to
+`<model_dir>/eval_metrics.json`.
 """
-import sys
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from official.common import distribute_utils
+from official.common import flags as tfm_flags
+from official.core import task_factory
+from official.core import train_lib
+from official.core import train_utils
+from official.modeling import performance
+from official.vision.utils import summary_manager
+
+from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import
+from mnc_tf.tasks import mnc_task  # pylint: disable=unused-import
+from mnc_tf.tasks import progress
+
+FLAGS = flags.FLAGS
+
+
+def _is_chief(strategy) -> bool:
+  """True unless this process is a non-chief worker of a multi-worker job."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not resolver.cluster_spec().as_dict():
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  if task_type == 'chief':
+    return True
+  has_chief = 'chief' in resolver.cluster_spec().as_dict()
+  return task_type in (None, 'worker') and not has_chief and task_id in (
+      None, 0)
+
+
+def run(flags_obj):
+  """Parses the configuration from `flags_obj` and runs `--mode`.
+
+  Returns:
+    What `train_lib.run_experiment` returns: (model, {}).
+  """
+  if not flags_obj.model_dir:
+    raise ValueError('--model_dir is required.')
+  if not flags_obj.mode:
+    raise ValueError('--mode is required (train, eval, train_and_eval or '
+                     'continuous_eval).')
+  params = train_utils.parse_configuration(flags_obj)
+  model_dir = flags_obj.model_dir
+  mode = flags_obj.mode
+
+  if params.runtime.mixed_precision_dtype:
+    performance.set_mixed_precision_policy(
+        params.runtime.mixed_precision_dtype)
+  distribute_utils.configure_cluster(params.runtime.worker_hosts,
+                                     params.runtime.task_index)
+  strategy = distribute_utils.get_distribution_strategy(
+      distribution_strategy=params.runtime.distribution_strategy,
+      all_reduce_alg=params.runtime.all_reduce_alg,
+      num_gpus=params.runtime.num_gpus,
+      tpu_address=params.runtime.tpu)
+  chief = _is_chief(strategy)
+  if 'train' in mode and chief:
+    # Pure evaluation jobs do not write it: they may run beside the trainer.
+    train_utils.serialize_config(params, model_dir)
+  logging.info('Strategy %s with %d replica(s); chief: %s',
+               type(strategy).__name__, strategy.num_replicas_in_sync, chief)
+
+  with strategy.scope():
+    task = task_factory.get_task(params.task, logging_dir=model_dir)
+    trainer = train_utils.create_trainer(
+        params, task, train='train' in mode,
+        evaluate='eval' in mode,
+        checkpoint_exporter=train_lib.maybe_create_best_ckpt_exporter(
+            params, model_dir))
+  train_actions = []
+  if 'train' in mode:
+    printer = progress.ProgressPrinter(
+        trainer.global_step, params.trainer.train_steps,
+        print_fn=None if chief else (lambda line: None))
+    train_actions.append(printer)
+  return train_lib.run_experiment(
+      distribution_strategy=strategy,
+      task=task,
+      mode=mode,
+      params=params,
+      model_dir=model_dir,
+      trainer=trainer,
+      train_actions=train_actions,
+      eval_summary_manager=summary_manager.maybe_build_eval_summary_manager(
+          params=params, model_dir=model_dir),
+  )
+
+
+def main(_):
+  run(FLAGS)
+  print(f'Model directory: {os.path.abspath(FLAGS.model_dir)} (TensorBoard: '
+        f'tensorboard --logdir {FLAGS.model_dir}; evaluations: '
+        f'{os.path.join(FLAGS.model_dir, "eval_metrics.json")})', flush=True)
+
 
 if __name__ == '__main__':
-  sys.exit('train.py: training is not implemented yet (see the Training '
-           'issue); `make demo` runs the RoI-warp benchmark meanwhile.')
+  tfm_flags.define_flags()
+  app.run(main)
