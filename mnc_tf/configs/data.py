@@ -1,0 +1,96 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Data configs: the input pipeline's parser and reader settings.
+
+`DataConfig` subclasses Model Garden's `cfg.DataConfig`, so a task's
+`task.train_data` / `task.validation_data` can be one, and
+`mnc_tf.data.input_pipeline.build_dataset(params.input_path, params,
+input_context)` builds the batched tf.data.Dataset from it.
+"""
+
+import dataclasses
+from typing import List, Optional, Sequence, Union
+
+from official.core import config_definitions as cfg
+from official.modeling import hyperparams
+
+# ImageNet mean / stddev of RGB values scaled to [0, 1] (Model Garden's
+# preprocess_ops.MEAN_NORM / STDDEV_NORM).
+MEAN_NORM = (0.485, 0.456, 0.406)
+STDDEV_NORM = (0.229, 0.224, 0.225)
+
+
+@dataclasses.dataclass
+class Parser(hyperparams.Config):
+  """Resize, augmentation, normalisation and padding.
+
+  Attributes:
+    scale: the shorter image side after resizing (paper: 600).
+    max_size: cap on the longer side after resizing (paper: 1000); the
+      aspect ratio is kept, so the shorter side may end below `scale`.
+    padded_size: [height, width] every image is padded to (bottom / right).
+      Empty: a `max_size` x `max_size` square rounded up to `size_divisor`.
+      Both sides must be >= `max_size` (any aspect ratio must fit).
+    size_divisor: rounding of the automatic padded size (the backbone's
+      largest stride).
+    max_num_instances: groundtruth instances are padded / clipped to this.
+    aug_rand_hflip: random horizontal flip (p = 0.5) in training.
+    skip_crowd_during_training: drop is_crowd instances from training labels.
+    mean: RGB mean (on [0, 1]) subtracted by the normalisation.
+    stddev: RGB stddev (on [0, 1]) the normalisation divides by.
+  """
+  scale: int = 600
+  max_size: int = 1000
+  padded_size: List[int] = dataclasses.field(default_factory=list)
+  size_divisor: int = 32
+  max_num_instances: int = 100
+  aug_rand_hflip: bool = True
+  skip_crowd_during_training: bool = True
+  mean: List[float] = dataclasses.field(
+      default_factory=lambda: list(MEAN_NORM))
+  stddev: List[float] = dataclasses.field(
+      default_factory=lambda: list(STDDEV_NORM))
+
+
+def resolve_padded_size(parser: Parser):
+  """The [height, width] the parser pads to (see `Parser.padded_size`)."""
+  if parser.padded_size:
+    padded = [int(v) for v in parser.padded_size]
+    if len(padded) != 2:
+      raise ValueError('padded_size must be [height, width], got %s' % padded)
+    if min(padded) < parser.max_size:
+      raise ValueError(
+          'padded_size %s is smaller than max_size %d: a resized image of '
+          'either orientation must fit' % (padded, parser.max_size))
+    return padded
+  divisor = max(int(parser.size_divisor), 1)
+  side = -(-int(parser.max_size) // divisor) * divisor
+  return [side, side]
+
+
+@dataclasses.dataclass
+class DataConfig(cfg.DataConfig):
+  """Input config (train or validation).
+
+  Attributes beyond Model Garden's `cfg.DataConfig` (input_path,
+  global_batch_size, is_training, shuffle_buffer_size, cache, cycle_length,
+  block_length, deterministic, seed, drop_remainder, ...):
+    dtype: image dtype ('float32', 'bfloat16' or 'float16').
+    parser: the `Parser` settings.
+    label_map: the converters' `<prefix>-label_map.json` (informational:
+      category ids and names; the records carry the ids themselves).
+    num_examples: number of examples (-1: unknown).
+  `cache` caches *decoded* examples, before the random flip, so
+  augmentation stays random across epochs.  `deterministic=True` fixes the
+  element order, and with `seed` set the shuffles and flips too.
+  """
+  input_path: Union[Sequence[str], str, hyperparams.Config] = ''
+  global_batch_size: int = 1
+  is_training: bool = True
+  dtype: str = 'float32'
+  parser: Parser = dataclasses.field(default_factory=Parser)
+  shuffle_buffer_size: int = 1000
+  file_type: str = 'tfrecord'
+  drop_remainder: bool = True
+  label_map: str = ''
+  num_examples: int = -1
+  seed: Optional[int] = None

@@ -1,0 +1,243 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Decoded example -> (image, labels) for MNC: flip, resize, normalise, pad.
+
+Follows Model Garden's `parser.Parser` convention: `parse_fn(is_training)`
+returns the function mapped over the decoded examples.
+
+Resize (the paper's, §5): the shorter side goes to `scale` unless the longer
+side would then exceed `max_size`, in which case the longer side goes to
+`max_size`; the aspect ratio is kept:
+
+    s = min(scale / min(h, w), max_size / max(h, w))
+    scaled_size = round([h, w] * s)
+
+The image is resized bilinearly, then padded at the bottom / right with zeros
+(after normalisation, i.e. the mean colour) to `padded_size`.  Masks are
+resized by nearest neighbour on the same pixel grid (half-pixel centres:
+output pixel i samples input pixel floor((i + 0.5) * h / scaled_h)) and
+padded with 0.  Boxes are multiplied by the per-axis scale
+`scaled_size / [h, w]` (see `image_info`).
+
+Random horizontal flip (training only, p = 0.5) happens before the resize and
+moves image, boxes (x -> w - x, min and max swapped) and masks together.
+The coin is `tf.random.stateless_uniform` seeded with the element's
+`flip_seed` when the decoded dict has one (the input pipeline adds it, so a
+seeded pipeline flips the same images on every run), else a stateful draw.
+
+Output (per example; the pipeline batches it):
+  image: `dtype` [Hp, Wp, 3], normalised RGB: (x / 255 - mean) / stddev.
+  labels:
+    image_info: float32 [4, 2]: [[h, w], [scaled_h, scaled_w],
+      [scale_y, scale_x], [0, 0]] (Model Garden's layout; no crop offset).
+    gt_boxes: float32 [max_num_instances, 4], [ymin, xmin, ymax, xmax] in
+      pixels of the padded network input; padding rows -1.
+    gt_classes: int32 [max_num_instances], the data set's category ids;
+      padding -1.
+    gt_masks: uint8 [max_num_instances, Hp, Wp], full-image 0 / 1 masks
+      aligned with `image`; padding all 0.
+    gt_is_crowd: int32 [max_num_instances], 0 / 1; padding 0.
+    gt_num_instances: int32 scalar, the valid rows (<= max_num_instances).
+    source_id: int64 scalar.
+    groundtruths (evaluation only): Model Garden's COCO-evaluator format,
+      padded to max_num_instances: source_id int64, height / width int64,
+      num_detections int32, boxes float32 [N, 4] in *original* image pixels
+      (padding -1), classes int32 (-1), areas float32 (-1), is_crowds int32
+      (0), masks string [N] of PNGs (padding '') when the decoder kept them.
+In training, crowd instances are dropped first if
+`skip_crowd_during_training`; instances beyond `max_num_instances` are
+dropped (in record order).
+"""
+
+import tensorflow as tf
+
+from official.vision.dataloaders import parser as mg_parser
+from official.vision.ops import box_ops
+from official.vision.ops import preprocess_ops
+
+from mnc_tf.configs import data as data_config
+
+
+def compute_scaled_size(image_size, scale, max_size):
+  """The resized [height, width] (float32, whole numbers) of an image.
+
+  Args:
+    image_size: [2] tensor, [height, width] of the original image.
+    scale: target of the shorter side.
+    max_size: cap on the longer side.
+
+  Returns:
+    float32 [2] tensor.
+  """
+  image_size = tf.cast(image_size, tf.float32)
+  factor = tf.minimum(float(scale) / tf.reduce_min(image_size),
+                      float(max_size) / tf.reduce_max(image_size))
+  return tf.maximum(tf.round(image_size * factor), 1.0)
+
+
+def resize_masks(masks, scaled_size, padded_size):
+  """Nearest-neighbour resize of [N, H, W] masks, then zero padding.
+
+  Args:
+    masks: uint8 [N, H, W].
+    scaled_size: [2] (float or int) size to resize to.
+    padded_size: [Hp, Wp] python ints.
+
+  Returns:
+    uint8 [N, Hp, Wp].
+  """
+  scaled = tf.image.resize(
+      masks[..., None], tf.cast(scaled_size, tf.int32),
+      method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)
+  padded = tf.image.pad_to_bounding_box(scaled, 0, 0, padded_size[0],
+                                        padded_size[1])
+  return tf.cast(padded[..., 0], tf.uint8)
+
+
+def _pad_strings(strings, size):
+  strings = strings[:size]
+  return tf.pad(strings, [[0, size - tf.shape(strings)[0]]],
+                constant_values='')
+
+
+class Parser(mg_parser.Parser):
+  """MNC's input parser (see the module docstring for the output)."""
+
+  def __init__(self, scale=600, max_size=1000, padded_size=None,
+               size_divisor=32, max_num_instances=100, aug_rand_hflip=True,
+               skip_crowd_during_training=True,
+               mean=data_config.MEAN_NORM, stddev=data_config.STDDEV_NORM,
+               dtype='float32'):
+    """Initialises the parser.
+
+    Args:
+      scale: shorter side after resizing.
+      max_size: cap on the longer side after resizing.
+      padded_size: [height, width] to pad to, both >= max_size; None: a
+        square of max_size rounded up to `size_divisor`.
+      size_divisor: rounding of the automatic padded size.
+      max_num_instances: groundtruth rows.
+      aug_rand_hflip: random horizontal flip in training.
+      skip_crowd_during_training: drop crowd instances in training.
+      mean: RGB mean on [0, 1].
+      stddev: RGB stddev on [0, 1].
+      dtype: image dtype.
+    """
+    params = data_config.Parser(
+        scale=scale, max_size=max_size, padded_size=list(padded_size or []),
+        size_divisor=size_divisor)
+    self._padded_size = data_config.resolve_padded_size(params)
+    self._scale = scale
+    self._max_size = max_size
+    self._max_num_instances = max_num_instances
+    self._aug_rand_hflip = aug_rand_hflip
+    self._skip_crowd_during_training = skip_crowd_during_training
+    self._mean = tuple(float(v) for v in mean)
+    self._stddev = tuple(float(v) for v in stddev)
+    self._dtype = dtype
+
+  @classmethod
+  def from_config(cls, params, dtype='float32'):
+    """Builds a parser from a `mnc_tf.configs.data.Parser`."""
+    return cls(scale=params.scale, max_size=params.max_size,
+               padded_size=list(params.padded_size) or None,
+               size_divisor=params.size_divisor,
+               max_num_instances=params.max_num_instances,
+               aug_rand_hflip=params.aug_rand_hflip,
+               skip_crowd_during_training=params.skip_crowd_during_training,
+               mean=params.mean, stddev=params.stddev, dtype=dtype)
+
+  @property
+  def padded_size(self):
+    return list(self._padded_size)
+
+  def _flip_coin(self, data):
+    if 'flip_seed' in data:
+      draw = tf.random.stateless_uniform(
+          [], seed=tf.cast(data['flip_seed'], tf.int64))
+    else:
+      draw = tf.random.uniform([])
+    return draw < 0.5
+
+  def _parse(self, data, is_training):
+    image = data['image']
+    image_size = tf.shape(image)[0:2]
+    boxes = data['groundtruth_boxes']
+    classes = tf.cast(data['groundtruth_classes'], tf.int32)
+    is_crowd = tf.cast(data['groundtruth_is_crowd'], tf.int32)
+    masks = tf.cast(data['groundtruth_instance_masks'], tf.uint8)
+
+    if is_training and self._skip_crowd_during_training:
+      keep = tf.where(tf.equal(is_crowd, 0))[:, 0]
+      boxes, classes, is_crowd, masks = [
+          tf.gather(t, keep) for t in (boxes, classes, is_crowd, masks)]
+
+    if is_training and self._aug_rand_hflip:
+      flip = self._flip_coin(data)
+      image, boxes, masks = tf.cond(
+          flip,
+          lambda: (tf.image.flip_left_right(image),
+                   box_ops.horizontal_flip_boxes(boxes),
+                   tf.reverse(masks, axis=[2])),
+          lambda: (image, boxes, masks))
+
+    image = preprocess_ops.normalize_image(image, self._mean, self._stddev)
+    scaled_size = compute_scaled_size(image_size, self._scale,
+                                      self._max_size)
+    image, image_info = preprocess_ops.resize_and_crop_image(
+        image, scaled_size, padded_size=self._padded_size,
+        keep_aspect_ratio=False)
+    image.set_shape(self._padded_size + [3])
+
+    boxes = box_ops.denormalize_boxes(boxes, image_size)
+    boxes = preprocess_ops.resize_and_crop_boxes(
+        boxes, image_info[2, :], image_info[1, :], image_info[3, :])
+    masks = resize_masks(masks, scaled_size, self._padded_size)
+
+    keep = box_ops.get_non_empty_box_indices(boxes)
+    boxes, classes, is_crowd, masks = [
+        tf.gather(t, keep) for t in (boxes, classes, is_crowd, masks)]
+    num_instances = tf.minimum(tf.shape(classes)[0], self._max_num_instances)
+
+    n = self._max_num_instances
+    labels = {
+        'image_info': image_info,
+        'gt_boxes': preprocess_ops.clip_or_pad_to_fixed_size(boxes, n, -1),
+        'gt_classes': preprocess_ops.clip_or_pad_to_fixed_size(classes, n, -1),
+        'gt_masks': preprocess_ops.clip_or_pad_to_fixed_size(masks, n, 0),
+        'gt_is_crowd': preprocess_ops.clip_or_pad_to_fixed_size(is_crowd, n,
+                                                                0),
+        'gt_num_instances': tf.cast(num_instances, tf.int32),
+        'source_id': tf.cast(data['source_id'], tf.int64),
+    }
+    labels['gt_masks'].set_shape([n] + self._padded_size)
+    if not is_training:
+      labels['groundtruths'] = self._groundtruths(data, image_size)
+    return tf.cast(image, self._dtype), labels
+
+  def _groundtruths(self, data, image_size):
+    """Model Garden's COCO-evaluator groundtruth dict (original pixels)."""
+    n = self._max_num_instances
+    pad = preprocess_ops.clip_or_pad_to_fixed_size
+    groundtruths = {
+        'source_id': tf.cast(data['source_id'], tf.int64),
+        'height': tf.cast(data['height'], tf.int64),
+        'width': tf.cast(data['width'], tf.int64),
+        'num_detections': tf.minimum(
+            tf.shape(data['groundtruth_classes'])[0], n),
+        'boxes': pad(box_ops.denormalize_boxes(data['groundtruth_boxes'],
+                                               image_size), n, -1),
+        'classes': pad(tf.cast(data['groundtruth_classes'], tf.int32), n, -1),
+        'areas': pad(tf.cast(data['groundtruth_area'], tf.float32), n, -1),
+        'is_crowds': pad(tf.cast(data['groundtruth_is_crowd'], tf.int32), n,
+                         0),
+    }
+    if 'groundtruth_instance_masks_png' in data:
+      groundtruths['masks'] = _pad_strings(
+          data['groundtruth_instance_masks_png'], n)
+    return groundtruths
+
+  def _parse_train_data(self, decoded_tensors):
+    return self._parse(decoded_tensors, is_training=True)
+
+  def _parse_eval_data(self, decoded_tensors):
+    return self._parse(decoded_tensors, is_training=False)
