@@ -1,0 +1,254 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""The Model Garden Task of MNC: model, inputs, losses, train / eval steps.
+
+Training logs every loss term by name (as the loss module names them), the
+weight decay term `l2_loss` and `total_loss`; Model Garden's trainer adds
+`learning_rate` and Orbit `steps_per_second`. Evaluation reports COCO box and
+mask AP (`box_AP`, ..., `mask_AP`, `mask_AP50`, ...) and SDS mAP^r
+(`mAPr50`, `mAPr70`), writes them to `<model_dir>/eval_metrics.json`, and
+draws the predictions on the first validation images
+(`image/validation_predictions`).
+"""
+import json
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from official.core import base_task
+from official.core import task_factory
+
+from mnc_tf.configs import mnc_experiments as exp_cfg
+from mnc_tf.data import input_pipeline
+from mnc_tf.evaluation import batch_conversion
+from mnc_tf.evaluation import instance_evaluator
+from mnc_tf.evaluation import metrics_io
+from mnc_tf.losses import mnc_losses
+from mnc_tf.modeling import factory
+from mnc_tf.ops import mask_paste
+from mnc_tf.tasks import eval_images
+from mnc_tf.visualization import draw_instances as draw_lib
+
+_EVAL_KEY = 'mnc_eval'
+_IMAGE_KEY = 'mnc_eval_image'
+_OUTPUT_KEYS = ('num_detections', 'detection_boxes', 'detection_classes',
+                'detection_scores', 'detection_masks', 'detection_mask_boxes')
+
+
+def l2_weight_decay_loss(variables, weight_decay):
+  """`weight_decay / 2 * sum ||w||^2` over kernels (Caffe's weight decay).
+
+  Biases, batch-norm parameters and other non-kernel variables are exempt
+  (as the VGG / ResNet recipes exempt them).
+  """
+  kernels = [v for v in variables if 'kernel' in v.name]
+  if not kernels or not weight_decay:
+    return tf.constant(0.0)
+  return 0.5 * weight_decay * tf.add_n(
+      [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in kernels])
+
+
+@task_factory.register_task_cls(exp_cfg.MncTask)
+class MncTask(base_task.Task):
+  """Multi-task Network Cascades as a Model Garden task."""
+
+  loss = 'total_loss'
+
+  def __init__(self, params, logging_dir=None, name=None):
+    super().__init__(params, logging_dir=logging_dir, name=name)
+    self._evaluator = None
+    self._class_names = None
+
+  # ------------------------------------------------------------------ build
+  def build_model(self) -> tf_keras.Model:
+    """Builds the MNC model from `task.model`."""
+    return factory.build_mnc_model(self.task_config.model)
+
+  def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
+    """Batched (images, labels) from `params.input_path` (TFRecords)."""
+    if not params.input_path:
+      raise ValueError(
+          'No input_path for the %s data: set task.%s.input_path (a YAML file '
+          'in configs/experiments/ or --params_override).' % (
+              'training' if params.is_training else 'validation',
+              'train_data' if params.is_training else 'validation_data'))
+    return input_pipeline.build_dataset(params.input_path, params,
+                                        input_context)
+
+  def loss_names(self) -> List[str]:
+    """Names of the logged loss terms, `total_loss` first."""
+    names = list(mnc_losses.loss_names(self.task_config.model))
+    return ['total_loss', 'model_loss', 'l2_loss'] + [
+        n for n in names if n not in ('total_loss', 'model_loss', 'l2_loss')]
+
+  def build_metrics(self, training: bool = True):
+    """Training: a running mean per loss term; evaluation: host-side only."""
+    if training:
+      return [tf_keras.metrics.Mean(name, dtype=tf.float32)
+              for name in self.loss_names()]
+    self._evaluator = instance_evaluator.InstanceSegmentationEvaluator(
+        annotation_file=self.task_config.annotation_file or None,
+        sds_iou_thresholds=self.task_config.sds_iou_thresholds,
+        sds_use_07_metric=self.task_config.sds_use_07_metric,
+        max_num_eval_detections=self.task_config.max_num_eval_detections,
+        per_category_metrics=self.task_config.per_category_metrics)
+    return []
+
+  def build_losses(self, outputs, labels=None, aux_losses=None,
+                   model=None) -> Dict[str, tf.Tensor]:
+    """Per-term losses, `model_loss`, `l2_loss` and `total_loss`.
+
+    Args:
+      outputs: the model's training outputs.
+      labels: unused (the model computes its targets from the ground truth
+        passed to it).
+      aux_losses: extra losses (Keras `model.losses`), added to the total.
+      model: the model whose kernels get weight decay (None: no decay).
+    """
+    del labels
+    losses = dict(mnc_losses.compute_losses(outputs, self.task_config.losses))
+    model_loss = losses.pop('total_loss')
+    if aux_losses:
+      model_loss += tf.add_n(aux_losses)
+    l2 = (l2_weight_decay_loss(model.trainable_variables,
+                               self.task_config.losses.l2_weight_decay)
+          if model is not None else tf.constant(0.0))
+    losses['model_loss'] = model_loss
+    losses['l2_loss'] = l2
+    losses['total_loss'] = model_loss + l2
+    return losses
+
+  # ------------------------------------------------------------------ steps
+  def _forward_train(self, model, images, labels):
+    return model(images, labels['image_info'],
+                 gt_boxes=labels['gt_boxes'], gt_classes=labels['gt_classes'],
+                 gt_masks=labels['gt_masks'], training=True)
+
+  def compute_loss_and_gradients(self, inputs, model):
+    """Per-replica losses and the gradients of total_loss / num_replicas.
+
+    Returns:
+      (losses dict, gradients list aligned with model.trainable_variables).
+    """
+    images, labels = inputs
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    with tf.GradientTape() as tape:
+      outputs = self._forward_train(model, images, labels)
+      losses = self.build_losses(outputs, labels, aux_losses=model.losses,
+                                 model=model)
+      scaled_loss = losses['total_loss'] / num_replicas
+    grads = tape.gradient(scaled_loss, model.trainable_variables)
+    return losses, grads
+
+  def train_step(self, inputs, model, optimizer, metrics=None):
+    """One optimizer step on a per-replica batch (see base_task.Task)."""
+    losses, grads = self.compute_loss_and_gradients(inputs, model)
+    optimizer.apply_gradients(list(zip(grads, model.trainable_variables)))
+    for metric in metrics or []:
+      metric.update_state(losses[metric.name])
+    return {self.loss: losses['total_loss']}
+
+  def validation_step(self, inputs, model, metrics=None):
+    """Inference on a per-replica batch; evaluation happens on the host."""
+    images, labels = inputs
+    outputs = model(images, labels['image_info'], training=False)
+    keep = {k: outputs[k] for k in _OUTPUT_KEYS}
+    keep['source_id'] = labels['source_id']
+    keep['image_info'] = labels['image_info']
+    label_keys = ['source_id', 'image_info']
+    if not self.task_config.annotation_file:
+      label_keys += ['gt_num_instances', 'gt_classes', 'gt_masks',
+                     'gt_is_crowd', 'groundtruths']
+    logs = {_EVAL_KEY: ({k: labels[k] for k in label_keys if k in labels},
+                        keep)}
+    if self.task_config.allow_image_summary:
+      # The first image of each batch, un-normalized to uint8 (4x smaller).
+      mean = tf.constant(self.task_config.validation_data.parser.mean)
+      std = tf.constant(self.task_config.validation_data.parser.stddev)
+      first = tf.cast(images[:1], tf.float32) * std + mean
+      logs[_IMAGE_KEY] = tf.cast(
+          tf.clip_by_value(tf.round(first * 255.0), 0, 255), tf.uint8)
+    return logs
+
+  # ------------------------------------------------------------- host side
+  def _names(self):
+    """Category id -> name, from the annotation file or the label map."""
+    if self._class_names is None:
+      names = {}
+      path = self.task_config.annotation_file
+      label_map = self.task_config.validation_data.label_map
+      try:
+        if path and tf.io.gfile.exists(path):
+          with tf.io.gfile.GFile(path) as f:
+            names = {int(c['id']): c.get('name', str(c['id']))
+                     for c in json.load(f).get('categories', [])}
+        elif label_map and tf.io.gfile.exists(label_map):
+          with tf.io.gfile.GFile(label_map) as f:
+            names = {int(k): v for k, v in json.load(f).items()}
+      except (ValueError, KeyError, TypeError) as e:
+        logging.warning('No class names (%s); drawing ids.', e)
+      self._class_names = names
+    return self._class_names
+
+  def aggregate_logs(self, state=None, step_outputs=None):
+    """Feeds one evaluation step's outputs to the evaluator (host side)."""
+    if state is None:
+      self._evaluator.reset_states()
+      state = {'images': []}
+    labels, outputs = step_outputs[_EVAL_KEY]
+    labels = {k: (tf.nest.map_structure(batch_conversion.to_numpy, v)
+                  if isinstance(v, dict) else batch_conversion.to_numpy(v))
+              for k, v in labels.items()}
+    outputs = {k: batch_conversion.to_numpy(v) for k, v in outputs.items()}
+    threshold = self.task_config.model.detection.mask_binarize_threshold
+    if not self.task_config.annotation_file:
+      for gt in batch_conversion.image_groundtruths(labels):
+        self._evaluator.add_groundtruth(gt['image_id'], gt['height'],
+                                        gt['width'], gt['classes'],
+                                        gt['masks'], gt['is_crowd'])
+    for b in range(outputs['source_id'].shape[0]):
+      det = mask_paste.original_image_detections(
+          outputs, outputs['image_info'], index=b, mask_threshold=threshold)
+      n = int(det['num_detections'])
+      self._evaluator.add_detections(
+          int(outputs['source_id'][b]), det['detection_boxes'][:n].numpy(),
+          det['detection_classes'][:n].numpy(),
+          det['detection_scores'][:n].numpy(),
+          det['detection_masks'][:n].numpy())
+    if _IMAGE_KEY in step_outputs:
+      images = batch_conversion.to_numpy(step_outputs[_IMAGE_KEY])
+      # Per-replica tuples give one first image per replica: row k of
+      # `images` is row `k * per_replica` of the concatenated outputs.
+      per_replica = outputs['source_id'].shape[0] // max(images.shape[0], 1)
+      for k in range(images.shape[0]):
+        if len(state['images']) >= self.task_config.num_image_summaries:
+          break
+        state['images'].append(eval_images.draw_network_input_predictions(
+            images[k], outputs['image_info'][k * per_replica], outputs,
+            k * per_replica, class_names=self._names(),
+            min_score=self.task_config.image_summary_min_score,
+            mask_threshold=threshold))
+    return state
+
+  def reduce_aggregated_logs(self, aggregated_logs, global_step=None):
+    """Runs COCO + SDS evaluation; writes the metrics JSON; adds pictures."""
+    metrics = self._evaluator.result()
+    step = int(global_step.numpy()) if global_step is not None else 0
+    if self.logging_dir:
+      path = metrics_io.write_metrics_json(
+          metrics, self.logging_dir, step,
+          filename=self.task_config.metrics_filename)
+      logging.info('Evaluation metrics written to %s', path)
+    headline = {k: round(float(metrics[k]), 4) for k in (
+        'mask_AP', 'mask_AP50', 'box_AP', 'mAPr50', 'mAPr70') if k in metrics}
+    print(f'eval | step {step} | ' + ' | '.join(
+        f'{k} {v}' for k, v in headline.items()), flush=True)
+    logs = {k: v for k, v in metrics.items()}
+    images = (aggregated_logs or {}).get('images') if isinstance(
+        aggregated_logs, dict) else None
+    if images:
+      logs['image/validation_predictions'] = eval_images.stack_images(images)
+    return logs
