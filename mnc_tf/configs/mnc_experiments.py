@@ -185,7 +185,7 @@ def shapes_demo_model(**overrides) -> model_config.MncModel:
 def mnc_shapes_demo() -> cfg.ExperimentConfig:
   """Tiny backbone, synthetic shapes, a CPU: what `make demo` trains.
 
-  Data paths are those `make demo` writes (`demo_out/data/...`, relative to
+  Data paths are those `make demo` writes (`demo_out/...`, relative to
   the repository root); `configs/experiments/mnc_shapes_demo.yaml` repeats
   them for `train.py --flagfile=configs/mnc_shapes_demo.flags`.
   """
@@ -196,7 +196,7 @@ def mnc_shapes_demo() -> cfg.ExperimentConfig:
       task=MncTask(
           model=shapes_demo_model(),
           losses=model_config.MncLosses(l2_weight_decay=1e-4),
-          annotation_file='demo_out/data/val.json',
+          annotation_file='demo_out/shapes/val.json',
           train_data=data_config.DataConfig(
               input_path='demo_out/data/train-*.tfrecord', is_training=True,
               global_batch_size=batch, shuffle_buffer_size=256,

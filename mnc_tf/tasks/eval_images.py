@@ -1,6 +1,11 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """Pictures of predictions on validation images, for TensorBoard."""
+import io
+import os
+
 import numpy as np
+from PIL import Image
+import tensorflow as tf
 
 from mnc_tf.ops import mask_paste
 from mnc_tf.visualization import draw_instances as draw_lib
@@ -52,3 +57,25 @@ def stack_images(images):
   for k, image in enumerate(images):
     out[k, :image.shape[0], :image.shape[1]] = image
   return out
+
+
+def write_pngs(images, directory):
+  """Writes uint8 `[h, w, 3]` images as `image_<k>.png` in `directory`.
+
+  Each file is written under a temporary name and renamed into place.
+
+  Returns:
+    The list of paths written.
+  """
+  tf.io.gfile.makedirs(directory)
+  paths = []
+  for k, image in enumerate(images):
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format='PNG')
+    path = os.path.join(directory, f'image_{k}.png')
+    tmp = f'{path}.tmp-{os.getpid()}'
+    with tf.io.gfile.GFile(tmp, 'wb') as f:
+      f.write(buffer.getvalue())
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+    paths.append(path)
+  return paths

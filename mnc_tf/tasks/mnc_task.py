@@ -7,14 +7,14 @@ weight decay term `l2_loss` and `total_loss`; Model Garden's trainer adds
 mask AP (`box_AP`, ..., `mask_AP`, `mask_AP50`, ...) and SDS mAP^r
 (`mAPr50`, `mAPr70`), writes them to `<model_dir>/eval_metrics.json`, and
 draws the predictions on the first validation images
-(`image/validation_predictions`).
+(`image/validation_predictions`, also saved as PNG files in
+`<model_dir>/validation_predictions/step_<N>/`).
 """
 import json
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -30,7 +30,6 @@ from mnc_tf.losses import mnc_losses
 from mnc_tf.modeling import factory
 from mnc_tf.ops import mask_paste
 from mnc_tf.tasks import eval_images
-from mnc_tf.visualization import draw_instances as draw_lib
 
 _EVAL_KEY = 'mnc_eval'
 _IMAGE_KEY = 'mnc_eval_image'
@@ -251,4 +250,9 @@ class MncTask(base_task.Task):
         aggregated_logs, dict) else None
     if images:
       logs['image/validation_predictions'] = eval_images.stack_images(images)
+      if self.logging_dir:
+        directory = os.path.join(self.logging_dir, 'validation_predictions',
+                                 f'step_{step:07d}')
+        eval_images.write_pngs(images, directory)
+        print(f'eval | pictures of predictions: {directory}', flush=True)
     return logs
