@@ -1,0 +1,169 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Builds the MNC model from its config: the only place configs meet layers."""
+
+import tensorflow as tf
+import tf_keras
+
+from mnc_tf.configs import model as model_cfg
+from mnc_tf.modeling import mnc_model
+from mnc_tf.modeling.backbones import pretrained
+from mnc_tf.modeling.backbones import resnet_conv4
+from mnc_tf.modeling.backbones import tiny
+from mnc_tf.modeling.backbones import vgg16
+from mnc_tf.modeling.heads import classifier_head as classifier_head_lib
+from mnc_tf.modeling.heads import mask_head as mask_head_lib
+from mnc_tf.modeling.heads import rpn_head as rpn_head_lib
+from mnc_tf.modeling.layers import detection_generator as detection_lib
+from mnc_tf.modeling.layers import proposals
+from mnc_tf.modeling.layers import roi_sampler as roi_sampler_lib
+from mnc_tf.modeling.layers import roi_warp as roi_warp_lib
+
+FEATURE_STRIDE = 16
+
+
+def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
+  """Builds the stride-16 backbone named by `config.type`."""
+  if config.type == 'vgg16':
+    return vgg16.build_vgg16(frozen_blocks=config.vgg16.frozen_blocks,
+                             kernel_regularizer=l2_regularizer)
+  if config.type == 'resnet':
+    return resnet_conv4.ResNetConv4(
+        model_id=config.resnet.model_id,
+        freeze_batch_norm=config.resnet.freeze_batch_norm,
+        kernel_regularizer=l2_regularizer)
+  if config.type == 'tiny':
+    return tiny.build_tiny_backbone(filters=tuple(config.tiny.filters),
+                                    kernel_regularizer=l2_regularizer)
+  raise ValueError(f"backbone.type must be 'vgg16', 'resnet' or 'tiny', got "
+                   f'{config.type!r}.')
+
+
+def _check(config: model_cfg.MncModel):
+  mask, cls = config.mask_stage, config.classifier_stage
+  if mask.warp_size % mask.pooled_size:
+    raise ValueError(f'mask_stage.warp_size ({mask.warp_size}) must be a '
+                     f'multiple of mask_stage.pooled_size ({mask.pooled_size}).')
+  if mask.pooled_size % cls.pooled_size:
+    raise ValueError(f'mask_stage.pooled_size ({mask.pooled_size}) must be a '
+                     'multiple of classifier_stage.pooled_size '
+                     f'({cls.pooled_size}).')
+  if config.roi_warp_implementation not in ('auto', 'custom', 'tf'):
+    raise ValueError("roi_warp_implementation must be 'auto', 'custom' or "
+                     f"'tf', got {config.roi_warp_implementation!r}.")
+
+
+def build_mnc_model(config: model_cfg.MncModel, l2_regularizer=None,
+                    build=True):
+  """Builds an `MncModel` (and loads `config.init_checkpoint` if set).
+
+  Args:
+    config: `configs.model.MncModel`.
+    l2_regularizer: optional kernel regularizer for every conv / fc layer
+      (the training task passes `tf_keras.regularizers.l2(decay / 2)`).
+    build: run the model once on a small dummy image so its variables exist
+      (required to load `init_checkpoint`).
+
+  Returns:
+    The `tf_keras.Model`.
+  """
+  _check(config)
+  num_classes = len(config.class_ids) + 1
+  anchors = config.anchors
+  num_anchors = len(anchors.scales) * len(anchors.aspect_ratios)
+  backbone = build_backbone(config.backbone, l2_regularizer)
+  rpn, sampling = config.rpn, config.roi_sampling
+  mask, cls, det = (config.mask_stage, config.classifier_stage,
+                    config.detection)
+  model = mnc_model.MncModel(
+      backbone=backbone,
+      rpn_head=rpn_head_lib.RpnHead(num_anchors, num_filters=rpn.num_filters,
+                                    kernel_regularizer=l2_regularizer,
+                                    name='rpn_head'),
+      proposal_generator=proposals.ProposalGenerator(
+          pre_nms_top_k=rpn.pre_nms_top_k,
+          test_pre_nms_top_k=rpn.test_pre_nms_top_k,
+          nms_iou_threshold=rpn.nms_iou_threshold,
+          num_proposals=rpn.num_proposals,
+          test_num_proposals=rpn.test_num_proposals, min_size=rpn.min_size,
+          name='proposal_generator'),
+      roi_sampler=roi_sampler_lib.RoiSampler(
+          num_samples=sampling.num_samples, fg_fraction=sampling.fg_fraction,
+          fg_iou_threshold=sampling.fg_iou_threshold,
+          bg_iou_high_threshold=sampling.bg_iou_high_threshold,
+          bg_iou_low_threshold=sampling.bg_iou_low_threshold,
+          name='roi_sampler'),
+      roi_warp=roi_warp_lib.RoiWarp(
+          output_size=mask.warp_size, spatial_scale=1.0 / FEATURE_STRIDE,
+          pooled_size=mask.pooled_size,
+          implementation=config.roi_warp_implementation, name='roi_warp'),
+      mask_head=mask_head_lib.MaskHead(
+          mask_size=mask.mask_size, fc_dim=mask.fc_dim,
+          kernel_regularizer=l2_regularizer, name='mask_head'),
+      classifier_head=classifier_head_lib.MaskedClassifierHead(
+          num_classes=num_classes, pooled_size=cls.pooled_size,
+          fc_dims=cls.fc_dims, dropout_rate=cls.dropout_rate,
+          kernel_regularizer=l2_regularizer, name='classifier_head'),
+      detection_generator=detection_lib.DetectionGenerator(
+          score_threshold=det.score_threshold,
+          nms_iou_threshold=det.nms_iou_threshold,
+          max_detections_per_class=det.max_detections_per_class,
+          max_num_detections=det.max_num_detections,
+          use_mask_voting=det.use_mask_voting,
+          voting_iou_threshold=det.voting_iou_threshold,
+          voting_resolution=det.voting_resolution,
+          max_voting_members=det.max_voting_members,
+          name='detection_generator'),
+      class_ids=config.class_ids,
+      anchor_scales=anchors.scales,
+      anchor_aspect_ratios=anchors.aspect_ratios,
+      feature_stride=FEATURE_STRIDE,
+      rpn_fg_iou_threshold=rpn.fg_iou_threshold,
+      rpn_bg_iou_threshold=rpn.bg_iou_threshold,
+      rpn_num_samples=rpn.num_samples,
+      rpn_fg_fraction=rpn.fg_fraction,
+      mix_gt_boxes=sampling.mix_gt_boxes,
+      mask_fg_iou_threshold=mask.fg_iou_threshold,
+      box_fg_iou_threshold=cls.box_fg_iou_threshold,
+      mask_level_iou_threshold=cls.mask_fg_iou_threshold,
+      mask_iou_binarize_threshold=cls.mask_iou_binarize_threshold,
+      box_regression_weights=cls.box_regression_weights,
+      num_train_stages=config.cascade.num_train_stages,
+      num_inference_stages=config.cascade.num_inference_stages,
+      box_gradient=config.cascade.box_gradient,
+      name='mnc')
+  if build or config.init_checkpoint:
+    build_with_dummy_input(model)
+  if config.init_checkpoint:
+    load_init_checkpoint(model, config)
+  return model
+
+
+def build_with_dummy_input(model, size=64):
+  """Creates all variables by one inference pass on a zero image."""
+  images = tf.zeros([1, size, size, 3], tf.float32)
+  image_info = tf.constant([[[size, size], [size, size], [1.0, 1.0],
+                             [0.0, 0.0]]], tf.float32)
+  model(images, image_info, training=False)
+
+
+def load_init_checkpoint(model, config: model_cfg.MncModel):
+  """Loads ImageNet weights named by `config.init_checkpoint`.
+
+  Raises:
+    ValueError: the backbone type has no pretrained format, or the file does
+      not fit.
+  """
+  path = config.init_checkpoint
+  if config.backbone.type == 'vgg16':
+    pretrained.load_vgg16_h5(path, model.backbone, model.classifier_head)
+  elif config.backbone.type == 'resnet':
+    pretrained.load_resnet_checkpoint(path, model.backbone)
+  else:
+    raise ValueError(f'init_checkpoint is not supported for backbone type '
+                     f'{config.backbone.type!r}.')
+
+
+def l2_regularizer_from(losses_config: model_cfg.MncLosses):
+  """Model Garden's convention: l2(decay / 2), None when decay is 0."""
+  decay = losses_config.l2_weight_decay
+  return tf_keras.regularizers.l2(decay / 2.0) if decay else None

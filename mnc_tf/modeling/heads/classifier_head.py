@@ -1,0 +1,111 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Stage 3 (and 5): categorizing instances (paper §3.3, §5, §6).
+
+Two pathways on the stage-2 RoI features: the mask-based one sees the features
+multiplied by the stage-2 mask (Eq. 3), the box-based one the features as they
+are; each is max pooled to `pooled_size` and goes through two fc layers
+(VGG-16's fc6/fc7 shapes by default).  On their concatenation sit the
+(N+1)-way mask-level classifier (used at inference), the (N+1)-way box-level
+classifier (training only) and the 4(N+1) class-wise box regressor.
+"""
+
+import tensorflow as tf
+import tf_keras
+
+from mnc_tf.modeling.heads.mask_head import _flatten_rois
+from mnc_tf.modeling.layers.masking import FeatureMasking
+
+
+def _max_pool_rois(features, pooled_size):
+  """`[B, K, P, P, C]` -> `[B, K, p, p, C]` max pool with stride P / p."""
+  side = features.shape[2]
+  if side == pooled_size:
+    return features
+  if side is None or side % pooled_size:
+    raise ValueError(f'RoI side {side} must be a multiple of pooled_size '
+                     f'{pooled_size}.')
+  factor = side // pooled_size
+  shape = tf.shape(features)
+  channels = features.shape[-1]
+  x = tf.reshape(features, [shape[0], shape[1], pooled_size, factor,
+                            pooled_size, factor, channels])
+  return tf.reduce_max(x, axis=[3, 5])
+
+
+@tf_keras.utils.register_keras_serializable(package='mnc_tf')
+class MaskedClassifierHead(tf_keras.layers.Layer):
+  """Mask- and box-pathway fc layers, two classifiers and box regression."""
+
+  def __init__(self, num_classes, pooled_size=7, fc_dims=4096,
+               dropout_rate=0.5, kernel_regularizer=None, **kwargs):
+    """Initializes the head.
+
+    Args:
+      num_classes: N + 1 (background included).
+      pooled_size: side the RoI features are max pooled to before fc6.
+      fc_dims: width of fc6 / fc7 of each pathway.
+      dropout_rate: dropout after fc6 and fc7 in training.
+      kernel_regularizer: optional regularizer of the fc kernels.
+      **kwargs: base layer arguments.
+    """
+    super().__init__(**kwargs)
+    self._config_dict = {
+        'num_classes': int(num_classes),
+        'pooled_size': int(pooled_size),
+        'fc_dims': int(fc_dims),
+        'dropout_rate': float(dropout_rate),
+    }
+    reg = tf_keras.regularizers.get(kernel_regularizer)
+    self._config_dict['kernel_regularizer'] = (
+        tf_keras.regularizers.serialize(reg) if reg else None)
+    self._masking = FeatureMasking(name='feature_masking')
+
+    def fc(name):
+      return tf_keras.layers.Dense(fc_dims, activation='relu',
+                                   kernel_initializer='he_normal',
+                                   kernel_regularizer=reg, name=name)
+
+    # Names follow VGG-16's fc6 / fc7 so that ImageNet weights can be loaded.
+    self.fc6_mask, self.fc7_mask = fc('fc6_mask'), fc('fc7_mask')
+    self.fc6_box, self.fc7_box = fc('fc6_box'), fc('fc7_box')
+    self._dropout = tf_keras.layers.Dropout(dropout_rate)
+    self._cls_mask = tf_keras.layers.Dense(
+        num_classes, name='cls_mask_score', kernel_regularizer=reg,
+        kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.01))
+    self._cls_box = tf_keras.layers.Dense(
+        num_classes, name='cls_box_score', kernel_regularizer=reg,
+        kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.01))
+    self._box = tf_keras.layers.Dense(
+        4 * num_classes, name='bbox_pred', kernel_regularizer=reg,
+        kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.001))
+
+  def _pathway(self, features, fc6, fc7, training):
+    x = _flatten_rois(_max_pool_rois(features,
+                                     self._config_dict['pooled_size']))
+    x = self._dropout(fc6(x), training=training)
+    return self._dropout(fc7(x), training=training)
+
+  def call(self, roi_features, mask_probs, training=None):
+    """Classifies.
+
+    Args:
+      roi_features: `[B, K, P, P, C]` stage-2 RoI features.
+      mask_probs: `[B, K, m, m]` stage-2 mask probabilities.
+      training: enables dropout.
+
+    Returns:
+      cls_mask_logits: `[B, K, N + 1]` mask-level classifier logits.
+      cls_box_logits: `[B, K, N + 1]` box-level classifier logits.
+      box_outputs: `[B, K, 4 (N + 1)]` class-wise (dy, dx, dh, dw) deltas.
+    """
+    masked = self._masking(roi_features, mask_probs)
+    joined = tf.concat([
+        self._pathway(masked, self.fc6_mask, self.fc7_mask, training),
+        self._pathway(roi_features, self.fc6_box, self.fc7_box, training),
+    ], axis=-1)
+    return self._cls_mask(joined), self._cls_box(joined), self._box(joined)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(self._config_dict)
+    return config

@@ -1,0 +1,114 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Stage-1 proposals that stay differentiable functions of the RPN deltas.
+
+Model Garden's `MultilevelROIGenerator` decodes, clips, filters, takes the top
+k and runs NMS, and its Mask R-CNN then stops the gradient at the RoIs.  MNC
+needs the kept boxes to remain functions of the RPN box deltas (paper §4, §6:
+"NMS ... implemented as routers of forward/backward pathways").  Here every
+selection (min-size filter, top-k, NMS) computes *indices* on stop-gradient
+copies, and the kept boxes are a `tf.gather` of the differentiable decoded
+boxes with those indices.
+"""
+
+import tensorflow as tf
+import tf_keras
+
+from mnc_tf.ops import box_utils
+from official.vision.ops import box_ops
+
+
+@tf_keras.utils.register_keras_serializable(package='mnc_tf')
+class ProposalGenerator(tf_keras.layers.Layer):
+  """Decode -> clip -> drop tiny -> top-k -> NMS -> keep, as routing only."""
+
+  def __init__(self, pre_nms_top_k=12000, test_pre_nms_top_k=6000,
+               nms_iou_threshold=0.7, num_proposals=300,
+               test_num_proposals=300, min_size=16.0, **kwargs):
+    """Initializes the layer.
+
+    Args:
+      pre_nms_top_k: boxes kept by score before NMS (training).
+      test_pre_nms_top_k: the same at inference.
+      nms_iou_threshold: NMS IoU threshold.
+      num_proposals: boxes kept after NMS (training).
+      test_num_proposals: the same at inference.
+      min_size: boxes with a side < this (input pixels) are dropped.
+      **kwargs: base layer arguments.
+    """
+    super().__init__(**kwargs)
+    self._config_dict = {
+        'pre_nms_top_k': int(pre_nms_top_k),
+        'test_pre_nms_top_k': int(test_pre_nms_top_k),
+        'nms_iou_threshold': float(nms_iou_threshold),
+        'num_proposals': int(num_proposals),
+        'test_num_proposals': int(test_num_proposals),
+        'min_size': float(min_size),
+    }
+
+  def num_outputs(self, training):
+    """Static number of proposals returned."""
+    key = 'num_proposals' if training else 'test_num_proposals'
+    return self._config_dict[key]
+
+  def call(self, rpn_scores, rpn_boxes, anchors, image_shape, training=None):
+    """Proposes boxes.
+
+    Args:
+      rpn_scores: `[B, h, w, A]` objectness logits.
+      rpn_boxes: `[B, h, w, 4A]` box deltas (dy, dx, dh, dw).
+      anchors: `[h, w, 4A]` anchors.
+      image_shape: `[B, 2]` (height, width) of the scaled image (boxes are
+        clipped to it).
+      training: selects the training or inference top-k / proposal counts.
+
+    Returns:
+      rois: `[B, P, 4]` kept boxes, differentiable w.r.t. `rpn_boxes`; padding
+        rows (fewer than P boxes survive) are zero.
+      roi_scores: `[B, P]` objectness probabilities (0 for padding).
+      roi_valid: bool `[B, P]`.
+    """
+    cfg = self._config_dict
+    pre_nms = cfg['pre_nms_top_k'] if training else cfg['test_pre_nms_top_k']
+    num_out = self.num_outputs(training)
+    batch = tf.shape(rpn_scores)[0]
+    num_anchors = 1
+    for dim in rpn_scores.shape[1:]:
+      num_anchors *= dim
+    scores = tf.reshape(rpn_scores, [batch, num_anchors])
+    deltas = tf.reshape(rpn_boxes, [batch, num_anchors, 4])
+    anchors = tf.reshape(tf.cast(anchors, deltas.dtype), [1, num_anchors, 4])
+    boxes = box_ops.decode_boxes(deltas, anchors)
+    boxes = box_utils.clip_boxes(boxes, image_shape)
+
+    fixed = tf.stop_gradient(boxes)
+    probs = tf.sigmoid(tf.stop_gradient(scores))
+    big_enough = ((fixed[..., 2] - fixed[..., 0] >= cfg['min_size'])
+                  & (fixed[..., 3] - fixed[..., 1] >= cfg['min_size']))
+    probs = tf.where(big_enough, probs, -tf.ones_like(probs))
+    top_probs, top_index = tf.math.top_k(probs, k=min(pre_nms, num_anchors))
+    top_boxes = box_utils.batched_gather(fixed, top_index)
+
+    def nms_one(args):
+      one_boxes, one_scores = args
+      keep, num_valid = tf.raw_ops.NonMaxSuppressionV4(
+          boxes=one_boxes, scores=one_scores, max_output_size=num_out,
+          iou_threshold=cfg['nms_iou_threshold'], score_threshold=-0.5,
+          pad_to_max_output_size=True)
+      keep = tf.reshape(keep, [num_out])
+      return keep, tf.range(num_out) < num_valid
+
+    keep, roi_valid = tf.map_fn(
+        nms_one, (top_boxes, top_probs),
+        fn_output_signature=(tf.TensorSpec([num_out], tf.int32),
+                             tf.TensorSpec([num_out], tf.bool)))
+    anchor_index = tf.stop_gradient(box_utils.batched_gather(top_index, keep))
+    rois = box_utils.batched_gather(boxes, anchor_index)
+    rois = tf.where(roi_valid[..., None], rois, tf.zeros_like(rois))
+    roi_scores = box_utils.batched_gather(top_probs, keep)
+    roi_scores = tf.where(roi_valid, roi_scores, tf.zeros_like(roi_scores))
+    return rois, roi_scores, roi_valid
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(self._config_dict)
+    return config
