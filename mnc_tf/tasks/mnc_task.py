@@ -15,6 +15,7 @@ import os
 from typing import Dict, List
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -37,17 +38,20 @@ _OUTPUT_KEYS = ('num_detections', 'detection_boxes', 'detection_classes',
                 'detection_scores', 'detection_masks', 'detection_mask_boxes')
 
 
-def l2_weight_decay_loss(variables, weight_decay):
-  """`weight_decay / 2 * sum ||w||^2` over kernels (Caffe's weight decay).
+def loss_names(num_train_stages: int) -> List[str]:
+  """The loss terms `mnc_losses.compute_losses` reports, plus the task's.
 
-  Biases, batch-norm parameters and other non-kernel variables are exempt
-  (as the VGG / ResNet recipes exempt them).
+  `total_loss` = `model_loss` (the cascade's weighted sum, Eq. 5) + `l2_loss`
+  (weight decay from the layers' kernel regularizers).
   """
-  kernels = [v for v in variables if 'kernel' in v.name]
-  if not kernels or not weight_decay:
-    return tf.constant(0.0)
-  return 0.5 * weight_decay * tf.add_n(
-      [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in kernels])
+  names = ['total_loss', 'model_loss', 'l2_loss', 'stage1_rpn_score',
+           'stage1_rpn_box', 'stage1_loss']
+  stages = [(2, 3)] + ([(4, 5)] if num_train_stages == 5 else [])
+  for mask_stage, cls_stage in stages:
+    names += [f'stage{mask_stage}_mask', f'stage{mask_stage}_loss',
+              f'stage{cls_stage}_cls_mask', f'stage{cls_stage}_cls_box',
+              f'stage{cls_stage}_box', f'stage{cls_stage}_loss']
+  return names
 
 
 @task_factory.register_task_cls(exp_cfg.MncTask)
@@ -63,8 +67,15 @@ class MncTask(base_task.Task):
 
   # ------------------------------------------------------------------ build
   def build_model(self) -> tf_keras.Model:
-    """Builds the MNC model from `task.model`."""
-    return factory.build_mnc_model(self.task_config.model)
+    """Builds the MNC model from `task.model`, with L2 kernel regularizers.
+
+    Weight decay follows Model Garden: every conv / fc kernel gets
+    `l2(l2_weight_decay / 2)`, i.e. Caffe's `weight_decay` (the gradient gains
+    `l2_weight_decay * w`); the terms reach the loss as `model.losses`.
+    """
+    return factory.build_mnc_model(
+        self.task_config.model,
+        l2_regularizer=factory.l2_regularizer_from(self.task_config.losses))
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
     """Batched (images, labels) from `params.input_path` (TFRecords)."""
@@ -77,17 +88,12 @@ class MncTask(base_task.Task):
     return input_pipeline.build_dataset(params.input_path, params,
                                         input_context)
 
-  def loss_names(self) -> List[str]:
-    """Names of the logged loss terms, `total_loss` first."""
-    names = list(mnc_losses.loss_names(self.task_config.model))
-    return ['total_loss', 'model_loss', 'l2_loss'] + [
-        n for n in names if n not in ('total_loss', 'model_loss', 'l2_loss')]
-
   def build_metrics(self, training: bool = True):
     """Training: a running mean per loss term; evaluation: host-side only."""
     if training:
       return [tf_keras.metrics.Mean(name, dtype=tf.float32)
-              for name in self.loss_names()]
+              for name in loss_names(
+                  self.task_config.model.cascade.num_train_stages)]
     self._evaluator = instance_evaluator.InstanceSegmentationEvaluator(
         annotation_file=self.task_config.annotation_file or None,
         sds_iou_thresholds=self.task_config.sds_iou_thresholds,
@@ -96,25 +102,20 @@ class MncTask(base_task.Task):
         per_category_metrics=self.task_config.per_category_metrics)
     return []
 
-  def build_losses(self, outputs, labels=None, aux_losses=None,
-                   model=None) -> Dict[str, tf.Tensor]:
+  def build_losses(self, outputs, labels=None,
+                   aux_losses=None) -> Dict[str, tf.Tensor]:
     """Per-term losses, `model_loss`, `l2_loss` and `total_loss`.
 
     Args:
       outputs: the model's training outputs.
       labels: unused (the model computes its targets from the ground truth
         passed to it).
-      aux_losses: extra losses (Keras `model.losses`), added to the total.
-      model: the model whose kernels get weight decay (None: no decay).
+      aux_losses: the model's regularization losses (`model.losses`).
     """
     del labels
     losses = dict(mnc_losses.compute_losses(outputs, self.task_config.losses))
     model_loss = losses.pop('total_loss')
-    if aux_losses:
-      model_loss += tf.add_n(aux_losses)
-    l2 = (l2_weight_decay_loss(model.trainable_variables,
-                               self.task_config.losses.l2_weight_decay)
-          if model is not None else tf.constant(0.0))
+    l2 = tf.add_n(aux_losses) if aux_losses else tf.constant(0.0)
     losses['model_loss'] = model_loss
     losses['l2_loss'] = l2
     losses['total_loss'] = model_loss + l2
@@ -136,8 +137,7 @@ class MncTask(base_task.Task):
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     with tf.GradientTape() as tape:
       outputs = self._forward_train(model, images, labels)
-      losses = self.build_losses(outputs, labels, aux_losses=model.losses,
-                                 model=model)
+      losses = self.build_losses(outputs, labels, aux_losses=model.losses)
       scaled_loss = losses['total_loss'] / num_replicas
     grads = tape.gradient(scaled_loss, model.trainable_variables)
     return losses, grads
@@ -164,10 +164,11 @@ class MncTask(base_task.Task):
     logs = {_EVAL_KEY: ({k: labels[k] for k in label_keys if k in labels},
                         keep)}
     if self.task_config.allow_image_summary:
-      # The first image of each batch, un-normalized to uint8 (4x smaller).
+      # The first images of each batch, un-normalized to uint8 (4x smaller).
       mean = tf.constant(self.task_config.validation_data.parser.mean)
       std = tf.constant(self.task_config.validation_data.parser.stddev)
-      first = tf.cast(images[:1], tf.float32) * std + mean
+      first = tf.cast(images[:self.task_config.num_image_summaries],
+                      tf.float32) * std + mean
       logs[_IMAGE_KEY] = tf.cast(
           tf.clip_by_value(tf.round(first * 255.0), 0, 255), tf.uint8)
     return logs
@@ -212,25 +213,31 @@ class MncTask(base_task.Task):
       det = mask_paste.original_image_detections(
           outputs, outputs['image_info'], index=b, mask_threshold=threshold)
       n = int(det['num_detections'])
+      det = {k: np.asarray(v) for k, v in det.items()}
       self._evaluator.add_detections(
-          int(outputs['source_id'][b]), det['detection_boxes'][:n].numpy(),
-          det['detection_classes'][:n].numpy(),
-          det['detection_scores'][:n].numpy(),
-          det['detection_masks'][:n].numpy())
+          int(outputs['source_id'][b]), det['detection_boxes'][:n],
+          det['detection_classes'][:n], det['detection_scores'][:n],
+          det['detection_masks'][:n])
     if _IMAGE_KEY in step_outputs:
-      images = batch_conversion.to_numpy(step_outputs[_IMAGE_KEY])
-      # Per-replica tuples give one first image per replica: row k of
-      # `images` is row `k * per_replica` of the concatenated outputs.
-      per_replica = outputs['source_id'].shape[0] // max(images.shape[0], 1)
-      for k in range(images.shape[0]):
+      self._draw(state, step_outputs[_IMAGE_KEY], outputs, threshold)
+    return state
+
+  def _draw(self, state, images, outputs, threshold):
+    """Draws the predictions on the batch's first images into `state`."""
+    # A tuple has the first images of each replica's batch.
+    replicas = images if isinstance(images, (tuple, list)) else (images,)
+    per_replica = outputs['source_id'].shape[0] // len(replicas)
+    for r, replica_images in enumerate(replicas):
+      replica_images = np.asarray(batch_conversion.to_numpy(replica_images))
+      for k in range(replica_images.shape[0]):
         if len(state['images']) >= self.task_config.num_image_summaries:
-          break
+          return
+        index = r * per_replica + k
         state['images'].append(eval_images.draw_network_input_predictions(
-            images[k], outputs['image_info'][k * per_replica], outputs,
-            k * per_replica, class_names=self._names(),
+            replica_images[k], outputs['image_info'][index], outputs, index,
+            class_names=self._names(),
             min_score=self.task_config.image_summary_min_score,
             mask_threshold=threshold))
-    return state
 
   def reduce_aggregated_logs(self, aggregated_logs, global_step=None):
     """Runs COCO + SDS evaluation; writes the metrics JSON; adds pictures."""

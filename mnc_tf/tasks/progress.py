@@ -29,6 +29,9 @@ def _scalar(value):
 class ProgressPrinter:
   """Prints one line per train loop: step, losses, learning rate, speed, ETA.
 
+  The losses printed are `total_loss` and the other outputs named `*_loss`
+  (the per-stage sums); the individual terms are in TensorBoard.
+
   Orbit calls train actions with the loop's output (the trainer's train
   metrics, i.e. every loss by name, and `learning_rate`). The speed is the
   average since the end of the first loop seen, which excludes the graph
@@ -37,7 +40,9 @@ class ProgressPrinter:
 
   def __init__(self, global_step, total_steps: int,
                print_fn: Callable[[str], None] = None,
-               clock: Callable[[], float] = time.monotonic):
+               clock: Callable[[], float] = time.monotonic,
+               suffix: str = '_loss',
+               skip=('training_loss', 'model_loss')):
     """Initializes the printer.
 
     Args:
@@ -45,7 +50,12 @@ class ProgressPrinter:
       total_steps: the step training stops at.
       print_fn: where lines go (default: stdout, flushed).
       clock: monotonic seconds (injectable for tests).
+      suffix: only outputs whose name ends so are printed (every term still
+        goes to TensorBoard).
+      skip: names not printed (duplicates of `total_loss` or its parts).
     """
+    self._suffix = suffix
+    self._skip = set(skip)
     self._global_step = global_step
     self._total_steps = int(total_steps)
     self._print = print_fn or self._print_flush
@@ -63,7 +73,7 @@ class ProgressPrinter:
     output = output or {}
     names = sorted(output, key=lambda k: (k != 'total_loss', k))
     for name in names:
-      if name == 'learning_rate':
+      if name in self._skip or not name.endswith(self._suffix):
         continue
       value = _scalar(output[name])
       if value is not None:

@@ -25,13 +25,14 @@ def test_lines_show_losses_speed_and_eta():
   printer = progress.ProgressPrinter(step, total_steps=100,
                                      print_fn=lines.append,
                                      clock=lambda: next(times))
-  outputs = {'total_loss': np.float32(2.5), 'stage2_mask_loss': 0.75,
+  outputs = {'total_loss': np.float32(2.5), 'stage2_loss': 0.75,
+             'training_loss': 2.5, 'stage2_mask': 0.75,
              'learning_rate': np.float32(0.001)}
   for value in (10, 20, 40):
     step.value = value
     printer(outputs)
   assert lines[0].startswith('step 10/100 | total_loss 2.5000 | '
-                             'stage2_mask_loss 0.7500 | lr 0.001')
+                             'stage2_loss 0.7500 | lr 0.001 | ')
   assert 'steps/s --' in lines[0]
   # 10 steps in 10 s -> 1 step/s, 80 steps left -> 80 s.
   assert lines[1].endswith('1.00 steps/s | ETA 1m20s')
