@@ -18,8 +18,11 @@ output pixel i samples input pixel floor((i + 0.5) * h / scaled_h)) and
 padded with 0.  Boxes are multiplied by the per-axis scale
 `scaled_size / [h, w]` (see `image_info`).
 
-Random horizontal flip (training only, p = 0.5) happens before the resize and
-moves image, boxes (x -> w - x, min and max swapped) and masks together.
+Random horizontal flip (training only, p = 0.5) moves image, boxes (x -> w - x,
+min and max swapped) and masks together: the image and boxes are flipped
+before the resize, the masks after it (nearest-neighbour resampling does not
+commute with a flip), so a flipped example is exactly the mirror image of the
+unflipped one within the scaled area.
 The coin is `tf.random.stateless_uniform` seeded with the element's
 `flip_seed` when the decoded dict has one (the input pipeline adds it, so a
 seeded pipeline flips the same images on every run), else a stateful draw.
@@ -80,17 +83,29 @@ def resize_masks(masks, scaled_size, padded_size):
   Args:
     masks: uint8 [N, H, W].
     scaled_size: [2] (float or int) size to resize to.
-    padded_size: [Hp, Wp] python ints.
+    padded_size: [Hp, Wp] python ints, or None for no padding.
 
   Returns:
-    uint8 [N, Hp, Wp].
+    uint8 [N, Hp, Wp] (or [N, scaled_h, scaled_w]).
   """
   scaled = tf.image.resize(
       masks[..., None], tf.cast(scaled_size, tf.int32),
       method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)
-  padded = tf.image.pad_to_bounding_box(scaled, 0, 0, padded_size[0],
-                                        padded_size[1])
-  return tf.cast(padded[..., 0], tf.uint8)
+  if padded_size is not None:
+    scaled = tf.image.pad_to_bounding_box(scaled, 0, 0, padded_size[0],
+                                          padded_size[1])
+  return tf.cast(scaled[..., 0], tf.uint8)
+
+
+def _pad_masks(masks, num_instances, padded_size):
+  """[n, h, w] -> [num_instances, Hp, Wp] zero-padded, in a single copy."""
+  masks = masks[:num_instances]
+  shape = tf.shape(masks)
+  padded = tf.pad(masks, [[0, num_instances - shape[0]],
+                          [0, padded_size[0] - shape[1]],
+                          [0, padded_size[1] - shape[2]]])
+  padded.set_shape([num_instances] + list(padded_size))
+  return padded
 
 
 def _pad_strings(strings, size):
@@ -171,14 +186,14 @@ class Parser(mg_parser.Parser):
       boxes, classes, is_crowd, masks = [
           tf.gather(t, keep) for t in (boxes, classes, is_crowd, masks)]
 
+    flip = tf.constant(False)
     if is_training and self._aug_rand_hflip:
       flip = self._flip_coin(data)
-      image, boxes, masks = tf.cond(
+      image, boxes = tf.cond(
           flip,
           lambda: (tf.image.flip_left_right(image),
-                   box_ops.horizontal_flip_boxes(boxes),
-                   tf.reverse(masks, axis=[2])),
-          lambda: (image, boxes, masks))
+                   box_ops.horizontal_flip_boxes(boxes)),
+          lambda: (image, boxes))
 
     image = preprocess_ops.normalize_image(image, self._mean, self._stddev)
     scaled_size = compute_scaled_size(image_size, self._scale,
@@ -191,7 +206,10 @@ class Parser(mg_parser.Parser):
     boxes = box_ops.denormalize_boxes(boxes, image_size)
     boxes = preprocess_ops.resize_and_crop_boxes(
         boxes, image_info[2, :], image_info[1, :], image_info[3, :])
-    masks = resize_masks(masks, scaled_size, self._padded_size)
+    # Masks are flipped after their resize: nearest-neighbour resampling does
+    # not commute with a flip, bilinear (the image's) does.
+    masks = resize_masks(masks, scaled_size, None)
+    masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]), lambda: masks)
 
     keep = box_ops.get_non_empty_box_indices(boxes)
     boxes, classes, is_crowd, masks = [
@@ -203,13 +221,12 @@ class Parser(mg_parser.Parser):
         'image_info': image_info,
         'gt_boxes': preprocess_ops.clip_or_pad_to_fixed_size(boxes, n, -1),
         'gt_classes': preprocess_ops.clip_or_pad_to_fixed_size(classes, n, -1),
-        'gt_masks': preprocess_ops.clip_or_pad_to_fixed_size(masks, n, 0),
+        'gt_masks': _pad_masks(masks, n, self._padded_size),
         'gt_is_crowd': preprocess_ops.clip_or_pad_to_fixed_size(is_crowd, n,
                                                                 0),
         'gt_num_instances': tf.cast(num_instances, tf.int32),
         'source_id': tf.cast(data['source_id'], tf.int64),
     }
-    labels['gt_masks'].set_shape([n] + self._padded_size)
     if not is_training:
       labels['groundtruths'] = self._groundtruths(data, image_size)
     return tf.cast(image, self._dtype), labels
