@@ -14,7 +14,10 @@ box, an m x m mask in that box and N class scores:
    the union of the members' boxes, sampled on a V x V grid (V =
    `voting_resolution`), so memory stays D x V x V however large the image;
    binarizing (0.4) happens when the result is pasted into the image
-   (`mask_paste.paste_masks`).
+   (`mask_paste.paste_masks`, bilinear).  When the grid cells are the image
+   pixels (V = region side) this is exactly pixel-wise voting; with coarser
+   cells the vote is exact at the cell centres and the paste interpolates
+   between them (edges inside a cluster are smoothed over one cell).
 
 Everything is static-shape TensorFlow (NMS is the stock NonMaxSuppressionV4).
 """

@@ -103,6 +103,31 @@ def mask_sample_positions(boxes, size, image_size):
   return tf.stack([ny1, nx1, ny2, nx2], axis=-1)
 
 
+def crop_masks(gt_masks, gt_index, boxes, mask_size):
+  """Each box's gt mask sampled bilinearly on the box's m x m RoI-warp grid.
+
+  Args:
+    gt_masks: uint8 `[B, M, H, W]` full-image gt masks.
+    gt_index: int32 `[B, K]` gt instance of each box.
+    boxes: `[B, K, 4]` boxes.
+    mask_size: m.
+
+  Returns:
+    float32 `[B, K, m, m]` in [0, 1]; samples outside the image are 0.
+  """
+  shape = tf.shape(gt_masks)
+  batch, num_gt, height, width = shape[0], shape[1], shape[2], shape[3]
+  images = tf.reshape(gt_masks, [batch * num_gt, height, width, 1])
+  num_boxes = tf.shape(boxes)[1]
+  image_index = (tf.range(batch)[:, None] * num_gt + gt_index)
+  crop_boxes = mask_sample_positions(tf.cast(boxes, tf.float32), mask_size,
+                                     (height, width))
+  crops = tf.image.crop_and_resize(
+      images, tf.reshape(crop_boxes, [-1, 4]), tf.reshape(image_index, [-1]),
+      [mask_size, mask_size], method='bilinear', extrapolation_value=0.0)
+  return tf.reshape(crops, [batch, num_boxes, mask_size, mask_size])
+
+
 def crop_mask_targets(gt_masks, gt_index, boxes, mask_size):
   """Stage-2 targets: each box's gt mask cropped to the box, m x m, binary.
 
@@ -115,17 +140,7 @@ def crop_mask_targets(gt_masks, gt_index, boxes, mask_size):
   Returns:
     float32 `[B, K, m, m]` in {0, 1} (bilinear sample >= 0.5).
   """
-  shape = tf.shape(gt_masks)
-  batch, num_gt, height, width = shape[0], shape[1], shape[2], shape[3]
-  images = tf.reshape(gt_masks, [batch * num_gt, height, width, 1])
-  num_boxes = tf.shape(boxes)[1]
-  image_index = (tf.range(batch)[:, None] * num_gt + gt_index)
-  crop_boxes = mask_sample_positions(tf.cast(boxes, tf.float32), mask_size,
-                                     (height, width))
-  crops = tf.image.crop_and_resize(
-      images, tf.reshape(crop_boxes, [-1, 4]), tf.reshape(image_index, [-1]),
-      [mask_size, mask_size], method='bilinear', extrapolation_value=0.0)
-  crops = tf.reshape(crops, [batch, num_boxes, mask_size, mask_size])
+  crops = crop_masks(gt_masks, gt_index, boxes, mask_size)
   return tf.cast(crops >= 0.5, tf.float32)
 
 
