@@ -44,9 +44,17 @@ SETTINGS = {
 
 
 def machine_description():
+  model = ''
+  try:
+    with open('/proc/cpuinfo') as f:
+      model = next((line.split(':', 1)[1].strip() for line in f
+                    if line.startswith('model name')), '')
+  except OSError:
+    pass
   return {'platform': platform.platform(),
-          'processor': platform.processor() or platform.machine(),
+          'processor': model or platform.processor() or platform.machine(),
           'cpu_count': os.cpu_count(),
+          'load_average_1min': os.getloadavg()[0],
           'tensorflow': tf.__version__}
 
 
@@ -119,8 +127,10 @@ def main(argv=None):
     print(json.dumps(report, indent=2))
     return 0
   machine = report['machine']
-  print('Input pipeline (training) on %s, %s CPUs, TF %s' % (
-      machine['processor'], machine['cpu_count'], machine['tensorflow']))
+  print('Input pipeline (training) on %s, %s CPUs (load average %.1f at '
+        'start), TF %s' % (machine['processor'], machine['cpu_count'],
+                           machine['load_average_1min'],
+                           machine['tensorflow']))
   if 'data' in report:
     print('synthetic set: %d images, generated at %.0f images/s, converted '
           'at %.0f images/s' % (report['data']['num_images'],

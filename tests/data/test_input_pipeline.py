@@ -308,6 +308,9 @@ def test_instances_beyond_max_are_dropped_and_empty_images_pass():
                groundtruth_area=tf.zeros([0]),
                groundtruth_boxes=tf.zeros([0, 4]),
                groundtruth_instance_masks=tf.zeros([0, 10, 12], tf.uint8))
-  _, labels = parser.parse_fn(is_training=False)(empty)
-  assert int(labels['gt_num_instances']) == 0
-  assert (labels['gt_classes'].numpy() == -1).all()
+  for is_training in (True, False):
+    _, labels = parser.parse_fn(is_training)(
+        dict(empty, flip_seed=tf.constant([1, 2], tf.int64)))
+    assert int(labels['gt_num_instances']) == 0
+    assert (labels['gt_classes'].numpy() == -1).all()
+    assert labels['gt_masks'].shape == (4, 12, 12)
