@@ -1,0 +1,113 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Backbones: stride-16 shapes, VGG-16 input conversion, pretrained loading."""
+import h5py
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from mnc_tf.configs import model as model_cfg
+from mnc_tf.modeling import factory
+from mnc_tf.modeling.backbones import pretrained
+from mnc_tf.modeling.backbones import resnet_conv4
+from mnc_tf.modeling.backbones import tiny
+from mnc_tf.modeling.backbones import vgg16
+from official.vision.modeling.backbones import resnet
+
+
+def test_tiny_backbone_shape():
+  out = tiny.build_tiny_backbone((4, 6, 8, 10))(tf.zeros([2, 96, 64, 3]))
+  assert out.shape == (2, 6, 4, 10)
+
+
+def test_vgg16_shape_and_frozen_blocks():
+  model = vgg16.build_vgg16(frozen_blocks=2)
+  assert model(tf.zeros([1, 64, 48, 3])).shape == (1, 4, 3, 512)
+  convs = [l for l in model.layers if isinstance(l, tf_keras.layers.Conv2D)]
+  assert [l.name for l in convs] == list(pretrained.VGG16_CONV_LAYERS)
+  assert [l.trainable for l in convs] == [False] * 4 + [True] * 9
+
+
+def test_vgg16_converts_model_garden_input_to_caffe_bgr():
+  # An RGB pixel (255, 128, 0) normalized with ImageNet mean / std.
+  rgb = np.array([255.0, 128.0, 0.0])
+  normalized = (rgb - vgg16.MEAN_RGB) / vgg16.STDDEV_RGB
+  got = vgg16.CaffeInput()(tf.constant(normalized[None, None, None],
+                                       tf.float32)).numpy()[0, 0, 0]
+  np.testing.assert_allclose(got, [0 - 103.939, 128 - 116.779, 255 - 123.68],
+                             atol=1e-3)
+
+
+def test_resnet50_conv4_shape_and_frozen_batch_norm():
+  backbone = resnet_conv4.ResNetConv4(model_id=50, freeze_batch_norm=True)
+  images = tf.random.normal([1, 64, 64, 3])
+  train = backbone(images, training=True)
+  assert train.shape == (1, 4, 4, 1024)
+  np.testing.assert_allclose(train.numpy(),
+                             backbone(images, training=False).numpy(),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_resnet_loads_model_garden_checkpoint(tmp_path):
+  source = resnet.ResNet(model_id=18)
+  images = tf.random.normal([1, 32, 32, 3])
+  want = source(images, training=False)['4']
+  path = tf.train.Checkpoint(backbone=source).write(str(tmp_path / 'ckpt'))
+  backbone = resnet_conv4.ResNetConv4(model_id=18)
+  before = backbone(images, training=False)
+  assert not np.allclose(before.numpy(), want.numpy())
+  pretrained.load_resnet_checkpoint(path, backbone)
+  np.testing.assert_allclose(backbone(images, training=False).numpy(),
+                             want.numpy(), rtol=1e-5, atol=1e-5)
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  with pytest.raises(ValueError, match='no checkpoint'):
+    pretrained.load_resnet_checkpoint(str(empty), backbone)
+
+
+def _keras_vgg16_h5(path, fc_dims):
+  """A Keras VGG-16 (32x32 input: pool5 is 1x1x512) with fc1/fc2 heads."""
+  base = tf_keras.applications.VGG16(weights=None, include_top=False,
+                                     input_shape=(32, 32, 3))
+  x = tf_keras.layers.Flatten()(base.output)
+  x = tf_keras.layers.Dense(fc_dims, name='fc1')(x)
+  x = tf_keras.layers.Dense(fc_dims, name='fc2')(x)
+  model = tf_keras.Model(base.input, x)
+  model.save_weights(str(path))
+  return model
+
+
+def test_vgg16_init_checkpoint_loads_convs_and_fc6_fc7(tmp_path):
+  path = tmp_path / 'vgg16.h5'
+  keras_model = _keras_vgg16_h5(path, fc_dims=16)
+  config = model_cfg.tiny_model_config(
+      backbone={'type': 'vgg16'}, init_checkpoint=str(path),
+      mask_stage={'warp_size': 4, 'pooled_size': 2, 'mask_size': 4},
+      classifier_stage={'pooled_size': 1, 'fc_dims': 16})
+  model = factory.build_mnc_model(config)
+  for name in pretrained.VGG16_CONV_LAYERS:
+    for got, want in zip(model.backbone.get_layer(name).get_weights(),
+                         keras_model.get_layer(name).get_weights()):
+      np.testing.assert_array_equal(got, want)
+  head = model.classifier_head
+  for source, targets in (('fc1', (head.fc6_mask, head.fc6_box)),
+                          ('fc2', (head.fc7_mask, head.fc7_box))):
+    for target in targets:
+      for got, want in zip(target.get_weights(),
+                           keras_model.get_layer(source).get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_vgg16_h5_missing_layers_is_a_clear_error(tmp_path):
+  path = tmp_path / 'partial.h5'
+  with h5py.File(path, 'w') as f:
+    f.attrs['layer_names'] = [b'block1_conv1']
+    group = f.create_group('block1_conv1')
+    group.attrs['weight_names'] = [b'block1_conv1/kernel:0']
+    group.create_dataset('block1_conv1/kernel:0', data=np.zeros([3, 3, 3, 64]))
+  with pytest.raises(ValueError, match='lacks VGG-16 layers'):
+    pretrained.load_vgg16_h5(str(path), vgg16.build_vgg16())
+  with pytest.raises(ValueError, match='not a Keras .h5'):
+    with h5py.File(tmp_path / 'other.h5', 'w') as f:
+      f.create_dataset('x', data=[1])
+    pretrained.read_keras_h5(str(tmp_path / 'other.h5'))
