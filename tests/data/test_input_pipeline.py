@@ -2,7 +2,6 @@
 """COCO JSON -> TFRecord -> tf.data pipeline: resize, flip, padding, sharding."""
 
 import io
-import os
 
 import numpy as np
 from PIL import Image
