@@ -29,6 +29,21 @@ struct RoiWarpBackward {
                                   T* grad_boxes);
 };
 
+#if GOOGLE_CUDA
+// GPU specialisations (float only), defined in roi_warp_kernels_gpu.cu.cc;
+// declared here so every translation unit that instantiates the GPU op sees
+// them before use.
+template <>
+::tensorflow::Status RoiWarpForward<Eigen::GpuDevice, float>::operator()(
+    ::tensorflow::OpKernelContext* ctx, const roi_warp::Dims& dims,
+    const float* features, const float* boxes, float* output, int32_t* argmax);
+template <>
+::tensorflow::Status RoiWarpBackward<Eigen::GpuDevice, float>::operator()(
+    ::tensorflow::OpKernelContext* ctx, const roi_warp::Dims& dims,
+    const float* grad, const float* features, const float* boxes,
+    const int32_t* argmax, float* grad_features, float* grad_boxes);
+#endif  // GOOGLE_CUDA
+
 }  // namespace functor
 }  // namespace mnc_tf
 

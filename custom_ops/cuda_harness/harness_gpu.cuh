@@ -1,0 +1,211 @@
+// GPU side of the RoI-warp CUDA harness: runs the kernels of
+// custom_ops/roi_warp/roi_warp_cuda.cu.h (the ones TensorFlow runs) on a
+// workload, checks them against the CPU reference and times them.
+#ifndef MNC_TF_CUSTOM_OPS_CUDA_HARNESS_HARNESS_GPU_CUH_
+#define MNC_TF_CUSTOM_OPS_CUDA_HARNESS_HARNESS_GPU_CUH_
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "harness_compare.h"
+#include "harness_reference.h"
+#include "harness_report.h"
+#include "roi_warp_cuda.cu.h"
+
+#define HARNESS_CUDA_CHECK(expr)                                                \
+  do {                                                                          \
+    const cudaError_t err_ = (expr);                                            \
+    if (err_ != cudaSuccess) {                                                  \
+      std::fprintf(stderr, "roi_warp_harness: CUDA error at %s:%d: %s: %s\n",   \
+                   __FILE__, __LINE__, #expr, cudaGetErrorString(err_));        \
+      std::exit(4);                                                             \
+    }                                                                           \
+  } while (0)
+
+namespace harness {
+
+namespace rw = mnc_tf::roi_warp::cuda;
+
+// Device array of n elements (at least one is allocated, so pointers are
+// never null even for empty tensors).
+template <typename T>
+class DeviceArray {
+ public:
+  explicit DeviceArray(size_t n) : n_(n) {
+    HARNESS_CUDA_CHECK(cudaMalloc(&ptr_, std::max<size_t>(n, 1) * sizeof(T)));
+  }
+  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { Upload(host); }
+  ~DeviceArray() { cudaFree(ptr_); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  T* get() const { return ptr_; }
+  void Upload(const std::vector<T>& host) {
+    if (n_) HARNESS_CUDA_CHECK(cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  std::vector<T> Download() const {
+    std::vector<T> host(n_);
+    if (n_) HARNESS_CUDA_CHECK(cudaMemcpy(host.data(), ptr_, n_ * sizeof(T), cudaMemcpyDeviceToHost));
+    return host;
+  }
+  // Poison with a byte pattern (0xFF bytes = NaN floats / -1 ints) so that
+  // elements a kernel fails to write show up in the comparison.
+  void Poison() { HARNESS_CUDA_CHECK(cudaMemset(ptr_, 0xFF, std::max<size_t>(n_, 1) * sizeof(T))); }
+
+ private:
+  T* ptr_ = nullptr;
+  size_t n_;
+};
+
+struct GpuOptions {
+  int warmup = 5;
+  int iters = 50;
+  bool timing = true;
+  bool force_int64 = false;
+};
+
+template <typename Fn>
+Timing TimeIt(const std::string& name, Fn&& fn, const GpuOptions& opt, cudaStream_t stream) {
+  for (int i = 0; i < opt.warmup; ++i) fn();
+  HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  cudaEvent_t start, stop;
+  HARNESS_CUDA_CHECK(cudaEventCreate(&start));
+  HARNESS_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> ms;
+  for (int i = 0; i < opt.iters; ++i) {
+    HARNESS_CUDA_CHECK(cudaEventRecord(start, stream));
+    fn();
+    HARNESS_CUDA_CHECK(cudaEventRecord(stop, stream));
+    HARNESS_CUDA_CHECK(cudaEventSynchronize(stop));
+    float t = 0;
+    HARNESS_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
+    ms.push_back(t);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(ms.begin(), ms.end());
+  Timing timing;
+  timing.name = name;
+  timing.iters = opt.iters;
+  timing.median_ms = ms.empty() ? 0 : ms[ms.size() / 2];
+  timing.min_ms = ms.empty() ? 0 : ms.front();
+  return timing;
+}
+
+// Checks (and, for timed workloads, times) the CUDA kernels on one workload
+// against `cpu` (the CPU forward, and the CPU backward fed the CPU argmax).
+inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
+                           const GpuOptions& opt, cudaStream_t stream,
+                           WorkloadReport* report) {
+  const Dims& d = w.dims;
+  const bool pooled = d.pooled_size > 0;
+  const size_t out_n = static_cast<size_t>(d.output_elements());
+  const size_t map_n = in.features.size();
+  const size_t box_n = in.boxes.size();
+  DeviceArray<float> features(in.features), boxes(in.boxes), grad(in.grad);
+  DeviceArray<float> output(out_n), grad_features(map_n), grad_boxes(box_n);
+  DeviceArray<int32_t> argmax(pooled ? out_n : 0);
+  DeviceArray<int32_t> cpu_argmax(cpu.argmax);
+  DeviceArray<unsigned int> bad(1);
+  const rw::BackwardWorkspace ws_atomic = rw::BackwardWorkspace::For(d, false);
+  const rw::BackwardWorkspace ws_det = rw::BackwardWorkspace::For(d, true);
+  DeviceArray<char> workspace(static_cast<size_t>(std::max(ws_atomic.bytes, ws_det.bytes)));
+
+  rw::LaunchOptions lo;
+  lo.force_int64 = opt.force_int64;
+  lo.bad_argmax = bad.get();
+  auto forward = [&] {
+    HARNESS_CUDA_CHECK(rw::LaunchForward(d, features.get(), boxes.get(), output.get(),
+                                         argmax.get(), stream, lo));
+  };
+  auto backward = [&](bool deterministic, const int32_t* arg) {
+    rw::LaunchOptions o = lo;
+    o.deterministic = deterministic;
+    HARNESS_CUDA_CHECK(rw::LaunchBackward(d, grad.get(), features.get(), boxes.get(), arg,
+                                          grad_features.get(), grad_boxes.get(),
+                                          workspace.get(), stream, o));
+  };
+
+  // Forward.
+  output.Poison();
+  argmax.Poison();
+  forward();
+  HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+  const std::vector<float> out = output.Download();
+  report->Add("gpu forward vs cpu", Compare(out, cpu.output),
+              BitwiseEqual(out, cpu.output) ? "bitwise equal" : "");
+  if (pooled) {
+    const int64_t mism = CountMismatches(argmax.Download(), cpu.argmax);
+    report->Add("gpu argmax == cpu argmax", mism == 0,
+                std::to_string(mism) + " of " + std::to_string(out_n) + " differ");
+  }
+
+  // Backward, both modes, each twice (repeatability), fed the CPU argmax.
+  for (const bool det : {false, true}) {
+    const std::string mode = det ? "deterministic" : "atomic";
+    std::vector<float> gf[2], gb[2];
+    for (int rep = 0; rep < 2; ++rep) {
+      grad_features.Poison();
+      grad_boxes.Poison();
+      HARNESS_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(unsigned int)));
+      backward(det, cpu_argmax.get());
+      HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+      gf[rep] = grad_features.Download();
+      gb[rep] = grad_boxes.Download();
+    }
+    report->Add("gpu grad_features (" + mode + ") vs cpu", Compare(gf[0], cpu.grad_features));
+    report->Add("gpu grad_boxes (" + mode + ") vs cpu", Compare(gb[0], cpu.grad_boxes));
+    report->Add("grad_boxes (" + mode + ") bitwise repeatable", BitwiseEqual(gb[0], gb[1]));
+    if (det) {
+      report->Add("grad_features (deterministic) bitwise repeatable",
+                  BitwiseEqual(gf[0], gf[1]));
+    } else {  // informational: float atomics may reorder sums
+      report->checks.push_back({"grad_features (atomic) repeatable [info]", true, NAN,
+                                BitwiseEqual(gf[0], gf[1]) ? "yes" : "no (atomics)"});
+    }
+    report->Add("bad-argmax flag clear (" + mode + ")", bad.Download()[0] == 0u);
+  }
+
+  // Corrupted argmax: out-of-range entries must be skipped and flagged, with
+  // no out-of-bounds access (run under compute-sanitizer memcheck).
+  if (pooled && out_n > 0) {
+    std::vector<int32_t> broken = cpu.argmax;
+    const int32_t s2 = d.output_size * d.output_size;
+    const int32_t bad_values[] = {-1, -7, s2, s2 + 5, INT_MAX, INT_MIN};
+    for (size_t i = 0; i < broken.size(); i += std::max<size_t>(1, broken.size() / 64)) {
+      broken[i] = bad_values[i % 6];
+    }
+    DeviceArray<int32_t> broken_dev(broken);
+    for (const bool det : {false, true}) {
+      HARNESS_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(unsigned int)));
+      backward(det, broken_dev.get());
+      HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+      report->Add(std::string("corrupt argmax flagged (") + (det ? "deterministic" : "atomic") + ")",
+                  bad.Download()[0] == 1u);
+    }
+  }
+
+  if (!w.timed || !opt.timing) return;
+  report->timings.push_back(TimeIt("forward", forward, opt, stream));
+  report->timings.push_back(TimeIt("backward_atomic", [&] { backward(false, cpu_argmax.get()); },
+                                   opt, stream));
+  report->timings.push_back(TimeIt("backward_deterministic",
+                                   [&] { backward(true, cpu_argmax.get()); }, opt, stream));
+  report->timings.push_back(TimeIt("fwd_bwd_atomic", [&] {
+    forward();
+    backward(false, argmax.get());
+  }, opt, stream));
+  report->timings.push_back(TimeIt("fwd_bwd_deterministic", [&] {
+    forward();
+    backward(true, argmax.get());
+  }, opt, stream));
+}
+
+}  // namespace harness
+
+#endif  // MNC_TF_CUSTOM_OPS_CUDA_HARNESS_HARNESS_GPU_CUH_
