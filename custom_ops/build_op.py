@@ -60,7 +60,7 @@ def compile_cuda(nvcc, compile_flags, workdir):
 def build(output, cuda=False, compile_only=False):
   compile_flags, link_flags = tf_flags()
   cxxflags = shlex.split(os.environ.get('MNC_TF_CXXFLAGS', '-O3 -march=native'))
-  cxxflags += ['-Wno-deprecated-declarations']
+  cxxflags += ['-Wno-deprecated-declarations', '-fopenmp-simd', '-DMNC_TF_OMP_SIMD']
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   with tempfile.TemporaryDirectory(prefix='mnc_tf_build_') as workdir:
     objects, defines, cuda_libs = [], [], []

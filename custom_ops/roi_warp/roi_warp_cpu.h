@@ -16,6 +16,17 @@
 
 #include "roi_warp_math.h"
 
+// Vectorization hints (build with -fopenmp-simd -DMNC_TF_OMP_SIMD).
+#if defined(_OPENMP) || defined(MNC_TF_OMP_SIMD)
+#define MNC_SIMD_REDUCTION _Pragma("omp simd reduction(+ : sy, sx)")
+#define MNC_SIMD _Pragma("omp simd")
+#define MNC_SIMD_COUNT _Pragma("omp simd reduction(+ : bad)")
+#else
+#define MNC_SIMD_REDUCTION
+#define MNC_SIMD
+#define MNC_SIMD_COUNT
+#endif
+
 namespace mnc_tf {
 namespace roi_warp {
 
@@ -36,8 +47,7 @@ struct Dims {
 };
 
 // Channels handled by one unit of work.
-constexpr int64_t kForwardChannelBlock = 64;
-constexpr int64_t kBackwardChannelBlock = 32;
+constexpr int64_t kForwardChannelBlock = 256;
 
 inline int64_t NumBlocks(int64_t channels, int64_t block) {
   return (channels + block - 1) / block;
@@ -70,15 +80,11 @@ struct BoxTaps {
   }
 };
 
-// Bilinear value of one sample for channels [0, nc): out[c] for the 4 taps.
+// Bilinear value of one sample from its four taps (DESIGN.md §4).
 template <typename T, typename A>
-inline void InterpolateSample(const T* f00, const T* f01, const T* f10,
-                              const T* f11, A w00, A w01, A w10, A w11,
-                              int64_t nc, A* out) {
-  for (int64_t c = 0; c < nc; ++c) {
-    out[c] = w00 * static_cast<A>(f00[c]) + w01 * static_cast<A>(f01[c]) +
-             w10 * static_cast<A>(f10[c]) + w11 * static_cast<A>(f11[c]);
-  }
+inline A Bilinear(T f00, T f01, T f10, T f11, A w00, A w01, A w10, A w11) {
+  return w00 * static_cast<A>(f00) + w01 * static_cast<A>(f01) +
+         w10 * static_cast<A>(f10) + w11 * static_cast<A>(f11);
 }
 
 template <typename T, typename ParallelFor>
@@ -96,7 +102,6 @@ void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
   const int64_t cost = S * S * std::min(C, kForwardChannelBlock) * 12;
   parallel_for(units, cost, [&](int64_t begin, int64_t end) {
     BoxTaps<A> taps;
-    A value[kForwardChannelBlock];
     A best[kForwardChannelBlock];
     int32_t best_index[kForwardChannelBlock];
     int64_t last_box = -1;
@@ -131,21 +136,26 @@ void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
             for (int dj = 0; dj < window; ++dj) {
               const int j = static_cast<int>(pj) * window + dj;
               const AxisTaps<A>& tx = taps.x[j];
-              A* dst = (P > 0 && (di | dj)) ? value : best;
-              InterpolateSample(row0 + tx.i0 * C, row0 + tx.i1 * C,
-                                row1 + tx.i0 * C, row1 + tx.i1 * C,
-                                ty.w0 * tx.w0, ty.w0 * tx.w1, ty.w1 * tx.w0,
-                                ty.w1 * tx.w1, nc, dst);
-              if (P > 0) {
-                const int32_t idx = i * S + j;
-                if ((di | dj) == 0) {
-                  for (int64_t c = 0; c < nc; ++c) best_index[c] = idx;
-                } else {
-                  for (int64_t c = 0; c < nc; ++c) {
-                    const bool better = value[c] > best[c];
-                    best[c] = better ? value[c] : best[c];
-                    best_index[c] = better ? idx : best_index[c];
-                  }
+              const T* f00 = row0 + tx.i0 * C;
+              const T* f01 = row0 + tx.i1 * C;
+              const T* f10 = row1 + tx.i0 * C;
+              const T* f11 = row1 + tx.i1 * C;
+              const A w00 = ty.w0 * tx.w0, w01 = ty.w0 * tx.w1;
+              const A w10 = ty.w1 * tx.w0, w11 = ty.w1 * tx.w1;
+              const int32_t idx = i * S + j;
+              if ((di | dj) == 0) {  // first sample of the cell (or no pool)
+                MNC_SIMD
+                for (int64_t c = 0; c < nc; ++c) {
+                  best[c] = Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11);
+                  best_index[c] = idx;
+                }
+              } else {
+                MNC_SIMD
+                for (int64_t c = 0; c < nc; ++c) {
+                  const A v = Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11);
+                  const bool better = v > best[c];
+                  best[c] = better ? v : best[c];
+                  best_index[c] = better ? idx : best_index[c];
                 }
               }
             }
@@ -163,127 +173,178 @@ void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
 }
 
 // Backward of one sample for channels [0, nc): scatters g * weight into the
-// four taps of grad_features and returns sum_c g * d out / d pos along y and x.
-// If `select` is non-null, only channels with select[c] == index take part.
+// four taps of grad_features and adds sum_c g * d out / d pos along y and x to
+// *dpos_y, *dpos_x.  If `select` is non-null, only channels with
+// select[c] == index take part (fused max pool).  The four gradient pointers
+// must not alias: taps that contribute nothing (weight and derivative zero,
+// e.g. outside the map, where indices are clipped onto a neighbour) must be
+// pointed at distinct scratch buffers by the caller.
 template <typename T, typename A>
-inline void SampleBackward(const T* grad, const int32_t* select, int32_t index,
+inline void SampleBackward(const T* __restrict__ grad,
+                           const int32_t* __restrict__ select, int32_t index,
                            const T* f00, const T* f01, const T* f10,
-                           const T* f11, A* g00, A* g01, A* g10, A* g11,
-                           const AxisTaps<A>& ty, const AxisTaps<A>& tx,
-                           int64_t nc, A* dpos_y, A* dpos_x) {
+                           const T* f11, A* __restrict__ g00,
+                           A* __restrict__ g01, A* __restrict__ g10,
+                           A* __restrict__ g11, const AxisTaps<A>& ty,
+                           const AxisTaps<A>& tx, int64_t nc, A* dpos_y,
+                           A* dpos_x) {
   const A w00 = ty.w0 * tx.w0, w01 = ty.w0 * tx.w1;
   const A w10 = ty.w1 * tx.w0, w11 = ty.w1 * tx.w1;
+  const A ay0 = ty.d0 * tx.w0, ay1 = ty.d0 * tx.w1;  // d w / d pos_y
+  const A ay2 = ty.d1 * tx.w0, ay3 = ty.d1 * tx.w1;
+  const A ax0 = ty.w0 * tx.d0, ax1 = ty.w0 * tx.d1;  // d w / d pos_x
+  const A ax2 = ty.w1 * tx.d0, ax3 = ty.w1 * tx.d1;
   A sy = 0, sx = 0;
-  for (int64_t c = 0; c < nc; ++c) {
-    A g = static_cast<A>(grad[c]);
-    if (select != nullptr) g = select[c] == index ? g : A(0);
-    const A v00 = static_cast<A>(f00[c]), v01 = static_cast<A>(f01[c]);
-    const A v10 = static_cast<A>(f10[c]), v11 = static_cast<A>(f11[c]);
-    g00[c] += w00 * g;
-    g01[c] += w01 * g;
-    g10[c] += w10 * g;
-    g11[c] += w11 * g;
-    sy += g * (ty.d0 * (tx.w0 * v00 + tx.w1 * v01) +
-               ty.d1 * (tx.w0 * v10 + tx.w1 * v11));
-    sx += g * (ty.w0 * (tx.d0 * v00 + tx.d1 * v01) +
-               ty.w1 * (tx.d0 * v10 + tx.d1 * v11));
+  if (select != nullptr) {
+    MNC_SIMD_REDUCTION
+    for (int64_t c = 0; c < nc; ++c) {
+      const A g = select[c] == index ? static_cast<A>(grad[c]) : A(0);
+      const A v00 = static_cast<A>(f00[c]), v01 = static_cast<A>(f01[c]);
+      const A v10 = static_cast<A>(f10[c]), v11 = static_cast<A>(f11[c]);
+      g00[c] += w00 * g;
+      g01[c] += w01 * g;
+      g10[c] += w10 * g;
+      g11[c] += w11 * g;
+      sy += g * (ay0 * v00 + ay1 * v01 + ay2 * v10 + ay3 * v11);
+      sx += g * (ax0 * v00 + ax1 * v01 + ax2 * v10 + ax3 * v11);
+    }
+  } else {
+    MNC_SIMD_REDUCTION
+    for (int64_t c = 0; c < nc; ++c) {
+      const A g = static_cast<A>(grad[c]);
+      const A v00 = static_cast<A>(f00[c]), v01 = static_cast<A>(f01[c]);
+      const A v10 = static_cast<A>(f10[c]), v11 = static_cast<A>(f11[c]);
+      g00[c] += w00 * g;
+      g01[c] += w01 * g;
+      g10[c] += w10 * g;
+      g11[c] += w11 * g;
+      sy += g * (ay0 * v00 + ay1 * v01 + ay2 * v10 + ay3 * v11);
+      sx += g * (ax0 * v00 + ax1 * v01 + ax2 * v10 + ax3 * v11);
+    }
   }
   *dpos_y += sy;
   *dpos_x += sx;
 }
 
+// True if a tap contributes nothing (zero weight and zero derivative); its
+// index was clipped onto a neighbour and must not be written through.
+template <typename A>
+inline bool Inert(A w, A d) {
+  return w == A(0) && d == A(0);
+}
+
+// Backward pass.  The B * K boxes are split into `num_chunks` contiguous
+// chunks (fixed by the caller, so results are deterministic for a given
+// value); chunk 0 accumulates into grad_features_acc, chunk r > 0 into
+// chunk_scratch[(r - 1) * B*H*W*C ...], and the chunks are summed in order.
+// Each box's gradient is owned by one chunk (no partial sums across threads).
+//
 // grad_features_acc: [B, H, W, C] accumulators (overwritten).
-// box_partials: [NumBlocks(C, kBackwardChannelBlock), B * K * 4] scratch.
-// Returns false if argmax holds an index outside [0, S * S) (those entries
-// are skipped; nothing is read or written out of bounds).
+// chunk_scratch: (num_chunks - 1) * B * H * W * C accumulators.
+// Returns false if argmax holds an index outside [0, S * S) (those boxes get
+// no gradient; argmax is only ever compared with sample indices, never used
+// as an address, so a bad value cannot reach out of bounds).
 template <typename T, typename ParallelFor>
 bool BackwardCpu(const Dims& d, const T* grad, const T* features,
                  const T* boxes, const int32_t* argmax,
                  typename AccType<T>::type* grad_features_acc,
-                 typename AccType<T>::type* box_partials, T* grad_boxes,
-                 ParallelFor&& parallel_for) {
+                 typename AccType<T>::type* chunk_scratch, int64_t num_chunks,
+                 T* grad_boxes, ParallelFor&& parallel_for) {
   using A = typename AccType<T>::type;
   const int64_t C = d.channels, H = d.height, W = d.width, K = d.num_boxes;
   const int S = d.output_size;
   const int P = d.pooled_size;
   const int64_t n = d.grid();
   const int window = P > 0 ? S / P : 1;
-  const int64_t blocks = NumBlocks(C, kBackwardChannelBlock);
-  const int64_t box_values = d.batch * K * 4;
-  std::vector<char> argmax_ok(std::max<int64_t>(blocks, 1), 1);
-  if (blocks > 0) {
-    const int64_t cost =
-        (d.batch * K * S * S + d.batch * H * W) * std::min(C, kBackwardChannelBlock) * 20;
-    parallel_for(blocks, cost, [&](int64_t begin, int64_t end) {
-      BoxTaps<A> taps;
-      for (int64_t blk = begin; blk < end; ++blk) {
-        const int64_t c0 = blk * kBackwardChannelBlock;
-        const int64_t nc = std::min(kBackwardChannelBlock, C - c0);
-        A* partial = box_partials + blk * box_values;
-        std::fill(partial, partial + box_values, A(0));
-        for (int64_t p = 0; p < d.batch * H * W; ++p) {
-          std::fill(grad_features_acc + p * C + c0,
-                    grad_features_acc + p * C + c0 + nc, A(0));
+  const int64_t total_boxes = d.batch * K;
+  const int64_t map_elements = d.batch * H * W * C;
+  num_chunks = std::max<int64_t>(1, num_chunks);
+  std::vector<char> argmax_ok(num_chunks, 1);
+  const int64_t cost = (total_boxes * S * S * C * 20) / num_chunks + map_elements;
+  parallel_for(num_chunks, cost, [&](int64_t begin, int64_t end) {
+    BoxTaps<A> taps;
+    // Write targets of inert taps (see SampleBackward), one per corner.
+    std::vector<A> sink(4 * std::max<int64_t>(C, 1));
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      A* acc = chunk == 0 ? grad_features_acc
+                          : chunk_scratch + (chunk - 1) * map_elements;
+      std::fill(acc, acc + map_elements, A(0));
+      const int64_t first = total_boxes * chunk / num_chunks;
+      const int64_t last = total_boxes * (chunk + 1) / num_chunks;
+      for (int64_t box_index = first; box_index < last; ++box_index) {
+        T* gb = grad_boxes + box_index * 4;
+        gb[0] = gb[1] = gb[2] = gb[3] = T(0);
+        taps.Compute(d, boxes + box_index * 4);
+        if (!taps.finite || H == 0 || W == 0 || C == 0) continue;
+        const int64_t b = box_index / K;
+        const T* fmap = features + b * H * W * C;
+        A* gmap = acc + b * H * W * C;
+        const T* g_box = grad + box_index * n * n * C;
+        const int32_t* a_box = P > 0 ? argmax + box_index * n * n * C : nullptr;
+        if (a_box != nullptr) {
+          const uint32_t samples = static_cast<uint32_t>(S) * S;
+          int64_t bad = 0;
+          MNC_SIMD_COUNT
+          for (int64_t e = 0; e < n * n * C; ++e) {
+            bad += static_cast<uint32_t>(a_box[e]) >= samples;
+          }
+          if (bad != 0) {
+            argmax_ok[chunk] = 0;
+            continue;
+          }
         }
-        if (H == 0 || W == 0) continue;
-        for (int64_t box_index = 0; box_index < d.batch * K; ++box_index) {
-          taps.Compute(d, boxes + box_index * 4);
-          if (!taps.finite) continue;
-          const int64_t b = box_index / K;
-          const T* fmap = features + b * H * W * C + c0;
-          A* gmap = grad_features_acc + b * H * W * C + c0;
-          const T* g_box = grad + box_index * n * n * C + c0;
-          const int32_t* a_box = P > 0 ? argmax + box_index * n * n * C + c0 : nullptr;
-          if (a_box != nullptr) {  // validate before any use of the indices
-            for (int64_t cell = 0; cell < n * n; ++cell) {
-              for (int64_t c = 0; c < nc; ++c) {
-                const int32_t a = a_box[cell * C + c];
-                if (a < 0 || a >= S * S) argmax_ok[blk] = 0;
-              }
-            }
-            if (!argmax_ok[blk]) break;
-          }
-          A dy1 = 0, dy2 = 0, dx1 = 0, dx2 = 0;
-          for (int64_t pi = 0; pi < n; ++pi) {
-            for (int64_t pj = 0; pj < n; ++pj) {
-              const int64_t cell = (pi * n + pj) * C;
-              for (int di = 0; di < window; ++di) {
-                const int i = static_cast<int>(pi) * window + di;
-                const AxisTaps<A>& ty = taps.y[i];
-                for (int dj = 0; dj < window; ++dj) {
-                  const int j = static_cast<int>(pj) * window + dj;
-                  const AxisTaps<A>& tx = taps.x[j];
-                  const int64_t o00 = (ty.i0 * W + tx.i0) * C, o01 = (ty.i0 * W + tx.i1) * C;
-                  const int64_t o10 = (ty.i1 * W + tx.i0) * C, o11 = (ty.i1 * W + tx.i1) * C;
-                  A sy = 0, sx = 0;
-                  SampleBackward(g_box + cell, a_box ? a_box + cell : nullptr,
-                                 static_cast<int32_t>(i * S + j), fmap + o00,
-                                 fmap + o01, fmap + o10, fmap + o11, gmap + o00,
-                                 gmap + o01, gmap + o10, gmap + o11, ty, tx, nc,
-                                 &sy, &sx);
-                  dy1 += sy * taps.dstart[i];
-                  dy2 += sy * taps.dend[i];
-                  dx1 += sx * taps.dstart[j];
-                  dx2 += sx * taps.dend[j];
-                }
+        A dy1 = 0, dy2 = 0, dx1 = 0, dx2 = 0;
+        for (int64_t pi = 0; pi < n; ++pi) {
+          for (int64_t pj = 0; pj < n; ++pj) {
+            const int64_t cell = (pi * n + pj) * C;
+            for (int di = 0; di < window; ++di) {
+              const int i = static_cast<int>(pi) * window + di;
+              const AxisTaps<A>& ty = taps.y[i];
+              const bool y0 = Inert(ty.w0, ty.d0), y1 = Inert(ty.w1, ty.d1);
+              for (int dj = 0; dj < window; ++dj) {
+                const int j = static_cast<int>(pj) * window + dj;
+                const AxisTaps<A>& tx = taps.x[j];
+                const bool x0 = Inert(tx.w0, tx.d0), x1 = Inert(tx.w1, tx.d1);
+                if ((y0 && y1) || (x0 && x1)) continue;  // sample off the map
+                const int64_t o00 = (ty.i0 * W + tx.i0) * C, o01 = (ty.i0 * W + tx.i1) * C;
+                const int64_t o10 = (ty.i1 * W + tx.i0) * C, o11 = (ty.i1 * W + tx.i1) * C;
+                A sy = 0, sx = 0;
+                SampleBackward(g_box + cell, a_box ? a_box + cell : nullptr,
+                               static_cast<int32_t>(i * S + j), fmap + o00,
+                               fmap + o01, fmap + o10, fmap + o11,
+                               (y0 || x0) ? sink.data() : gmap + o00,
+                               (y0 || x1) ? sink.data() + C : gmap + o01,
+                               (y1 || x0) ? sink.data() + 2 * C : gmap + o10,
+                               (y1 || x1) ? sink.data() + 3 * C : gmap + o11,
+                               ty, tx, C, &sy, &sx);
+                dy1 += sy * taps.dstart[i];
+                dy2 += sy * taps.dend[i];
+                dx1 += sx * taps.dstart[j];
+                dx2 += sx * taps.dend[j];
               }
             }
           }
-          A* pb = partial + box_index * 4;
-          pb[0] += dy1;
-          pb[1] += dx1;
-          pb[2] += dy2;
-          pb[3] += dx2;
+        }
+        gb[0] = static_cast<T>(dy1);
+        gb[1] = static_cast<T>(dx1);
+        gb[2] = static_cast<T>(dy2);
+        gb[3] = static_cast<T>(dx2);
+      }
+    }
+  });
+  if (num_chunks > 1 && map_elements > 0) {  // sum the chunks, in order
+    constexpr int64_t kSpan = 4096;
+    const int64_t spans = (map_elements + kSpan - 1) / kSpan;
+    parallel_for(spans, kSpan * num_chunks, [&](int64_t begin, int64_t end) {
+      for (int64_t span = begin; span < end; ++span) {
+        const int64_t lo = span * kSpan, hi = std::min(map_elements, lo + kSpan);
+        for (int64_t r = 1; r < num_chunks; ++r) {
+          const A* src = chunk_scratch + (r - 1) * map_elements;
+          MNC_SIMD
+          for (int64_t e = lo; e < hi; ++e) grad_features_acc[e] += src[e];
         }
       }
     });
-  } else {
-    std::fill(grad_features_acc, grad_features_acc + d.batch * H * W * C, A(0));
-  }
-  for (int64_t v = 0; v < box_values; ++v) {  // fixed order: deterministic
-    A sum = 0;
-    for (int64_t blk = 0; blk < blocks; ++blk) sum += box_partials[blk * box_values + v];
-    grad_boxes[v] = static_cast<T>(sum);
   }
   for (char ok : argmax_ok) {
     if (!ok) return false;

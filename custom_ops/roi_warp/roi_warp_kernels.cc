@@ -63,17 +63,20 @@ struct RoiWarpBackward<CPUDevice, T> {
                     const int32_t* argmax, T* grad_features, T* grad_boxes) {
     using A = typename roi_warp::AccType<T>::type;
     constexpr auto kAccType = ::tensorflow::DataTypeToEnum<A>::value;
-    const int64_t blocks =
-        roi_warp::NumBlocks(dims.channels, roi_warp::kBackwardChannelBlock);
-    Tensor partials;
-    TF_RETURN_IF_ERROR(ctx->allocate_temp(
-        kAccType, TensorShape({std::max<int64_t>(blocks, 1) * dims.batch *
-                               dims.num_boxes * 4}),
-        &partials));
-    A* acc = nullptr;
-    Tensor acc_tensor;
     const int64_t feature_elements =
         dims.batch * dims.height * dims.width * dims.channels;
+    // One accumulation buffer per chunk of boxes; at most kMaxChunks so that
+    // memory stays bounded on many-core machines.
+    constexpr int64_t kMaxChunks = 8;
+    const int64_t threads =
+        ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
+    const int64_t num_chunks = std::max<int64_t>(
+        1, std::min({kMaxChunks, threads, dims.batch * dims.num_boxes}));
+    Tensor scratch;
+    TF_RETURN_IF_ERROR(ctx->allocate_temp(
+        kAccType, TensorShape({(num_chunks - 1) * feature_elements}), &scratch));
+    A* acc = nullptr;
+    Tensor acc_tensor;
     if (std::is_same<T, A>::value) {
       acc = reinterpret_cast<A*>(grad_features);
     } else {  // half / bfloat16: accumulate in float, convert at the end
@@ -81,9 +84,9 @@ struct RoiWarpBackward<CPUDevice, T> {
           kAccType, TensorShape({feature_elements}), &acc_tensor));
       acc = acc_tensor.flat<A>().data();
     }
-    const bool ok = roi_warp::BackwardCpu(dims, grad, features, boxes, argmax,
-                                          acc, partials.flat<A>().data(),
-                                          grad_boxes, CpuParallelFor{ctx});
+    const bool ok = roi_warp::BackwardCpu(
+        dims, grad, features, boxes, argmax, acc, scratch.flat<A>().data(),
+        num_chunks, grad_boxes, CpuParallelFor{ctx});
     if (!std::is_same<T, A>::value) {
       for (int64_t i = 0; i < feature_elements; ++i) {
         grad_features[i] = static_cast<T>(acc[i]);
