@@ -102,7 +102,7 @@ def main(argv=None):
                                    description=__doc__.split('\n\n')[0])
   parser.add_argument('--output_dir', default=os.path.join(REPO_ROOT,
                                                            'demo_out'))
-  parser.add_argument('--num_train', type=int, default=400)
+  parser.add_argument('--num_train', type=int, default=1000)
   parser.add_argument('--num_val', type=int, default=50)
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--train_steps', type=int, default=0,
