@@ -45,7 +45,8 @@ def _axis_taps(start, end, size, spatial_scale, output_size):
     valid = tf.logical_and(tap >= 0.0, tap <= size_f - 1.0)
     weight = tf.maximum(tf.zeros_like(pos), 1.0 - tf.abs(pos - tap))
     weight = tf.where(valid, weight, tf.zeros_like(weight))
-    index = tf.cast(tf.clip_by_value(tap, 0.0, size_f - 1.0), tf.int32)
+    index = tf.cast(tf.clip_by_value(tap, 0.0, tf.maximum(size_f - 1.0, 0.0)),
+                    tf.int32)
     taps.append((index, weight))
   (idx0, w0), (idx1, w1) = taps
   return idx0, idx1, w0, w1
@@ -80,15 +81,19 @@ def roi_warp_twin(features, boxes, output_size=28, spatial_scale=1.0 / 16,
   finite = tf.reduce_all(tf.math.is_finite(boxes), axis=-1)  # [B, K]
   safe_boxes = tf.where(finite[..., None], tf.cast(boxes, compute_dtype),
                         tf.zeros_like(boxes, dtype=compute_dtype))
+  height, width = tf.shape(feats)[1], tf.shape(feats)[2]
+  if not (feats.shape[1] and feats.shape[2]):
+    # The map may be empty: pad one zero pixel so that clipped indices stay
+    # gatherable (the pad is never given weight).
+    feats = tf.pad(feats, [[0, 0], [0, 1], [0, 1], [0, 0]])
   shape = tf.shape(feats)
-  height, width = shape[1], shape[2]
   y1, x1, y2, x2 = tf.unstack(safe_boxes, axis=-1)
   ys0, ys1, wy0, wy1 = _axis_taps(y1, y2, height, spatial_scale, output_size)
   xs0, xs1, wx0, wx1 = _axis_taps(x1, x2, width, spatial_scale, output_size)
 
   def gather(ys, xs):
     # ys, xs: [B, K, S] -> [B, K, S, S, C]
-    flat = ys[..., :, None] * width + xs[..., None, :]
+    flat = ys[..., :, None] * shape[2] + xs[..., None, :]
     flat_feats = tf.reshape(feats, [shape[0], -1, shape[3]])
     num_k = tf.shape(flat)[1]
     gathered = tf.gather(flat_feats, tf.reshape(flat, [shape[0], -1]),
