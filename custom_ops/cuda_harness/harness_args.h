@@ -26,7 +26,8 @@ Exit status: 0 all checks passed, 1 a check failed, 2 bad arguments,
 
 options:
   --workloads LIST   comma-separated: vgg16, coco, edge (the small edge
-                     cases), or all (default: all; with --cpu-only: edge)
+                     cases), all, or single edge cases by name
+                     (default: all; with --cpu-only: edge)
   --iters N          timed iterations per measurement (default 50)
   --warmup N         untimed iterations first (default 5)
   --no-timing        correctness checks only
@@ -95,7 +96,17 @@ inline std::vector<Workload> ParseWorkloads(const std::string& list) {
       for (const auto& w : EdgeWorkloads()) out.push_back(w);
     }
     if (name != "vgg16" && name != "coco" && name != "edge" && name != "all") {
-      UsageError("unknown workload '" + name + "' (known: vgg16, coco, edge, all)");
+      bool found = false;  // a single edge case by name
+      for (const auto& w : EdgeWorkloads()) {
+        if (w.name == name) {
+          out.push_back(w);
+          found = true;
+        }
+      }
+      if (!found) {
+        UsageError("unknown workload '" + name + "' (known: vgg16, coco, edge, all, " +
+                   "or one edge case: edge_pool_oddc, edge_mid_pooled, ...)");
+      }
     }
   }
   if (out.empty()) UsageError("--workloads is empty");

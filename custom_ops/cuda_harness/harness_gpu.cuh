@@ -4,7 +4,9 @@
 #ifndef MNC_TF_CUSTOM_OPS_CUDA_HARNESS_HARNESS_GPU_CUH_
 #define MNC_TF_CUSTOM_OPS_CUDA_HARNESS_HARNESS_GPU_CUH_
 
+#if !defined(MNC_ROI_WARP_CUDA_EMULATION)
 #include <cuda_runtime.h>
+#endif
 
 #include <algorithm>
 #include <climits>

@@ -2,7 +2,9 @@
 // (custom_ops/roi_warp/roi_warp_cuda.cu.h) against the CPU implementation
 // (roi_warp_cpu.h) on random inputs and times them.  Needs nvcc only (no
 // TensorFlow).  Build: `make cuda-harness`; run with --help for the options.
+#if !defined(MNC_ROI_WARP_CUDA_EMULATION)
 #include <cuda_runtime.h>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -109,6 +111,11 @@ int Run(const Args& a) {
   gopt.warmup = a.warmup;
   gopt.iters = a.iters;
   gopt.timing = a.timing;
+#if defined(MNC_ROI_WARP_CUDA_EMULATION)
+  gopt.timing = false;  // emulated kernels: correctness only
+  meta.push_back({"emulation", "kernels run on the CPU through cuda_emulation.h; no timings"});
+  std::printf("CPU emulation of the CUDA kernels: checks only, no timings.\n");
+#endif
   gopt.force_int64 = a.force_int64;
   std::vector<WorkloadReport> reports;
   for (const Workload& w : a.workloads) {

@@ -9,7 +9,9 @@
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_CU_H_
 #define MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_CU_H_
 
+#if !defined(MNC_ROI_WARP_CUDA_EMULATION)
 #include <cuda_runtime.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -78,17 +80,21 @@ inline bool UseInt32(const Dims& d, int64_t chunks, const LaunchOptions& opt) {
   return !opt.force_int64 && LargestIndexedCount(d, chunks) < kInt32IndexLimit;
 }
 
+#define MNC_RETURN_IF_CUDA_ERROR(expr)   \
+  do {                                   \
+    const cudaError_t err_ = (expr);     \
+    if (err_ != cudaSuccess) return err_; \
+  } while (0)
+
 template <typename IndexT>
 cudaError_t LaunchForwardT(const Dims& dims, int sms, const float* features,
                            const float* boxes, float* output, int32_t* argmax,
                            cudaStream_t stream) {
   const int64_t total = dims.output_elements();
-  const KernelDims kd = KernelDims::From(dims);
-  RoiWarpForwardKernel<IndexT>
-      <<<GridBlocks(total, kThreads, sms), kThreads, 0, stream>>>(
-          kd, static_cast<IndexT>(total), features, boxes, output,
-          dims.pooled_size > 0 ? argmax : nullptr);
-  return cudaGetLastError();
+  return LaunchKernel(RoiWarpForwardKernel<IndexT>, GridBlocks(total, kThreads, sms),
+                      stream, KernelDims::From(dims), static_cast<IndexT>(total),
+                      features, boxes, output,
+                      dims.pooled_size > 0 ? argmax : nullptr);
 }
 
 // Forward: output (and argmax if pooled) for every element.
@@ -104,6 +110,39 @@ inline cudaError_t LaunchForward(const Dims& dims, const float* features,
   return LaunchForwardT<int64_t>(dims, sms, features, boxes, output, argmax, stream);
 }
 
+// Deterministic feature gradient: sample ranges per box row / column, then
+// the gather over boxes.  Needs feature elements > 0.
+template <typename IndexT>
+cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws,
+                          const float* grad, const float* boxes,
+                          const int32_t* argmax, float* grad_features,
+                          char* workspace, cudaStream_t stream) {
+  const KernelDims kd = KernelDims::From(dims);
+  const int64_t boxes_total = dims.batch * dims.num_boxes;
+  int2* ranges_y = reinterpret_cast<int2*>(workspace + ws.ranges_y_offset);
+  int2* ranges_x = reinterpret_cast<int2*>(workspace + ws.ranges_x_offset);
+  if (boxes_total > 0) {
+    const int64_t count_y = boxes_total * dims.height;
+    const int64_t count_x = boxes_total * dims.width;
+    const int64_t samples = boxes_total * 2 * dims.output_size;
+    MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(ClearRangesKernel<IndexT>,
+                                          GridBlocks(count_y, kThreads, sms), stream,
+                                          static_cast<IndexT>(count_y), ranges_y));
+    MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(ClearRangesKernel<IndexT>,
+                                          GridBlocks(count_x, kThreads, sms), stream,
+                                          static_cast<IndexT>(count_x), ranges_x));
+    MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(SampleRangesKernel<IndexT>,
+                                          GridBlocks(samples, kThreads, sms), stream, kd,
+                                          static_cast<IndexT>(samples), boxes, ranges_y,
+                                          ranges_x));
+  }
+  const int64_t groups = (dims.channels + kGatherChannelsPerWarp - 1) / kGatherChannelsPerWarp;
+  const int64_t threads = dims.batch * dims.height * dims.width * groups * kWarpSize;
+  return LaunchKernel(GatherFeatureGradKernel<IndexT>, GridBlocks(threads, kThreads, sms),
+                      stream, kd, static_cast<IndexT>(threads), static_cast<IndexT>(groups),
+                      ranges_y, ranges_x, grad, boxes, argmax, grad_features);
+}
+
 template <typename IndexT>
 cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& ws,
                             const float* grad, const float* features,
@@ -116,53 +155,30 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
   const int64_t feature_elements = dims.batch * dims.height * dims.width * dims.channels;
   const int32_t* arg = dims.pooled_size > 0 ? argmax : nullptr;
   float* partials = reinterpret_cast<float*>(workspace + ws.partials_offset);
-  const bool gather = opt.deterministic && feature_elements > 0;
   if (!opt.deterministic && feature_elements > 0) {  // atomics accumulate into zeros
-    cudaError_t err = cudaMemsetAsync(grad_features, 0,
-                                      feature_elements * sizeof(float), stream);
-    if (err != cudaSuccess) return err;
+    MNC_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
+        grad_features, 0, static_cast<size_t>(feature_elements) * sizeof(float), stream));
   }
   const int64_t tiles = boxes_total * ws.chunks;
   if (tiles > 0) {
-    const int blocks = GridBlocks(tiles, 1, sms);
-    if (opt.deterministic) {
-      BoxGradTileKernel<IndexT, false><<<blocks, kThreads, 0, stream>>>(
-          kd, static_cast<IndexT>(ws.chunks), static_cast<IndexT>(tiles), grad,
-          features, boxes, arg, grad_features, partials, opt.bad_argmax);
-    } else {
-      BoxGradTileKernel<IndexT, true><<<blocks, kThreads, 0, stream>>>(
-          kd, static_cast<IndexT>(ws.chunks), static_cast<IndexT>(tiles), grad,
-          features, boxes, arg, grad_features, partials, opt.bad_argmax);
-    }
+    auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<IndexT, false>
+                                          : BoxGradTileKernel<IndexT, true>;
+    MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
+        tile_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(ws.chunks),
+        static_cast<IndexT>(tiles), grad, features, boxes, arg, grad_features, partials,
+        opt.bad_argmax));
   }
   if (boxes_total > 0) {
     const int64_t values = boxes_total * 4;
-    BoxReduceKernel<IndexT><<<GridBlocks(values, kThreads, sms), kThreads, 0, stream>>>(
-        static_cast<IndexT>(values), static_cast<IndexT>(ws.chunks), partials,
-        grad_boxes);
+    MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
+        BoxReduceKernel<IndexT>, GridBlocks(values, kThreads, sms), stream,
+        static_cast<IndexT>(values), static_cast<IndexT>(ws.chunks), partials, grad_boxes));
   }
-  if (gather) {
-    int2* ranges_y = reinterpret_cast<int2*>(workspace + ws.ranges_y_offset);
-    int2* ranges_x = reinterpret_cast<int2*>(workspace + ws.ranges_x_offset);
-    const int64_t range_count = boxes_total * dims.height;
-    const int64_t range_count_x = boxes_total * dims.width;
-    if (boxes_total > 0) {
-      ClearRangesKernel<IndexT><<<GridBlocks(range_count, kThreads, sms), kThreads, 0, stream>>>(
-          static_cast<IndexT>(range_count), ranges_y);
-      ClearRangesKernel<IndexT><<<GridBlocks(range_count_x, kThreads, sms), kThreads, 0, stream>>>(
-          static_cast<IndexT>(range_count_x), ranges_x);
-      const int64_t samples = boxes_total * 2 * dims.output_size;
-      SampleRangesKernel<IndexT><<<GridBlocks(samples, kThreads, sms), kThreads, 0, stream>>>(
-          kd, static_cast<IndexT>(samples), boxes, ranges_y, ranges_x);
-    }
-    const int64_t groups =
-        (dims.channels + kGatherChannelsPerWarp - 1) / kGatherChannelsPerWarp;
-    const int64_t threads = dims.batch * dims.height * dims.width * groups * kWarpSize;
-    GatherFeatureGradKernel<IndexT><<<GridBlocks(threads, kThreads, sms), kThreads, 0, stream>>>(
-        kd, static_cast<IndexT>(threads), static_cast<IndexT>(groups), ranges_y,
-        ranges_x, grad, boxes, arg, grad_features);
+  if (opt.deterministic && feature_elements > 0) {
+    return LaunchGatherT<IndexT>(dims, sms, ws, grad, boxes, arg, grad_features,
+                                 workspace, stream);
   }
-  return cudaGetLastError();
+  return cudaSuccess;
 }
 
 // Backward: grad_features [B, H, W, C] and grad_boxes [B, K, 4], both fully
@@ -185,6 +201,8 @@ inline cudaError_t LaunchBackward(const Dims& dims, const float* grad,
   return LaunchBackwardT<int64_t>(dims, sms, ws, grad, features, boxes, argmax,
                                   grad_features, grad_boxes, base, opt, stream);
 }
+
+#undef MNC_RETURN_IF_CUDA_ERROR
 
 }  // namespace cuda
 }  // namespace roi_warp

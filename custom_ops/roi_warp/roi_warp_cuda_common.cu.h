@@ -8,10 +8,16 @@
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_COMMON_CU_H_
 #define MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_COMMON_CU_H_
 
+// MNC_ROI_WARP_CUDA_EMULATION: compiled by a host compiler against the CPU
+// emulation of custom_ops/cuda_harness/cuda_emulation.h (harness tests on
+// machines without a GPU), which then stands in for the CUDA runtime.
+#if !defined(MNC_ROI_WARP_CUDA_EMULATION)
 #include <cuda_runtime.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "roi_warp_cpu.h"  // Dims
 #include "roi_warp_math.h"
@@ -88,6 +94,22 @@ inline int CurrentDeviceSmCount() {
     return 1;
   }
   return std::max(sms, 1);
+}
+
+// Enqueues kernel<<<blocks, kThreads, 0, stream>>>(args...) and returns the
+// launch error.  A function rather than a bare <<<>>> so that the CPU
+// emulation can stand in for the launch.
+template <typename... Params, typename... Args>
+cudaError_t LaunchKernel(void (*kernel)(Params...), int blocks,
+                         cudaStream_t stream, Args&&... args) {
+#if defined(MNC_ROI_WARP_CUDA_EMULATION)
+  return ::cuda_emulation::Launch(kernel, blocks, kThreads, stream,
+                                  static_cast<Params>(std::forward<Args>(args))...);
+#else
+  kernel<<<blocks, kThreads, 0, stream>>>(
+      static_cast<Params>(std::forward<Args>(args))...);
+  return cudaGetLastError();
+#endif
 }
 
 // Byte offset rounded up so sub-buffers of one workspace stay aligned.
