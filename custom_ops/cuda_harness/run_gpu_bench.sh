@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs on a CUDA machine (nvcc, a GPU, PyTorch + torchvision; no TensorFlow needed):
+#   1. builds the harness (make cuda-harness),
+#   2. checks our kernels against the CPU implementation and times them,
+#      also with 64-bit indexing forced (checks only),
+#   3. runs compute-sanitizer memcheck / racecheck / initcheck / synccheck on the
+#      edge cases (all kernels, both modes, corrupt argmax included),
+#   4. times torchvision's roi_align on the same workloads and boxes,
+#   5. compares the two against issue 3's targets.
+# Usage: custom_ops/cuda_harness/run_gpu_bench.sh [RESULTS_DIR]
+#   (default: $OUT if set, else custom_ops/cuda_harness/results)
+# Exit status: non-zero if a check, a sanitizer or a target failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+RESULTS=${1:-${OUT:-custom_ops/cuda_harness/results}}
+mkdir -p "$RESULTS"
+HARNESS=custom_ops/cuda_harness/build/roi_warp_harness
+PYTHON=${PYTHON:-python3}
+status=0
+step() { echo; echo "### $*"; }
+
+step "build"
+make cuda-harness || exit 1
+nvidia-smi > "$RESULTS/nvidia_smi.txt" 2>&1 || true
+
+step "harness: checks + timings"
+"$HARNESS" --json "$RESULTS/harness.json" 2>&1 | tee "$RESULTS/harness.txt" || status=1
+
+step "harness: 64-bit indexing (checks only)"
+"$HARNESS" --force-int64 --no-timing 2>&1 | tee "$RESULTS/harness_int64.txt" | tail -n 3 || status=1
+
+SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$SANITIZER" ]; then
+  for tool in memcheck racecheck initcheck synccheck; do
+    step "compute-sanitizer --tool $tool (edge cases)"
+    if "$SANITIZER" --tool "$tool" --error-exitcode 9 "$HARNESS" --workloads edge --no-timing \
+        > "$RESULTS/sanitizer_$tool.txt" 2>&1; then
+      tail -n 2 "$RESULTS/sanitizer_$tool.txt"
+    else
+      echo "compute-sanitizer $tool FAILED (see $RESULTS/sanitizer_$tool.txt)"; status=1
+    fi
+  done
+else
+  echo "compute-sanitizer not found: sanitizer runs skipped" | tee "$RESULTS/sanitizer_missing.txt"
+  status=1
+fi
+
+step "torchvision roi_align"
+"$PYTHON" custom_ops/cuda_harness/bench_torchvision.py --json "$RESULTS/torchvision.json" \
+  2>&1 | tee "$RESULTS/torchvision.txt" || status=1
+
+step "comparison"
+if [ -f "$RESULTS/harness.json" ] && [ -f "$RESULTS/torchvision.json" ]; then
+  "$PYTHON" custom_ops/cuda_harness/compare_results.py "$RESULTS/harness.json" \
+    "$RESULTS/torchvision.json" --markdown "$RESULTS/comparison.md" || status=1
+else
+  echo "missing results: no comparison"; status=1
+fi
+echo; echo "results in $RESULTS (exit status $status)"
+exit $status

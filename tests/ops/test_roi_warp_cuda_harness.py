@@ -1,0 +1,145 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""The RoI-warp CUDA harness, without a GPU or nvcc.
+
+The harness is built with the host compiler against its CPU emulation of CUDA
+(custom_ops/cuda_harness/cuda_emulation.h), so the very kernel code of
+custom_ops/roi_warp/roi_warp_cuda*.cu.h runs here and is checked against the
+CPU implementation (forward bitwise, both backward modes within 1e-4,
+repeatability, corrupt argmax).  The CPU reference itself is checked against
+the harness's naive double-precision evaluation of DESIGN.md §4.  Speed and
+races can only be checked on a GPU (custom_ops/cuda_harness/run_gpu_bench.sh).
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HARNESS_DIR = os.path.join(ROOT, 'custom_ops', 'cuda_harness')
+# Every edge case but edge_mid_pooled, which takes minutes under emulation
+# (it runs on the GPU machine).
+EMULATED_WORKLOADS = ('edge_pool_oddc,edge_global_pool,edge_1x1_map,edge_c130,'
+                      'edge_overlap_c1,edge_no_boxes,edge_no_channels,'
+                      'edge_empty_map,edge_empty_batch')
+GPU_CHECKS = ('gpu forward vs cpu', 'gpu grad_features (atomic) vs cpu',
+              'gpu grad_boxes (atomic) vs cpu',
+              'gpu grad_features (deterministic) vs cpu',
+              'gpu grad_boxes (deterministic) vs cpu',
+              'grad_boxes (atomic) bitwise repeatable',
+              'grad_features (deterministic) bitwise repeatable')
+
+
+def _load(name, path):
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.fixture(scope='module')
+def emulated(tmp_path_factory):
+  if shutil.which('make') is None or shutil.which(os.environ.get('CXX', 'g++')) is None:
+    pytest.skip('make and a C++ compiler are needed to build the emulated harness')
+  build = tmp_path_factory.mktemp('harness_build')
+  subprocess.run(['make', '-s', '-C', HARNESS_DIR, 'emulated', f'BUILD={build}'],
+                 check=True, capture_output=True, text=True)
+  return str(build / 'roi_warp_harness_emulated')
+
+
+def _run(binary, *args):
+  return subprocess.run([binary, *args], capture_output=True, text=True,
+                        timeout=600)
+
+
+def _checks(report):
+  return {(w['name'], c['name']): c for w in report['workloads']
+          for c in w['checks']}
+
+
+@pytest.mark.parametrize('extra', [(), ('--force-int64',)], ids=['auto', 'int64'])
+def test_emulated_kernels_match_cpu(emulated, tmp_path, extra):
+  out = tmp_path / 'report.json'
+  run = _run(emulated, '--workloads', EMULATED_WORKLOADS, '--json', str(out), *extra)
+  assert run.returncode == 0, run.stdout + run.stderr
+  report = json.loads(out.read_text())
+  assert report['all_checks_passed'] is True
+  checks = _checks(report)
+  names = {w['name'] for w in report['workloads']}
+  assert len(names) == 9
+  for workload in names:  # the GPU checks ran on every workload
+    for check in GPU_CHECKS:
+      c = checks[(workload, check)]
+      assert c['ok'], (workload, c)
+      if c['rel_err'] is not None:
+        assert c['rel_err'] <= 1e-4, (workload, c)
+  # Same positions and weights in both: forward is bitwise equal, not just close.
+  assert checks[('edge_pool_oddc', 'gpu forward vs cpu')]['detail'] == 'bitwise equal'
+  assert checks[('edge_pool_oddc', 'gpu argmax == cpu argmax')]['ok']
+  assert checks[('edge_pool_oddc', 'corrupt argmax flagged (deterministic)')]['ok']
+
+
+def test_cpu_reference_matches_naive_double(emulated, tmp_path):
+  out = tmp_path / 'report.json'
+  run = _run(emulated, '--cpu-only', '--json', str(out))
+  assert run.returncode == 0, run.stdout + run.stderr
+  report = json.loads(out.read_text())
+  checks = _checks(report)
+  assert len(report['workloads']) == 10  # all edge cases, edge_mid_pooled too
+  for (workload, name), c in checks.items():
+    assert c['ok'], (workload, name, c)
+  rel = checks[('edge_mid_pooled', 'cpu grad_boxes vs naive double')]['rel_err']
+  assert 0 < rel < 1e-4  # compared numbers, not empty tensors
+
+
+def test_boxes_match_the_torchvision_script(emulated):
+  bench = _load('bench_torchvision', os.path.join(HARNESS_DIR, 'bench_torchvision.py'))
+  for name, w in bench.WORKLOADS.items():
+    count = w['B'] * w['K']
+    run = _run(emulated, '--print-boxes', name, str(count), '--seed', '7')
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    ours = [float(v) for line in lines for v in line.split()]
+    theirs = [v for box in bench.make_boxes(w, 7) for v in box[1:]]
+    assert len(lines) == count and len(ours) == len(theirs) == 4 * count
+    assert ours == pytest.approx(theirs, rel=1e-7, abs=1e-6), name
+
+
+@pytest.mark.parametrize('args,message', [
+    (('--bogus',), "unknown option '--bogus'"),
+    (('--iters', '0'), '--iters needs an integer'),
+    (('--workloads', 'vgg17'), "unknown workload 'vgg17'"),
+    (('--peak-bandwidth-tbs', '-1'), 'needs a positive number'),
+    (('--json',), '--json needs a value'),
+])
+def test_bad_arguments(emulated, args, message):
+  run = _run(emulated, *args)
+  assert run.returncode == 2
+  assert message in run.stderr
+
+
+def test_compare_results_applies_the_targets(tmp_path):
+  compare = _load('compare_results', os.path.join(HARNESS_DIR, 'compare_results.py'))
+  ours = {'device': 'GPU X', 'all_checks_passed': True, 'workloads': [{
+      'name': 'vgg16', 'forward_bound_ms': 0.1,
+      'timings_ms': {'forward': {'median': 0.15}, 'backward_atomic': {'median': 0.3},
+                     'backward_deterministic': {'median': 0.9},
+                     'fwd_bwd_atomic': {'median': 0.45},
+                     'fwd_bwd_deterministic': {'median': 1.05}}}]}
+  theirs = {'device': 'GPU X', 'sampling_check_max_abs_err': 1e-6, 'workloads': [{
+      'name': 'vgg16', 'timings_ms': {'forward': {'median': 0.2}, 'backward': {'median': 0.4},
+                                      'fwd_bwd': {'median': 0.6}}}]}
+  lines, ok = compare.compare(ours, theirs)
+  assert ok, lines
+  assert any('1.50x' in l for l in lines)  # forward / bound
+  ours['workloads'][0]['timings_ms']['fwd_bwd_atomic']['median'] = 0.7  # slower than 0.6
+  assert not compare.compare(ours, theirs)[1]
+  ours['workloads'][0]['timings_ms']['fwd_bwd_atomic']['median'] = 0.45
+  ours['workloads'][0]['timings_ms']['forward']['median'] = 0.25  # 2.5x the bound
+  assert not compare.compare(ours, theirs)[1]
+  ours['workloads'][0]['timings_ms']['forward']['median'] = 0.15
+  theirs['device'] = 'GPU Y'
+  assert not compare.compare(ours, theirs)[1]
