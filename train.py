@@ -27,7 +27,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from official.common import distribute_utils
 from official.common import flags as tfm_flags
@@ -86,8 +85,9 @@ def run(flags_obj):
   if 'train' in mode and chief:
     # Pure evaluation jobs do not write it: they may run beside the trainer.
     train_utils.serialize_config(params, model_dir)
-  logging.info('Strategy %s with %d replica(s); chief: %s',
-               type(strategy).__name__, strategy.num_replicas_in_sync, chief)
+  print(f'train.py: {type(strategy).__name__} with '
+        f'{strategy.num_replicas_in_sync} replica(s); chief: {chief}',
+        flush=True)
 
   with strategy.scope():
     task = task_factory.get_task(params.task, logging_dir=model_dir)

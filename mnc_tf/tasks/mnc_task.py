@@ -106,6 +106,10 @@ class MncTask(base_task.Task):
                    aux_losses=None) -> Dict[str, tf.Tensor]:
     """Per-term losses, `model_loss`, `l2_loss` and `total_loss`.
 
+    The terms are normalized over the global batch (Model Garden's
+    convention: a term's normalizer is all-reduced over the replicas, so the
+    mean of the replicas' losses is the one-device loss of the whole batch).
+
     Args:
       outputs: the model's training outputs.
       labels: unused (the model computes its targets from the ground truth
