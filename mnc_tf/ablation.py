@@ -1,0 +1,106 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+r"""Ablation in the paper's spirit (Table 1 c/d and the box gradient).
+
+    python -m mnc_tf.ablation [--train_steps=3000] [--update_readme]
+
+Trains `mnc_shapes_demo` on the demo's synthetic set (made as `make demo`
+makes it) with 3-stage vs 5-stage training and with the gradient through the
+box coordinates on vs off (inference always uses 5 stages, as in the paper),
+evaluates each on the validation split and writes a Markdown table of mAP^r
+at mask IoU 0.5 / 0.7 (SDS protocol) and COCO mask AP50 to
+`<output_dir>/ablation/ablation.md`; `--update_readme` also puts it into
+README.md between the `ablation:start` / `ablation:end` markers.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+from mnc_tf import demo
+
+VARIANTS = (  # name, stages trained, box gradient
+    ('5-stage, box gradient on', 5, True),
+    ('5-stage, box gradient off', 5, False),
+    ('3-stage, box gradient on', 3, True),
+    ('3-stage, box gradient off', 3, False),
+)
+START, END = '<!-- ablation:start -->', '<!-- ablation:end -->'
+
+
+def run_variant(paths, model_dir, stages, box_gradient, train_steps):
+  """Trains and evaluates one variant; returns its latest metrics."""
+  shutil.rmtree(model_dir, ignore_errors=True)
+  boundary = int(train_steps * 0.8)
+  override = ','.join([
+      f'task.model.cascade.num_train_stages={stages}',
+      f'task.model.cascade.box_gradient={str(box_gradient).lower()}',
+      f'trainer.validation_interval={train_steps}',
+      f'trainer.optimizer_config.learning_rate.stepwise.boundaries=[{boundary}]',
+  ])
+  demo.train_and_evaluate(paths, model_dir, train_steps, override)
+  with open(os.path.join(model_dir, 'eval_metrics.json')) as f:
+    return json.load(f)['latest']['metrics']
+
+
+def markdown_table(rows, command):
+  lines = ['| training | mAP^r@0.5 | mAP^r@0.7 | mask AP50 (COCO) |',
+           '|---|---|---|---|']
+  for name, metrics in rows:
+    lines.append('| {} | {:.1f} | {:.1f} | {:.1f} |'.format(
+        name, 100 * metrics['mAPr50'], 100 * metrics['mAPr70'],
+        100 * metrics['mask_AP50']))
+  lines += ['', f'Made by `{command}`.']
+  return '\n'.join(lines) + '\n'
+
+
+def update_readme(readme, table):
+  """Replaces the text between the ablation markers (written atomically)."""
+  with open(readme) as f:
+    text = f.read()
+  if START not in text or END not in text:
+    raise ValueError(f'{readme} lacks the {START} / {END} markers.')
+  head, rest = text.split(START, 1)
+  _, tail = rest.split(END, 1)
+  with open(readme + '.tmp', 'w') as f:
+    f.write(head + START + '\n' + table + END + tail)
+  os.replace(readme + '.tmp', readme)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(prog='python -m mnc_tf.ablation',
+                                   description=__doc__.split('\n\n')[0])
+  parser.add_argument('--output_dir', default=os.path.join(demo.REPO_ROOT,
+                                                           'demo_out'))
+  parser.add_argument('--num_train', type=int, default=1000)
+  parser.add_argument('--num_val', type=int, default=50)
+  parser.add_argument('--train_steps', type=int, default=3000)
+  parser.add_argument('--update_readme', action='store_true')
+  args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+  output_dir = os.path.abspath(args.output_dir)
+  paths = demo.make_data(output_dir, args.num_train, args.num_val, seed=0)
+  rows = []
+  for name, stages, box_gradient in VARIANTS:
+    start = time.time()
+    model_dir = os.path.join(output_dir, 'ablation',
+                             f'stages{stages}_boxgrad{int(box_gradient)}')
+    metrics = run_variant(paths, model_dir, stages, box_gradient,
+                          args.train_steps)
+    rows.append((name, metrics))
+    print(f'ablation: {name}: mAPr50 {metrics["mAPr50"]:.3f} mAPr70 '
+          f'{metrics["mAPr70"]:.3f} ({time.time() - start:.0f} s)', flush=True)
+  command = ('python -m mnc_tf.ablation --train_steps=%d --num_train=%d '
+             '--update_readme' % (args.train_steps, args.num_train))
+  table = markdown_table(rows, command)
+  path = os.path.join(output_dir, 'ablation', 'ablation.md')
+  with open(path, 'w') as f:
+    f.write(table)
+  print(table)
+  if args.update_readme:
+    update_readme(os.path.join(demo.REPO_ROOT, 'README.md'), table)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
