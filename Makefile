@@ -8,7 +8,7 @@ OP_SRCS    := $(wildcard custom_ops/roi_warp/*.cc custom_ops/roi_warp/*.h custom
 STAMP      := $(VENV)/.deps-installed
 PYTEST_ARGS ?=
 
-.PHONY: install op test test-fast demo bench cuda-harness clean
+.PHONY: install op test test-fast demo bench cuda-harness clean FORCE
 
 install: $(STAMP) $(OP_LIB)
 
@@ -22,9 +22,21 @@ $(STAMP): $(VENV)/bin/python requirements.txt requirements-dev.txt setup.py
 	touch $(STAMP)
 
 # Compiles the RoI-warp op against the venv's TensorFlow (flags from tf.sysconfig).
-# MNC_TF_CUDA=1 (with nvcc on PATH) adds the GPU kernels.
-$(OP_LIB): $(STAMP) $(OP_SRCS)
-	$(PY) custom_ops/build_op.py --output $(OP_LIB)
+# The GPU kernels are added only when MNC_TF_CUDA=1 AND nvcc is found (on PATH or
+# in $CUDA_HOME/bin); otherwise CPU kernels only.  OP_CUDA_FLAG records the choice,
+# so switching MNC_TF_CUDA rebuilds the library.
+NVCC_FOUND   := $(shell (command -v nvcc || test -x "$$CUDA_HOME/bin/nvcc") >/dev/null 2>&1 && echo 1)
+OP_CUDA      := $(if $(and $(filter 1,$(MNC_TF_CUDA)),$(NVCC_FOUND)),1,0)
+OP_CUDA_FLAG := custom_ops/build/op_cuda_flag
+
+$(OP_CUDA_FLAG): FORCE
+	@mkdir -p $(dir $@)
+	@echo $(OP_CUDA) | cmp -s - $@ || echo $(OP_CUDA) > $@
+
+$(OP_LIB): $(STAMP) $(OP_SRCS) $(OP_CUDA_FLAG)
+	@if [ "$(MNC_TF_CUDA)" = 1 ] && [ "$(OP_CUDA)" = 0 ]; then \
+	  echo "MNC_TF_CUDA=1 but nvcc was not found: building the CPU kernels only."; fi
+	MNC_TF_CUDA=$(OP_CUDA) $(PY) custom_ops/build_op.py --output $(OP_LIB)
 
 op: $(OP_LIB)
 

@@ -50,11 +50,39 @@ def compile_cuda(nvcc, compile_flags, workdir):
                         '-gencode=arch=compute_80,code=sm_80')
   for src in CU_SOURCES:
     obj = os.path.join(workdir, src + '.o')
+    # -fmad=false: no FMA contraction, so sample positions and weights match
+    # the CPU kernel bit for bit (the CUDA harness builds the same way).
+    # TensorFlow's headers as -isystem: silences their warnings, not ours.
+    nvcc_flags = []
+    for f in compile_flags:
+      nvcc_flags += ['-isystem', f[2:]] if f.startswith('-I') else [f]
     run([nvcc, '-std=c++17', '-c', os.path.join(SRC, src), '-o', obj,
          '-DGOOGLE_CUDA=1', '-DNDEBUG', '-x', 'cu', '-Xcompiler', '-fPIC',
-         '--expt-relaxed-constexpr', '-O3', '-Xcompiler', '-Wno-deprecated-declarations', *arch.split(), *compile_flags])
+         '--expt-relaxed-constexpr', '-O3', '-fmad=false', '-Xcompiler',
+         '-Wno-deprecated-declarations', *arch.split(), *nvcc_flags])
     objects.append(obj)
   return objects
+
+
+def cuda_link_flags(nvcc, workdir):
+  """Links the CUDA runtime statically, from the directories nvcc itself uses.
+
+  `nvcc --dryrun` prints them (LIBRARIES=...), which also works when `nvcc` is
+  a wrapper script outside the toolkit.  Static, so the library loads without
+  LD_LIBRARY_PATH, independently of the CUDA runtime TensorFlow ships with.
+  """
+  probe = os.path.join(workdir, 'probe.cu')
+  open(probe, 'w').close()
+  dry = subprocess.run([nvcc, '--dryrun', '-c', probe, '-o', probe + '.o'],
+                       capture_output=True, text=True, check=False)
+  dirs = []
+  for line in (dry.stdout + dry.stderr).splitlines():
+    if 'LIBRARIES=' in line:
+      dirs += [f for f in shlex.split(line.split('LIBRARIES=', 1)[1])
+               if f.startswith('-L') and not f.rstrip('/').endswith('stubs')]
+  if not dirs:  # fall back to the toolkit that holds nvcc
+    dirs = [f'-L{os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))}/lib64']
+  return dirs + ['-lcudart_static', '-ldl', '-lrt', '-lpthread']
 
 
 def build(output, cuda=False, compile_only=False):
@@ -70,12 +98,11 @@ def build(output, cuda=False, compile_only=False):
         sys.exit('build_op: --cuda / MNC_TF_CUDA=1 given but nvcc was not found '
                  '(set CUDA_HOME or put nvcc on PATH).')
       objects = compile_cuda(nvcc, compile_flags, workdir)
-      cuda_home = os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
-      defines = ['-DGOOGLE_CUDA=1']
-      cuda_libs = [f'-L{cuda_home}/lib64', '-lcudart']
       if compile_only:
         print('build_op: CUDA sources compiled (compile only).')
         return
+      defines = ['-DGOOGLE_CUDA=1']
+      cuda_libs = cuda_link_flags(nvcc, workdir)
     tmp_output = os.path.join(workdir, os.path.basename(output))
     run(['g++', '-std=c++17', '-shared', '-fPIC', *cxxflags, *defines,
          *[os.path.join(SRC, s) for s in CC_SOURCES], *objects,
