@@ -50,8 +50,9 @@ def compile_cuda(nvcc, compile_flags, workdir):
                         '-gencode=arch=compute_80,code=sm_80')
   for src in CU_SOURCES:
     obj = os.path.join(workdir, src + '.o')
-    # -fmad=false: no FMA contraction, so sample positions and weights match
-    # the CPU kernel bit for bit (the CUDA harness builds the same way).
+    # -fmad=false: no FMA contraction, so sample positions and weights are the
+    # plain IEEE float results of roi_warp_math.h, bit for bit those of the CPU
+    # code compiled without contraction (as the CUDA harness compiles both).
     # TensorFlow's headers as -isystem: silences their warnings, not ours.
     nvcc_flags = []
     for f in compile_flags:
