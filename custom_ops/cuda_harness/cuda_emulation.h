@@ -41,7 +41,20 @@ struct dim3 {
 struct int2 {
   int x, y;
 };
+struct alignas(16) int4 {
+  int x, y, z, w;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 inline int2 make_int2(int x, int y) { return int2{x, y}; }
+inline int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+inline float __int_as_float(int v) {
+  float f;
+  std::memcpy(&f, &v, sizeof(f));
+  return f;
+}
 
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2 };
 using cudaStream_t = struct EmulatedStream*;
@@ -197,6 +210,11 @@ inline float __shfl_down_sync(unsigned int mask, float v, unsigned int offset) {
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
 inline float atomicAdd(float* p, float v) { const float old = *p; *p = old + v; return old; }
+inline float4 atomicAdd(float4* p, float4 v) {  // sm_90 vector atomic
+  const float4 old = *p;
+  *p = make_float4(old.x + v.x, old.y + v.y, old.z + v.z, old.w + v.w);
+  return old;
+}
 inline unsigned int atomicOr(unsigned int* p, unsigned int v) { const unsigned int old = *p; *p |= v; return old; }
 inline int atomicMin(int* p, int v) { const int old = *p; *p = std::min(old, v); return old; }
 inline int atomicMax(int* p, int v) { const int old = *p; *p = std::max(old, v); return old; }

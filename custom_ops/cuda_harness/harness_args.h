@@ -34,6 +34,7 @@ options:
   --seed N           random seed (default 1)
   --threads N        host threads of the CPU reference (default: all cores)
   --force-int64      run the kernels with 64-bit indexing
+  --force-scalar     one channel per vector (no float4) even where C % 4 == 0
   --naive            also check the CPU reference against the naive
                      double-precision evaluation of DESIGN.md 4
   --cpu-only         no GPU: only check the CPU reference against the naive one
@@ -52,6 +53,7 @@ struct Args {
   uint64_t seed = 1;
   int threads = 1;
   bool force_int64 = false;
+  bool force_scalar = false;
   bool naive = false;
   bool cpu_only = false;
   double peak_tbs = 3.35;
@@ -147,6 +149,8 @@ inline Args ParseArgs(int argc, char** argv) {
       a.threads = static_cast<int>(ParseInt(flag, value(), 1, 1024));
     } else if (flag == "--force-int64") {
       a.force_int64 = true;
+    } else if (flag == "--force-scalar") {
+      a.force_scalar = true;
     } else if (flag == "--naive") {
       a.naive = true;
     } else if (flag == "--cpu-only") {

@@ -64,16 +64,18 @@ inline Workload CocoWorkload() {
   return {"coco", MakeDims(2, 50, 84, 1024, 512, 14, 0, 1.0 / 16), true, false};
 }
 
-// Small correctness cases covering the edges: odd channel counts, a channel
-// count past one gather group (128), global pooling, 1x1 and empty maps, no
-// boxes, no channels, an empty batch, heavy overlap on one channel, and a
-// mid-size map with many tiles per box.
+// Small correctness cases covering the edges: channel counts that take the
+// scalar path (C % 4 != 0) and the float4 path, more than one channel group
+// (256 channels) in each, global pooling, 1x1 and empty maps, no boxes, no
+// channels, an empty batch, heavy overlap on one channel, and a mid-size map
+// with many tiles per box.
 inline std::vector<Workload> EdgeWorkloads() {
   return {
       {"edge_pool_oddc", MakeDims(2, 7, 9, 37, 11, 6, 3, 0.25), false, true},
+      {"edge_pool_vec4", MakeDims(2, 9, 8, 40, 12, 6, 3, 0.25), false, true},
       {"edge_global_pool", MakeDims(1, 5, 4, 3, 9, 7, 1, 0.5), false, true},
-      {"edge_1x1_map", MakeDims(3, 1, 1, 33, 9, 4, 0, 1.0), false, true},
-      {"edge_c130", MakeDims(1, 12, 10, 130, 9, 5, 0, 1.0 / 16), false, true},
+      {"edge_1x1_map_c261", MakeDims(3, 1, 1, 261, 9, 4, 0, 1.0), false, true},
+      {"edge_c264", MakeDims(1, 12, 10, 264, 9, 5, 0, 1.0 / 16), false, true},
       {"edge_overlap_c1", MakeDims(1, 9, 11, 1, 40, 8, 4, 1.0), false, true},
       {"edge_mid_pooled", MakeDims(2, 20, 24, 256, 64, 28, 14, 1.0 / 16), false, true},
       {"edge_no_boxes", MakeDims(1, 16, 16, 64, 0, 4, 2, 1.0 / 16), false, true},

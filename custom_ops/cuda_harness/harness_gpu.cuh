@@ -69,6 +69,8 @@ struct GpuOptions {
   int iters = 50;
   bool timing = true;
   bool force_int64 = false;
+  bool force_scalar = false;
+  int cpu_threads = 1;
 };
 
 template <typename Fn>
@@ -114,16 +116,18 @@ inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cp
   DeviceArray<int32_t> argmax(pooled ? out_n : 0);
   DeviceArray<int32_t> cpu_argmax(cpu.argmax);
   DeviceArray<unsigned int> bad(1);
-  const rw::BackwardWorkspace ws_atomic = rw::BackwardWorkspace::For(d, false);
-  const rw::BackwardWorkspace ws_det = rw::BackwardWorkspace::For(d, true);
-  DeviceArray<char> workspace(static_cast<size_t>(std::max(ws_atomic.bytes, ws_det.bytes)));
+  const int64_t ws_bytes = std::max({rw::ForwardWorkspace::For(d).bytes,
+                                     rw::BackwardWorkspace::For(d, false).bytes,
+                                     rw::BackwardWorkspace::For(d, true).bytes});
+  DeviceArray<char> workspace(static_cast<size_t>(ws_bytes));
 
   rw::LaunchOptions lo;
   lo.force_int64 = opt.force_int64;
+  lo.force_scalar = opt.force_scalar;
   lo.bad_argmax = bad.get();
   auto forward = [&] {
     HARNESS_CUDA_CHECK(rw::LaunchForward(d, features.get(), boxes.get(), output.get(),
-                                         argmax.get(), stream, lo));
+                                         argmax.get(), workspace.get(), stream, lo));
   };
   auto backward = [&](bool deterministic, const int32_t* arg) {
     rw::LaunchOptions o = lo;
@@ -189,6 +193,28 @@ inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cp
       HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
       report->Add(std::string("corrupt argmax flagged (") + (det ? "deterministic" : "atomic") + ")",
                   bad.Download()[0] == 1u);
+    }
+  }
+
+  // Misrouted argmax: valid sample indices that lie in another cell's window
+  // contribute nothing (CPU semantics); the GPU must agree with the CPU.
+  if (pooled && out_n > 0 && d.pooled_size > 1) {
+    std::vector<int32_t> misrouted = cpu.argmax;
+    const int32_t s2 = d.output_size * d.output_size;
+    const int32_t shift = (d.output_size / d.pooled_size) * d.output_size;  // one cell down
+    for (size_t i = 0; i < misrouted.size(); i += 7) misrouted[i] = (misrouted[i] + shift) % s2;
+    Result cpu_mis;
+    CpuBackward(d, in, misrouted, opt.cpu_threads, &cpu_mis);
+    DeviceArray<int32_t> misrouted_dev(misrouted);
+    for (const bool det : {false, true}) {
+      HARNESS_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(unsigned int)));
+      backward(det, misrouted_dev.get());
+      HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+      const std::string mode = det ? "deterministic" : "atomic";
+      report->Add("misrouted argmax: grad_features (" + mode + ") vs cpu",
+                  Compare(grad_features.Download(), cpu_mis.grad_features));
+      report->Add("misrouted argmax: grad_boxes (" + mode + ") vs cpu",
+                  Compare(grad_boxes.Download(), cpu_mis.grad_boxes));
     }
   }
 

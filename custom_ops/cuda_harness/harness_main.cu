@@ -106,6 +106,7 @@ int Run(const Args& a) {
     HARNESS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   }
   meta.push_back({"indexing", a.force_int64 ? "int64 (forced)" : "auto"});
+  meta.push_back({"vectors", a.force_scalar ? "scalar (forced)" : "auto"});
   meta.push_back({"seed", std::to_string(a.seed)});
   GpuOptions gopt;
   gopt.warmup = a.warmup;
@@ -117,6 +118,8 @@ int Run(const Args& a) {
   std::printf("CPU emulation of the CUDA kernels: checks only, no timings.\n");
 #endif
   gopt.force_int64 = a.force_int64;
+  gopt.force_scalar = a.force_scalar;
+  gopt.cpu_threads = a.threads;
   std::vector<WorkloadReport> reports;
   for (const Workload& w : a.workloads) {
     const Inputs in = MakeInputs(w, a.seed);

@@ -74,7 +74,7 @@ inline void PrintChecks(const WorkloadReport& r) {
   for (const auto& c : r.checks) {
     char err[32] = "";
     if (!std::isnan(c.rel_err)) std::snprintf(err, sizeof(err), "%.2e", c.rel_err);
-    std::printf("  %-44s %-10s %-5s %s\n", c.name.c_str(), err, c.ok ? "ok" : "FAIL",
+    std::printf("  %-56s %-10s %-5s %s\n", c.name.c_str(), err, c.ok ? "ok" : "FAIL",
                 c.detail.c_str());
   }
 }

@@ -6,6 +6,9 @@
 // nothing synchronises.  Layouts as in roi_warp_cpu.h: features [B, H, W, C],
 // boxes [B, K, 4] (ymin, xmin, ymax, xmax) in input-image pixels, output,
 // argmax and grad [B, K, n, n, C] (argmax only when pooled_size > 0).
+// Each call needs a scratch `workspace` of ForwardWorkspace / BackwardWorkspace
+// ::For(...).bytes bytes, 16-byte aligned (cudaMalloc and TensorFlow's GPU
+// allocator give 256).
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_CU_H_
 #define MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_CU_H_
 
@@ -15,10 +18,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 
 #include "roi_warp_cuda_backward.cu.h"
 #include "roi_warp_cuda_common.cu.h"
 #include "roi_warp_cuda_forward.cu.h"
+#include "roi_warp_cuda_gather.cu.h"
 
 namespace mnc_tf {
 namespace roi_warp {
@@ -29,6 +34,8 @@ struct LaunchOptions {
   bool deterministic = false;
   // Use 64-bit indexing even where 32-bit would do (to test that path).
   bool force_int64 = false;
+  // Use one channel per vector even where float4 would do (to test / time).
+  bool force_scalar = false;
   // Optional device flag set to 1 when argmax holds an index outside
   // [0, S*S) (such entries are skipped).  May be null.
   unsigned int* bad_argmax = nullptr;
@@ -36,21 +43,31 @@ struct LaunchOptions {
   int num_sms = 0;
 };
 
+inline int64_t TapsBytes(const Dims& d) {
+  return AlignUp(d.batch * d.num_boxes * 2 * d.output_size * int64_t{sizeof(TapEntry)});
+}
+
+struct ForwardWorkspace {
+  int64_t bytes = 1;  // the taps table
+  static ForwardWorkspace For(const Dims& d) { return {std::max<int64_t>(TapsBytes(d), 1)}; }
+};
+
 // Scratch layout of the backward pass (byte offsets into one workspace).
 struct BackwardWorkspace {
-  int64_t chunks = 0;          // tiles per box
-  int64_t partials_offset = 0; // float [B*K, chunks, 4]
-  int64_t ranges_y_offset = 0; // int2 [B*K, H] (deterministic mode)
-  int64_t ranges_x_offset = 0; // int2 [B*K, W] (deterministic mode)
-  int64_t bytes = 0;           // total size
+  int64_t groups = 0;           // channel groups of kChannelsPerWarp
+  int64_t chunks = 0;           // tiles per box
+  int64_t partials_offset = 0;  // float [B*K, chunks, 4]
+  int64_t ranges_y_offset = 0;  // int2 [B*K, H] (deterministic mode)
+  int64_t ranges_x_offset = 0;  // int2 [B*K, W] (deterministic mode)
+  int64_t bytes = 0;            // total, taps table first
 
   static BackwardWorkspace For(const Dims& d, bool deterministic) {
     BackwardWorkspace w;
     const int64_t boxes = d.batch * d.num_boxes;
-    const int64_t per_box = d.grid() * d.grid() * d.channels;
-    w.chunks = (per_box + kBoxTileElements - 1) / kBoxTileElements;
-    w.partials_offset = 0;
-    int64_t end = AlignUp(boxes * w.chunks * 4 * int64_t{sizeof(float)});
+    w.groups = (d.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
+    w.chunks = (d.grid() * d.grid() * w.groups + kItemsPerTile - 1) / kItemsPerTile;
+    w.partials_offset = TapsBytes(d);
+    int64_t end = w.partials_offset + AlignUp(boxes * w.chunks * 4 * int64_t{sizeof(float)});
     if (deterministic) {
       w.ranges_y_offset = end;
       end += AlignUp(boxes * d.height * int64_t{sizeof(int2)});
@@ -62,65 +79,95 @@ struct BackwardWorkspace {
   }
 };
 
-// Largest element count any kernel indexes for these dims.
-inline int64_t LargestIndexedCount(const Dims& d, int64_t chunks) {
+// Largest count any kernel indexes for these dims (picks int32 vs int64).
+inline int64_t LargestIndexedCount(const Dims& d) {
   const int64_t boxes = d.batch * d.num_boxes;
   const int64_t n = d.grid();
-  const int64_t groups = (d.channels + kGatherChannelsPerWarp - 1) / kGatherChannelsPerWarp;
-  int64_t m = boxes * n * n * d.channels;                             // output / grad
-  m = std::max(m, d.batch * d.height * d.width * d.channels);         // features
-  m = std::max(m, d.batch * d.height * d.width * groups * kWarpSize); // gather threads
-  m = std::max(m, boxes * chunks * 4);                                // partials
-  m = std::max(m, boxes * std::max(d.height, d.width));               // ranges
-  m = std::max(m, boxes * 2 * d.output_size);                         // range samples
-  return m;
+  const int64_t groups = (d.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
+  const int64_t padded_c = groups * kChannelsPerWarp;  // channel index bound
+  return std::max({boxes * n * n * padded_c,                      // output / grad
+                   d.batch * d.height * d.width * padded_c,       // features
+                   boxes * 2 * d.output_size,                     // taps
+                   boxes * std::max(d.height, d.width),           // ranges
+                   boxes * n * n * groups * 4});                  // tile partials
 }
 
-inline bool UseInt32(const Dims& d, int64_t chunks, const LaunchOptions& opt) {
-  return !opt.force_int64 && LargestIndexedCount(d, chunks) < kInt32IndexLimit;
+inline bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// float4 channels when C % 4 == 0 and every vector-accessed pointer allows it.
+inline bool UseVec4(const Dims& d, const LaunchOptions& opt,
+                    std::initializer_list<const void*> pointers) {
+  if (opt.force_scalar || d.channels % 4 != 0) return false;
+  for (const void* p : pointers) {
+    if (p != nullptr && !Aligned16(p)) return false;
+  }
+  return true;
 }
 
-#define MNC_RETURN_IF_CUDA_ERROR(expr)   \
-  do {                                   \
-    const cudaError_t err_ = (expr);     \
+#define MNC_RETURN_IF_CUDA_ERROR(expr)    \
+  do {                                    \
+    const cudaError_t err_ = (expr);      \
     if (err_ != cudaSuccess) return err_; \
   } while (0)
 
+// Taps table for all boxes (needs H, W >= 1).
 template <typename IndexT>
+cudaError_t LaunchTaps(const Dims& dims, int sms, const float* boxes, TapEntry* taps,
+                       cudaStream_t stream) {
+  const int64_t total = dims.batch * dims.num_boxes * 2 * dims.output_size;
+  if (total == 0) return cudaSuccess;
+  return LaunchKernel(TapsKernel<IndexT>, GridBlocks(total, kThreads, sms), stream,
+                      KernelDims::From(dims), static_cast<IndexT>(total), boxes, taps);
+}
+
+template <typename IndexT, int kVec>
 cudaError_t LaunchForwardT(const Dims& dims, int sms, const float* features,
                            const float* boxes, float* output, int32_t* argmax,
-                           cudaStream_t stream) {
-  const int64_t total = dims.output_elements();
-  return LaunchKernel(RoiWarpForwardKernel<IndexT>, GridBlocks(total, kThreads, sms),
-                      stream, KernelDims::From(dims), static_cast<IndexT>(total),
-                      features, boxes, output,
-                      dims.pooled_size > 0 ? argmax : nullptr);
+                           TapEntry* taps, cudaStream_t stream) {
+  constexpr int kR = kChannelsPerLane / kVec;
+  if (dims.height > 0 && dims.width > 0) {
+    MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<IndexT>(dims, sms, boxes, taps, stream));
+  }
+  const int64_t groups = (dims.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
+  const int64_t items = dims.batch * dims.num_boxes * dims.grid() * dims.grid() * groups;
+  return LaunchKernel(RoiWarpForwardKernel<IndexT, kVec, kR>,
+                      GridBlocks(items, kWarpsPerBlock, sms), stream, KernelDims::From(dims),
+                      static_cast<IndexT>(items), static_cast<IndexT>(groups), features, boxes,
+                      taps, output, argmax);
 }
 
 // Forward: output (and argmax if pooled) for every element.
-inline cudaError_t LaunchForward(const Dims& dims, const float* features,
-                                 const float* boxes, float* output,
-                                 int32_t* argmax, cudaStream_t stream,
+inline cudaError_t LaunchForward(const Dims& dims, const float* features, const float* boxes,
+                                 float* output, int32_t* argmax, void* workspace,
+                                 cudaStream_t stream,
                                  const LaunchOptions& opt = LaunchOptions()) {
   if (dims.output_elements() == 0) return cudaSuccess;
+  if (dims.height >= INT32_MAX || dims.width >= INT32_MAX) return cudaErrorInvalidValue;
   const int sms = opt.num_sms > 0 ? opt.num_sms : CurrentDeviceSmCount();
-  if (UseInt32(dims, 0, opt)) {
-    return LaunchForwardT<int32_t>(dims, sms, features, boxes, output, argmax, stream);
+  int32_t* arg = dims.pooled_size > 0 ? argmax : nullptr;
+  TapEntry* taps = static_cast<TapEntry*>(workspace);
+  const bool int32 = !opt.force_int64 && LargestIndexedCount(dims) < kInt32IndexLimit;
+  const bool vec4 = UseVec4(dims, opt, {features, output, arg});
+  if (int32) {
+    return vec4 ? LaunchForwardT<int32_t, 4>(dims, sms, features, boxes, output, arg, taps, stream)
+                : LaunchForwardT<int32_t, 1>(dims, sms, features, boxes, output, arg, taps, stream);
   }
-  return LaunchForwardT<int64_t>(dims, sms, features, boxes, output, argmax, stream);
+  return vec4 ? LaunchForwardT<int64_t, 4>(dims, sms, features, boxes, output, arg, taps, stream)
+              : LaunchForwardT<int64_t, 1>(dims, sms, features, boxes, output, arg, taps, stream);
 }
 
 // Deterministic feature gradient: sample ranges per box row / column, then
-// the gather over boxes.  Needs feature elements > 0.
-template <typename IndexT>
+// the gather over boxes.  Needs a non-empty feature map.
+template <typename IndexT, int kVec>
 cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws,
-                          const float* grad, const float* boxes,
-                          const int32_t* argmax, float* grad_features,
+                          const float* grad, const int32_t* argmax, float* grad_features,
                           char* workspace, cudaStream_t stream) {
+  constexpr int kR = kChannelsPerLane / kVec;
   const KernelDims kd = KernelDims::From(dims);
-  const int64_t boxes_total = dims.batch * dims.num_boxes;
+  const TapEntry* taps = reinterpret_cast<const TapEntry*>(workspace);
   int2* ranges_y = reinterpret_cast<int2*>(workspace + ws.ranges_y_offset);
   int2* ranges_x = reinterpret_cast<int2*>(workspace + ws.ranges_x_offset);
+  const int64_t boxes_total = dims.batch * dims.num_boxes;
   if (boxes_total > 0) {
     const int64_t count_y = boxes_total * dims.height;
     const int64_t count_x = boxes_total * dims.width;
@@ -133,40 +180,41 @@ cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws
                                           static_cast<IndexT>(count_x), ranges_x));
     MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(SampleRangesKernel<IndexT>,
                                           GridBlocks(samples, kThreads, sms), stream, kd,
-                                          static_cast<IndexT>(samples), boxes, ranges_y,
+                                          static_cast<IndexT>(samples), taps, ranges_y,
                                           ranges_x));
   }
-  const int64_t groups = (dims.channels + kGatherChannelsPerWarp - 1) / kGatherChannelsPerWarp;
-  const int64_t threads = dims.batch * dims.height * dims.width * groups * kWarpSize;
-  return LaunchKernel(GatherFeatureGradKernel<IndexT>, GridBlocks(threads, kThreads, sms),
-                      stream, kd, static_cast<IndexT>(threads), static_cast<IndexT>(groups),
-                      ranges_y, ranges_x, grad, boxes, argmax, grad_features);
+  const int64_t items = dims.batch * dims.height * dims.width * ws.groups;
+  return LaunchKernel(GatherFeatureGradKernel<IndexT, kVec, kR>,
+                      GridBlocks(items, kWarpsPerBlock, sms), stream, kd,
+                      static_cast<IndexT>(items), static_cast<IndexT>(ws.groups), ranges_y,
+                      ranges_x, taps, grad, argmax, grad_features);
 }
 
-template <typename IndexT>
+template <typename IndexT, int kVec>
 cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& ws,
-                            const float* grad, const float* features,
-                            const float* boxes, const int32_t* argmax,
-                            float* grad_features, float* grad_boxes,
-                            char* workspace, const LaunchOptions& opt,
-                            cudaStream_t stream) {
+                            const float* grad, const float* features, const float* boxes,
+                            const int32_t* argmax, float* grad_features, float* grad_boxes,
+                            char* workspace, const LaunchOptions& opt, cudaStream_t stream) {
+  constexpr int kR = kChannelsPerLane / kVec;
   const KernelDims kd = KernelDims::From(dims);
   const int64_t boxes_total = dims.batch * dims.num_boxes;
   const int64_t feature_elements = dims.batch * dims.height * dims.width * dims.channels;
-  const int32_t* arg = dims.pooled_size > 0 ? argmax : nullptr;
+  TapEntry* taps = reinterpret_cast<TapEntry*>(workspace);
   float* partials = reinterpret_cast<float*>(workspace + ws.partials_offset);
+  const bool map = dims.height > 0 && dims.width > 0;
+  if (map) MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<IndexT>(dims, sms, boxes, taps, stream));
   if (!opt.deterministic && feature_elements > 0) {  // atomics accumulate into zeros
     MNC_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
         grad_features, 0, static_cast<size_t>(feature_elements) * sizeof(float), stream));
   }
   const int64_t tiles = boxes_total * ws.chunks;
   if (tiles > 0) {
-    auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<IndexT, false>
-                                          : BoxGradTileKernel<IndexT, true>;
+    auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<IndexT, kVec, kR, false>
+                                          : BoxGradTileKernel<IndexT, kVec, kR, true>;
     MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
-        tile_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(ws.chunks),
-        static_cast<IndexT>(tiles), grad, features, boxes, arg, grad_features, partials,
-        opt.bad_argmax));
+        tile_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(ws.groups),
+        static_cast<IndexT>(ws.chunks), static_cast<IndexT>(tiles), grad, features, boxes,
+        taps, argmax, grad_features, partials, opt.bad_argmax));
   }
   if (boxes_total > 0) {
     const int64_t values = boxes_total * 4;
@@ -175,31 +223,32 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
         static_cast<IndexT>(values), static_cast<IndexT>(ws.chunks), partials, grad_boxes));
   }
   if (opt.deterministic && feature_elements > 0) {
-    return LaunchGatherT<IndexT>(dims, sms, ws, grad, boxes, arg, grad_features,
-                                 workspace, stream);
+    return LaunchGatherT<IndexT, kVec>(dims, sms, ws, grad, argmax, grad_features, workspace,
+                                       stream);
   }
   return cudaSuccess;
 }
 
 // Backward: grad_features [B, H, W, C] and grad_boxes [B, K, 4], both fully
-// overwritten.  `workspace` must hold BackwardWorkspace::For(dims,
-// opt.deterministic).bytes bytes, at least 8-byte aligned (cudaMalloc and
-// TensorFlow's GPU allocator give 256).
-inline cudaError_t LaunchBackward(const Dims& dims, const float* grad,
-                                  const float* features, const float* boxes,
-                                  const int32_t* argmax, float* grad_features,
-                                  float* grad_boxes, void* workspace,
+// overwritten; `argmax` is the forward's (pooled only).
+inline cudaError_t LaunchBackward(const Dims& dims, const float* grad, const float* features,
+                                  const float* boxes, const int32_t* argmax,
+                                  float* grad_features, float* grad_boxes, void* workspace,
                                   cudaStream_t stream,
                                   const LaunchOptions& opt = LaunchOptions()) {
+  if (dims.height >= INT32_MAX || dims.width >= INT32_MAX) return cudaErrorInvalidValue;
   const BackwardWorkspace ws = BackwardWorkspace::For(dims, opt.deterministic);
   const int sms = opt.num_sms > 0 ? opt.num_sms : CurrentDeviceSmCount();
   char* base = static_cast<char*>(workspace);
-  if (UseInt32(dims, ws.chunks, opt)) {
-    return LaunchBackwardT<int32_t>(dims, sms, ws, grad, features, boxes, argmax,
-                                    grad_features, grad_boxes, base, opt, stream);
-  }
-  return LaunchBackwardT<int64_t>(dims, sms, ws, grad, features, boxes, argmax,
-                                  grad_features, grad_boxes, base, opt, stream);
+  const int32_t* arg = dims.pooled_size > 0 ? argmax : nullptr;
+  const bool int32 = !opt.force_int64 && LargestIndexedCount(dims) < kInt32IndexLimit;
+  const bool vec4 = UseVec4(dims, opt, {grad, features, arg, grad_features});
+#define MNC_BACKWARD(IndexT, kVec)                                                       \
+  LaunchBackwardT<IndexT, kVec>(dims, sms, ws, grad, features, boxes, arg, grad_features, \
+                                grad_boxes, base, opt, stream)
+  if (int32) return vec4 ? MNC_BACKWARD(int32_t, 4) : MNC_BACKWARD(int32_t, 1);
+  return vec4 ? MNC_BACKWARD(int64_t, 4) : MNC_BACKWARD(int64_t, 1);
+#undef MNC_BACKWARD
 }
 
 #undef MNC_RETURN_IF_CUDA_ERROR

@@ -1,10 +1,17 @@
-// Shared pieces of the RoI-warp CUDA kernels (TensorFlow-free): the dimensions
-// passed to kernels by value, launch geometry and the box loader.
+// Shared pieces of the RoI-warp CUDA kernels (TensorFlow-free): dimensions
+// passed to kernels by value, the per-box taps table, the channel layout of a
+// warp, vector loads / stores / atomics, launch geometry.
 //
-// Indexing: every kernel is templated on its index type.  The launchers pick
-// int32 when every element count the kernel touches (and every grid-stride
-// step past it) fits comfortably below 2^31, int64 otherwise, so big tensors
-// never overflow and small ones avoid slow 64-bit division.
+// Work layout.  Every main kernel hands out "warp items": one warp takes one
+// (box, cell) or one feature pixel together with a group of channels, and each
+// lane owns kR vectors of kVec consecutive channels (kVec = 4 when C % 4 == 0
+// and the pointers are 16-byte aligned: float4 loads and stores; else 1).  So
+// index decoding and tap lookups are paid once per 8 channels, and reads and
+// writes along C (NHWC) are coalesced.
+//
+// Indexing: kernels are templated on their index type.  The launchers pick
+// int32 when every count a kernel indexes fits comfortably below 2^31, int64
+// otherwise.
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_COMMON_CU_H_
 #define MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_COMMON_CU_H_
 
@@ -30,10 +37,18 @@ namespace cuda {
 constexpr int kThreads = 256;
 constexpr int kWarpSize = 32;
 constexpr int kWarpsPerBlock = kThreads / kWarpSize;
+// __launch_bounds__ minimum of resident blocks per multiprocessor: caps
+// registers at 64 per thread, i.e. at least half occupancy on sm_80 / sm_90
+// for these memory-bound kernels.  ptxas -v (CUDA 13): no spills on the main
+// int32 / float4 paths (4 bytes in the sm_90 forward); the int64 and scalar
+// fallbacks spill up to ~200 bytes.
+constexpr int kMinBlocksPerSm = 4;
+// Channels per lane of a warp item (kR * kVec).
+constexpr int kChannelsPerLane = 8;
+constexpr int kChannelsPerWarp = kWarpSize * kChannelsPerLane;
 // Grid-stride kernels launch at most this many blocks per multiprocessor.
 constexpr int kMaxBlocksPerSm = 16;
-// Element counts below this use int32 indexing (leaves room for the
-// grid-stride step, which is at most kMaxBlocksPerSm * kThreads * #SMs).
+// Counts below this use int32 indexing (room left for the grid stride).
 constexpr int64_t kInt32IndexLimit = int64_t{1} << 30;
 
 // Plain-old-data copy of Dims for kernels.
@@ -65,17 +80,86 @@ struct KernelDims {
   }
 };
 
+// Taps of one sample along one axis (ComputeTaps of roi_warp_math.h) and
+// d pos / d (start, end).  Table layout: taps[(box * 2 + axis) * S + i],
+// axis 0 = rows (y), 1 = columns (x).  32 bytes, loaded as two 16-byte loads.
+struct alignas(16) TapEntry {
+  float w0, w1, d0, d1;
+  int32_t i0, i1;
+  float dstart, dend;
+};
+
 // Box (y1, x1, y2, x2) of flat box index `box` (= b * K + k).
 struct Box {
   float y1, x1, y2, x2;
 };
 
 template <typename IndexT>
-__device__ __forceinline__ Box LoadBox(const float* __restrict__ boxes,
-                                       IndexT box) {
+__device__ __forceinline__ Box LoadBox(const float* __restrict__ boxes, IndexT box) {
   const float* p = boxes + static_cast<int64_t>(box) * 4;
   return Box{__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3)};
 }
+
+__device__ __forceinline__ bool Finite(const Box& b) {
+  return IsFiniteBox(b.y1, b.x1, b.y2, b.x2);
+}
+
+__device__ __forceinline__ TapEntry LoadTap(const TapEntry* p) {
+  const float4 w = __ldg(reinterpret_cast<const float4*>(p));
+  const int4 m = __ldg(reinterpret_cast<const int4*>(p) + 1);
+  return TapEntry{w.x, w.y, w.z, w.w, m.x, m.y, __int_as_float(m.z), __int_as_float(m.w)};
+}
+
+// Weight with which taps `t` reach pixel `v` (0 if they do not).  Clipped taps
+// carry weight 0, so adding both matches is exact.
+__device__ __forceinline__ float TapWeightAt(const TapEntry& t, int64_t v) {
+  return (t.i0 == v ? t.w0 : 0.0f) + (t.i1 == v ? t.w1 : 0.0f);
+}
+
+// First channel of vector r (of kR) of `lane` in channel group `group`.
+template <int kVec, int kR>
+__device__ __forceinline__ int64_t ChannelOf(int64_t group, int r, int lane) {
+  static_assert(kVec * kR == kChannelsPerLane, "lane owns kChannelsPerLane channels");
+  return group * kChannelsPerWarp + (static_cast<int64_t>(r) * kWarpSize + lane) * kVec;
+}
+
+// kVec consecutive values: loads (read-only cache), stores, atomic adds.
+template <int kVec>
+struct Vec;
+
+template <>
+struct Vec<1> {
+  __device__ static void Load(const float* p, float (&v)[1]) { v[0] = __ldg(p); }
+  __device__ static void Load(const int32_t* p, int32_t (&v)[1]) { v[0] = __ldg(p); }
+  __device__ static void Store(float* p, const float (&v)[1]) { p[0] = v[0]; }
+  __device__ static void Store(int32_t* p, const int32_t (&v)[1]) { p[0] = v[0]; }
+  __device__ static void AtomicAdd(float* p, const float (&v)[1]) { atomicAdd(p, v[0]); }
+};
+
+template <>
+struct Vec<4> {  // p must be 16-byte aligned
+  __device__ static void Load(const float* p, float (&v)[4]) {
+    const float4 t = __ldg(reinterpret_cast<const float4*>(p));
+    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  }
+  __device__ static void Load(const int32_t* p, int32_t (&v)[4]) {
+    const int4 t = __ldg(reinterpret_cast<const int4*>(p));
+    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  }
+  __device__ static void Store(float* p, const float (&v)[4]) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  }
+  __device__ static void Store(int32_t* p, const int32_t (&v)[4]) {
+    *reinterpret_cast<int4*>(p) = make_int4(v[0], v[1], v[2], v[3]);
+  }
+  __device__ static void AtomicAdd(float* p, const float (&v)[4]) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(MNC_ROI_WARP_CUDA_EMULATION)
+    atomicAdd(reinterpret_cast<float4*>(p), make_float4(v[0], v[1], v[2], v[3]));  // sm_90+
+#else
+    for (int k = 0; k < 4; ++k) atomicAdd(p + k, v[k]);
+#endif
+  }
+};
 
 // Blocks for a grid-stride kernel over `work` items, `per_block` per block.
 inline int GridBlocks(int64_t work, int64_t per_block, int num_sms) {
@@ -89,8 +173,7 @@ inline int CurrentDeviceSmCount() {
   int device = 0;
   int sms = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return 1;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) !=
-      cudaSuccess) {
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
     return 1;
   }
   return std::max(sms, 1);
@@ -100,14 +183,13 @@ inline int CurrentDeviceSmCount() {
 // launch error.  A function rather than a bare <<<>>> so that the CPU
 // emulation can stand in for the launch.
 template <typename... Params, typename... Args>
-cudaError_t LaunchKernel(void (*kernel)(Params...), int blocks,
-                         cudaStream_t stream, Args&&... args) {
+cudaError_t LaunchKernel(void (*kernel)(Params...), int blocks, cudaStream_t stream,
+                         Args&&... args) {
 #if defined(MNC_ROI_WARP_CUDA_EMULATION)
   return ::cuda_emulation::Launch(kernel, blocks, kThreads, stream,
                                   static_cast<Params>(std::forward<Args>(args))...);
 #else
-  kernel<<<blocks, kThreads, 0, stream>>>(
-      static_cast<Params>(std::forward<Args>(args))...);
+  kernel<<<blocks, kThreads, 0, stream>>>(static_cast<Params>(std::forward<Args>(args))...);
   return cudaGetLastError();
 #endif
 }

@@ -50,9 +50,16 @@ template <>
     const float* features, const float* boxes, float* output, int32_t* argmax) {
   roi_warp::cuda::LaunchOptions opt;
   opt.num_sms = ctx->eigen_device<GPUDevice>().getNumGpuMultiProcessors();
-  return LaunchStatus(roi_warp::cuda::LaunchForward(dims, features, boxes, output,
-                                                    argmax, OpStream(ctx), opt),
-                      "forward");
+  const auto ws = roi_warp::cuda::ForwardWorkspace::For(dims);
+  ::tensorflow::Tensor workspace;
+  TF_RETURN_IF_ERROR(ctx->allocate_temp(::tensorflow::DT_INT8,
+                                        ::tensorflow::TensorShape({ws.bytes}),
+                                        &workspace));
+  return LaunchStatus(
+      roi_warp::cuda::LaunchForward(dims, features, boxes, output, argmax,
+                                    workspace.flat<int8_t>().data(),
+                                    OpStream(ctx), opt),
+      "forward");
 }
 
 template <>

@@ -22,9 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HARNESS_DIR = os.path.join(ROOT, 'custom_ops', 'cuda_harness')
 # Every edge case but edge_mid_pooled, which takes minutes under emulation
 # (it runs on the GPU machine).
-EMULATED_WORKLOADS = ('edge_pool_oddc,edge_global_pool,edge_1x1_map,edge_c130,'
-                      'edge_overlap_c1,edge_no_boxes,edge_no_channels,'
-                      'edge_empty_map,edge_empty_batch')
+EMULATED_WORKLOADS = ('edge_pool_oddc,edge_pool_vec4,edge_global_pool,'
+                      'edge_1x1_map_c261,edge_c264,edge_overlap_c1,edge_no_boxes,'
+                      'edge_no_channels,edge_empty_map,edge_empty_batch')
 GPU_CHECKS = ('gpu forward vs cpu', 'gpu grad_features (atomic) vs cpu',
               'gpu grad_boxes (atomic) vs cpu',
               'gpu grad_features (deterministic) vs cpu',
@@ -69,7 +69,7 @@ def test_emulated_kernels_match_cpu(emulated, tmp_path, extra):
   assert report['all_checks_passed'] is True
   checks = _checks(report)
   names = {w['name'] for w in report['workloads']}
-  assert len(names) == 9
+  assert len(names) == 10
   for workload in names:  # the GPU checks ran on every workload
     for check in GPU_CHECKS:
       c = checks[(workload, check)]
@@ -88,7 +88,7 @@ def test_cpu_reference_matches_naive_double(emulated, tmp_path):
   assert run.returncode == 0, run.stdout + run.stderr
   report = json.loads(out.read_text())
   checks = _checks(report)
-  assert len(report['workloads']) == 10  # all edge cases, edge_mid_pooled too
+  assert len(report['workloads']) == 11  # all edge cases, edge_mid_pooled too
   for (workload, name), c in checks.items():
     assert c['ok'], (workload, name, c)
   rel = checks[('edge_mid_pooled', 'cpu grad_boxes vs naive double')]['rel_err']
