@@ -83,7 +83,11 @@ def cuda_link_flags(nvcc, workdir):
                if f.startswith('-L') and not f.rstrip('/').endswith('stubs')]
   if not dirs:  # fall back to the toolkit that holds nvcc
     dirs = [f'-L{os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))}/lib64']
-  return dirs + ['-lcudart_static', '-ldl', '-lrt', '-lpthread']
+  # Placed before TensorFlow's libraries on the link line: libtensorflow_framework
+  # exports CUDA-runtime stubs of its own (for its CUDA 12 runtime) that would
+  # otherwise satisfy these symbols.  Not re-exported from our library.
+  return dirs + ['-lcudart_static', '-Wl,--exclude-libs,libcudart_static.a', '-ldl',
+                 '-lrt', '-lpthread']
 
 
 def build(output, cuda=False, compile_only=False):
@@ -107,7 +111,7 @@ def build(output, cuda=False, compile_only=False):
     tmp_output = os.path.join(workdir, os.path.basename(output))
     run(['g++', '-std=c++17', '-shared', '-fPIC', *cxxflags, *defines,
          *[os.path.join(SRC, s) for s in CC_SOURCES], *objects,
-         '-o', tmp_output, *compile_flags, *link_flags, *cuda_libs])
+         '-o', tmp_output, *compile_flags, *cuda_libs, *link_flags])
     partial = output + '.partial'
     shutil.copyfile(tmp_output, partial)
     os.replace(partial, output)
