@@ -20,7 +20,15 @@ status=0
 step() { echo; echo "### $*"; }
 
 step "build"
-make cuda-harness || exit 1
+if command -v make > /dev/null; then
+  make cuda-harness || exit 1
+else  # same command as custom_ops/cuda_harness/Makefile
+  mkdir -p custom_ops/cuda_harness/build
+  (cd custom_ops/cuda_harness && nvcc -O3 -std=c++17 -fmad=false -lineinfo \
+     -Xcompiler -ffp-contract=off,-pthread,-Wall \
+     -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90,code=sm_90 \
+     -I../roi_warp harness_main.cu -o build/roi_warp_harness) || exit 1
+fi
 nvidia-smi > "$RESULTS/nvidia_smi.txt" 2>&1 || true
 
 step "harness: checks + timings"
