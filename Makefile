@@ -54,4 +54,4 @@ cuda-harness:
 
 clean:
 	rm -f $(OP_LIB)
-	rm -rf build custom_ops/build *.egg-info
+	rm -rf build custom_ops/build custom_ops/cuda_harness/build *.egg-info
