@@ -77,11 +77,14 @@ def main(argv=None):
   parser.add_argument('--num_val', type=int, default=50)
   parser.add_argument('--train_steps', type=int, default=3000)
   parser.add_argument('--update_readme', action='store_true')
+  parser.add_argument('--variants', default='0,1,2,3',
+                      help='indices into VARIANTS to run')
   args = parser.parse_args(sys.argv[1:] if argv is None else argv)
   output_dir = os.path.abspath(args.output_dir)
   paths = demo.make_data(output_dir, args.num_train, args.num_val, seed=0)
   rows = []
-  for name, stages, box_gradient in VARIANTS:
+  chosen = [VARIANTS[int(i)] for i in args.variants.split(',')]
+  for name, stages, box_gradient in chosen:
     start = time.time()
     model_dir = os.path.join(output_dir, 'ablation',
                              f'stages{stages}_boxgrad{int(box_gradient)}')
