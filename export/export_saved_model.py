@@ -24,8 +24,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import,g-import-not-at-top
 from mnc_tf.serving import export_lib  # pylint: disable=g-import-not-at-top
-from official.core import exp_factory  # pylint: disable=g-import-not-at-top
-from official.modeling import hyperparams  # pylint: disable=g-import-not-at-top
 
 _EXPERIMENT = flags.DEFINE_string(
     'experiment', None, 'experiment name, e.g. mnc_shapes_demo')
@@ -52,26 +50,12 @@ _OVERWRITE = flags.DEFINE_bool('overwrite', False,
                                'Replace an existing --export_dir.')
 
 
-def experiment_params(experiment, config_files=None, params_override=''):
-  """The experiment config with files and overrides applied, validated."""
-  params = exp_factory.get_exp_config(experiment)
-  for config_file in config_files or []:
-    params = hyperparams.override_params_dict(params, config_file,
-                                              is_strict=True)
-  if params_override:
-    params = hyperparams.override_params_dict(params, params_override,
-                                              is_strict=True)
-  params.validate()
-  params.lock()
-  return params
-
-
 def main(_):
   if not _EXPERIMENT.value:
     raise app.UsageError('--experiment is required.')
   if not _EXPORT_DIR.value:
     raise app.UsageError('--export_dir is required.')
-  params = experiment_params(_EXPERIMENT.value, _CONFIG_FILE.value,
+  params = export_lib.experiment_params(_EXPERIMENT.value, _CONFIG_FILE.value,
                              _PARAMS_OVERRIDE.value)
   try:
     path = export_lib.export_saved_model(

@@ -11,11 +11,29 @@ import time
 
 import tensorflow as tf
 
+from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import
 from mnc_tf.serving import export_module as export_module_lib
+from official.core import exp_factory
 from official.core import export_base
+from official.modeling import hyperparams
 from tf_keras.src.saving.legacy.saved_model import utils as keras_save_utils
 
 DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+
+
+def experiment_params(experiment, config_files=None, params_override=''):
+  """The experiment config with files and overrides applied, validated."""
+  params = exp_factory.get_exp_config(experiment)
+  for config_file in config_files or []:
+    params = hyperparams.override_params_dict(params, config_file,
+                                              is_strict=True)
+  if params_override:
+    params = hyperparams.override_params_dict(params, params_override,
+                                              is_strict=True)
+  params.validate()
+  params.lock()
+  return params
+
 
 
 class ExportExistsError(FileExistsError):

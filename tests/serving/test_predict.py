@@ -1,0 +1,129 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""`python -m mnc_tf.predict`: pictures and a COCO results JSON."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+from pycocotools import mask as mask_util
+from pycocotools.coco import COCO
+import tensorflow as tf
+
+from mnc_tf import predict as predict_lib
+from mnc_tf.serving import predictor
+from mnc_tf.visualization import draw_instances as draw_lib
+from tests.serving import conftest
+
+
+def _write_images(directory):
+  paths = []
+  for k, (h, w) in enumerate(((72, 110), (90, 64))):
+    path = os.path.join(directory, f'img_{k}.png')
+    Image.fromarray(conftest.test_image(h, w, seed=k)).save(path)
+    paths.append(path)
+  return paths
+
+
+def _gt_json(paths, path):
+  """A COCO ground truth naming the images (one box each) and 3 classes."""
+  images, annotations = [], []
+  for k, p in enumerate(paths):
+    h, w = np.asarray(Image.open(p)).shape[:2]
+    images.append({'id': 10 + k, 'file_name': os.path.basename(p),
+                   'height': h, 'width': w})
+    annotations.append({'id': k + 1, 'image_id': 10 + k, 'category_id': 1,
+                        'bbox': [2, 2, 20, 20], 'area': 400, 'iscrowd': 0,
+                        'segmentation': [[2, 2, 22, 2, 22, 22, 2, 22]]})
+  categories = [{'id': i, 'name': n} for i, n in
+                ((1, 'circle'), (2, 'square'), (4, 'triangle'))]
+  with open(path, 'w') as f:
+    json.dump({'images': images, 'annotations': annotations,
+               'categories': categories}, f)
+
+
+def test_predict_files_pictures_and_coco_json(exported, loaded, tmp_path):
+  paths = _write_images(str(tmp_path))
+  _gt_json(paths, str(tmp_path / 'gt.json'))
+  names, ids = predictor.load_categories(str(tmp_path / 'gt.json'))
+  assert names == {1: 'circle', 2: 'square', 4: 'triangle'}
+  predict = predictor.saved_model_predictor(exported['export_dir'])
+  out_dir = str(tmp_path / 'out')
+  pngs, json_path, count = predict_lib.predict_files(
+      predict, paths, out_dir, names, ids, min_score=0.0)
+  assert [os.path.basename(p) for p in pngs] == ['img_0.png', 'img_1.png']
+  assert not [n for n in os.listdir(out_dir) if '.tmp-' in n]
+  results = json.load(open(json_path))
+  assert len(results) == count > 0
+  for path, png, image_id in zip(paths, pngs, (10, 11)):
+    image = predictor.read_rgb(path)
+    outputs = {k: v.numpy()[0] for k, v in
+               loaded.signatures['serving_default'](
+                   tf.constant(image[None])).items()}
+    n = int(outputs['num_detections'])
+    mine = [r for r in results if r['image_id'] == image_id]
+    assert len(mine) == n
+    for k, r in enumerate(mine):
+      np.testing.assert_array_equal(
+          mask_util.decode(r['segmentation']), outputs['detection_masks'][k])
+      ymin, xmin, ymax, xmax = outputs['detection_boxes'][k]
+      np.testing.assert_allclose(r['bbox'], [xmin, ymin, xmax - xmin,
+                                             ymax - ymin], atol=1e-4)
+      assert r['category_id'] == outputs['detection_classes'][k]
+      assert abs(r['score'] - outputs['detection_scores'][k]) < 1e-6
+    # The picture is draw_instances' drawing of those detections.
+    want = draw_lib.draw_instances(
+        image, outputs['detection_boxes'][:n],
+        outputs['detection_classes'][:n], outputs['detection_scores'][:n],
+        outputs['detection_masks'][:n], class_names=names, min_score=0.0)
+    np.testing.assert_array_equal(np.asarray(Image.open(png)), want)
+    if n:
+      assert (want != image).any()
+  gt = COCO(str(tmp_path / 'gt.json'))
+  detections = gt.loadRes(json_path)
+  assert len(detections.getAnnIds()) == count
+  areas = [a['area'] for a in detections.loadAnns(detections.getAnnIds())]
+  assert np.all(np.asarray(areas) >= 0)
+
+
+def test_checkpoint_predictor_matches_saved_model(exported, loaded):
+  predict = predictor.checkpoint_predictor(exported['params'],
+                                           exported['checkpoint'])
+  image = conftest.test_image(seed=9)
+  got = predict(image[None])
+  want = loaded.signatures['serving_default'](tf.constant(image[None]))
+  n = int(want['num_detections'][0])
+  assert int(got['num_detections'][0]) == n
+  np.testing.assert_array_equal(got['detection_classes'].numpy()[0][:n],
+                                want['detection_classes'].numpy()[0][:n])
+  np.testing.assert_allclose(got['detection_scores'].numpy()[0][:n],
+                             want['detection_scores'].numpy()[0][:n],
+                             atol=1e-4)
+  np.testing.assert_allclose(got['detection_boxes'].numpy()[0][:n],
+                             want['detection_boxes'].numpy()[0][:n],
+                             atol=1e-2)
+
+
+def test_predict_cli(exported, tmp_path):
+  _write_images(str(tmp_path))
+  out_dir = tmp_path / 'cli_out'
+  result = subprocess.run(
+      [sys.executable, '-m', 'mnc_tf.predict',
+       f'--saved_model={exported["export_dir"]}',
+       f'--images={tmp_path}/img_*.png', f'--output_dir={out_dir}'],
+      capture_output=True, text=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert sorted(os.listdir(out_dir)) == ['coco_results.json', 'img_0.png',
+                                         'img_1.png']
+  ids = {r['image_id'] for r in json.load(open(out_dir / 'coco_results.json'))}
+  assert ids <= {1, 2}
+  bad = subprocess.run(
+      [sys.executable, '-m', 'mnc_tf.predict',
+       f'--saved_model={exported["export_dir"]}',
+       f'--images={tmp_path}/nothing_*.png', f'--output_dir={out_dir}'],
+      capture_output=True, text=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  assert bad.returncode != 0
+  assert 'no files match' in bad.stderr
