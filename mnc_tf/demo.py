@@ -13,8 +13,9 @@ r"""`make demo`: the whole job end to end on the synthetic shapes.
    predictions;
 3. prints the evaluation, checks mask AP50 against the target (0.8), and
    where the pictures, the TensorBoard logs and the metrics are.
-Exporting a SavedModel and predicting with it come with the Export issue;
-until then the demo stops after evaluation.
+4. exports the trained model as a SavedModel
+   (`export/export_saved_model.py`) and runs `python -m mnc_tf.predict` with
+   it on the validation images (pictures + COCO results JSON).
 """
 import argparse
 import json
@@ -97,6 +98,30 @@ def train_and_evaluate(paths, model_dir, train_steps=None, extra_override=''):
   subprocess.run(command, check=True, cwd=REPO_ROOT, env=env)
 
 
+def export_and_predict(paths, model_dir, output_dir):
+  """Exports the trained model and predicts the validation images with it.
+
+  Returns:
+    (SavedModel directory, predictions directory).
+  """
+  saved_model = os.path.join(output_dir, 'saved_model')
+  predictions = os.path.join(output_dir, 'predictions')
+  env = dict(os.environ)
+  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  val_images = os.path.join(os.path.dirname(paths['val_json']), 'val', '*')
+  for command in (
+      [sys.executable, os.path.join(REPO_ROOT, 'export',
+                                    'export_saved_model.py'),
+       '--experiment=mnc_shapes_demo', f'--checkpoint_path={model_dir}',
+       f'--export_dir={saved_model}', '--overwrite'],
+      [sys.executable, '-m', 'mnc_tf.predict', f'--saved_model={saved_model}',
+       f'--images={val_images}', f'--output_dir={predictions}',
+       f"--annotation_file={paths['val_json']}"]):
+    print(' '.join(command), flush=True)
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env=env)
+  return saved_model, predictions
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(prog='python -m mnc_tf.demo',
                                    description=__doc__.split('\n\n')[0])
@@ -149,8 +174,10 @@ def main(argv=None):
   print(f'TensorBoard logs:        tensorboard --logdir {model_dir}')
   print(f'metrics (every eval):    {os.path.join(model_dir, "eval_metrics.json")}')
   print(f'resolved params:         {os.path.join(model_dir, "params.yaml")}')
-  print('SavedModel:              not yet (the Export issue adds export and '
-        'prediction; the demo stops after evaluation)')
+  _stage('export the SavedModel and predict the val images with it')
+  saved_model, predictions = export_and_predict(paths, model_dir, output_dir)
+  print(f'SavedModel:              {saved_model}')
+  print(f'predictions (SavedModel): {predictions}')
   return 0 if ap50 >= TARGET_MASK_AP50 else 1
 
 
