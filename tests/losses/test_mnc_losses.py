@@ -1,0 +1,133 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""compute_losses against NumPy formulas on hand-made outputs."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnc_tf.configs import model as model_cfg
+from mnc_tf.losses import mnc_losses
+
+
+def bce(logit, label):
+  return max(logit, 0) - logit * label + np.log1p(np.exp(-abs(logit)))
+
+
+def huber(x, delta):
+  x = abs(x)
+  return 0.5 * x * x if x <= delta else delta * (x - 0.5 * delta)
+
+
+def softmax_ce(logits, label):
+  logits = logits - logits.max()
+  return np.log(np.exp(logits).sum()) - logits[label]
+
+
+def make_outputs(rng, stages=(2, 3, 4, 5), k=4, m=3, n1=3):
+  out = {
+      'rpn_scores': rng.randn(1, 2, 2, 1).astype(np.float32),
+      'rpn_score_targets': np.array([[[[1], [0]], [[-1], [0]]]], np.int32),
+      'rpn_boxes': rng.randn(1, 2, 2, 4).astype(np.float32),
+      'rpn_box_targets': np.zeros([1, 2, 2, 4], np.float32),
+  }
+  out['rpn_box_targets'][0, 0, 0] = [0.05, -0.1, 0.3, 0.0]
+  for s in stages:
+    p = f'stage{s}_'
+    if s % 2 == 0:
+      out[p + 'mask_logits'] = rng.randn(1, k, m, m).astype(np.float32)
+      out[p + 'mask_targets'] = (rng.rand(1, k, m, m) > 0.5).astype(np.float32)
+      out[p + 'mask_weights'] = np.array([[1, 0, 1, 0]], np.float32)
+    else:
+      out[p + 'cls_mask_logits'] = rng.randn(1, k, n1).astype(np.float32)
+      out[p + 'cls_box_logits'] = rng.randn(1, k, n1).astype(np.float32)
+      out[p + 'box_outputs'] = rng.randn(1, k, 4 * n1).astype(np.float32)
+      out[p + 'cls_mask_targets'] = np.array([[2, 0, 0, 1]], np.int32)
+      out[p + 'cls_box_targets'] = np.array([[2, 1, 0, 1]], np.int32)
+      out[p + 'box_targets'] = rng.randn(1, k, 4).astype(np.float32)
+      out[p + 'sample_weights'] = np.array([[1, 1, 1, 0]], np.float32)
+  return out
+
+
+def numpy_losses(out, cfg):
+  want = {}
+  t = out['rpn_score_targets'].reshape(-1)
+  x = out['rpn_scores'].reshape(-1)
+  want['stage1_rpn_score'] = np.mean([bce(x[i], t[i]) for i in range(4)
+                                      if t[i] >= 0])
+  bt = out['rpn_box_targets'].reshape(-1, 4)
+  bo = out['rpn_boxes'].reshape(-1, 4)
+  pos = np.abs(bt).max(axis=1) > 1e-6
+  want['stage1_rpn_box'] = sum(
+      huber(bo[i, j] - bt[i, j], cfg.rpn_huber_loss_delta)
+      for i in np.where(pos)[0] for j in range(4)) / (4 * pos.sum() + 0.01)
+  stage = {1: cfg.rpn_score_weight * want['stage1_rpn_score']
+              + cfg.rpn_box_weight * want['stage1_rpn_box']}
+  for s in (2, 4):
+    p = f'stage{s}_'
+    if p + 'mask_logits' not in out:
+      continue
+    w = out[p + 'mask_weights'][0]
+    lg, tg = out[p + 'mask_logits'][0], out[p + 'mask_targets'][0]
+    total = sum(bce(lg[r, i, j], tg[r, i, j]) for r in np.where(w > 0)[0]
+                for i in range(lg.shape[1]) for j in range(lg.shape[2]))
+    want[p + 'mask'] = total / (w.sum() * lg.shape[1] * lg.shape[2] + 0.01)
+    stage[s] = cfg.mask_weight * want[p + 'mask']
+  for s in (3, 5):
+    p = f'stage{s}_'
+    if p + 'cls_mask_logits' not in out:
+      continue
+    w = out[p + 'sample_weights'][0]
+    for name in ('cls_mask', 'cls_box'):
+      logits, labels = out[p + name + '_logits'][0], out[p + name +
+                                                         '_targets'][0]
+      want[p + name] = sum(w[r] * softmax_ce(logits[r], labels[r])
+                           for r in range(len(w))) / w.sum()
+    labels = out[p + 'cls_box_targets'][0]
+    deltas = out[p + 'box_outputs'][0].reshape(len(labels), -1, 4)
+    positives = np.where(labels > 0)[0]
+    want[p + 'box'] = sum(
+        huber(deltas[r, labels[r], j] - out[p + 'box_targets'][0, r, j],
+              cfg.box_huber_loss_delta)
+        for r in positives for j in range(4)) / (4 * len(positives) + 0.01)
+    stage[s] = (cfg.cls_mask_weight * want[p + 'cls_mask'] + cfg.cls_box_weight
+                * want[p + 'cls_box'] + cfg.box_weight * want[p + 'box'])
+  want['total_loss'] = sum(cfg.stage_weights[s - 1] * v
+                           for s, v in stage.items())
+  return want
+
+
+@pytest.mark.parametrize('stages', [(2, 3, 4, 5), (2, 3)])
+def test_losses_match_numpy(stages):
+  out = make_outputs(np.random.RandomState(0), stages)
+  cfg = model_cfg.MncLosses(stage_weights=[1.0, 2.0, 0.5, 1.5, 0.25],
+                            rpn_box_weight=3.0, mask_weight=2.0,
+                            cls_box_weight=0.7, box_weight=1.3)
+  got = {k: float(v) for k, v in mnc_losses.compute_losses(
+      {k: tf.constant(v) for k, v in out.items()}, cfg).items()}
+  want = numpy_losses(out, cfg)
+  for key, value in want.items():
+    np.testing.assert_allclose(got[key], value, rtol=1e-4, err_msg=key)
+  names = {'stage1_rpn_score', 'stage1_rpn_box', 'total_loss'}
+  for s in stages:
+    names |= ({f'stage{s}_mask'} if s % 2 == 0 else
+              {f'stage{s}_cls_mask', f'stage{s}_cls_box', f'stage{s}_box'})
+    names.add(f'stage{s}_loss')
+  names.add('stage1_loss')
+  assert set(got) == names
+
+
+def test_padding_samples_and_empty_positives_give_zero_not_nan():
+  out = make_outputs(np.random.RandomState(1), (2, 3))
+  out['stage2_mask_weights'][:] = 0
+  out['stage3_cls_box_targets'][:] = 0
+  out['stage3_sample_weights'][:] = 0
+  got = mnc_losses.compute_losses({k: tf.constant(v) for k, v in out.items()},
+                                  model_cfg.MncLosses())
+  for key in ('stage2_mask', 'stage3_cls_mask', 'stage3_cls_box',
+              'stage3_box'):
+    assert float(got[key]) == 0.0, key
+  assert np.isfinite(float(got['total_loss']))
+
+
+def test_stage_weights_must_have_five_entries():
+  with pytest.raises(ValueError, match='5 entries'):
+    mnc_losses.compute_losses({}, model_cfg.MncLosses(stage_weights=[1.0]))

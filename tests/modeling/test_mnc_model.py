@@ -1,0 +1,177 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""The cascade end to end: outputs, box gradients, empty images, inference."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnc_tf.configs import model as model_cfg
+from mnc_tf.losses import mnc_losses
+from mnc_tf.modeling import factory
+from mnc_tf.modeling import mnc_model
+from mnc_tf.ops import mask_paste
+from tests.modeling.synthetic_example import CLASS_IDS
+from tests.modeling.synthetic_example import make_example
+
+
+def build(**overrides):
+  tf.random.set_seed(0)
+  return factory.build_mnc_model(
+      model_cfg.tiny_model_config(class_ids=CLASS_IDS, **overrides))
+
+
+def train_call(model, example):
+  return model(example['images'], example['image_info'],
+               gt_boxes=example['gt_boxes'], gt_classes=example['gt_classes'],
+               gt_masks=example['gt_masks'], training=True)
+
+
+@pytest.fixture(scope='module')
+def model5():
+  return build()
+
+
+def test_training_outputs_and_targets(model5):
+  example = make_example()
+  out = train_call(model5, example)
+  k, m, n1 = 16, 14, 3
+  assert out['rpn_scores'].shape == (1, 6, 6, 6)
+  assert out['rpn_box_targets'].shape == (1, 6, 6, 24)
+  for s in (2, 4):
+    assert out[f'stage{s}_mask_logits'].shape == (1, k, m, m)
+    assert out[f'stage{s}_mask_targets'].shape == (1, k, m, m)
+  for s in (3, 5):
+    assert out[f'stage{s}_cls_mask_logits'].shape == (1, k, n1)
+    assert out[f'stage{s}_box_outputs'].shape == (1, k, 4 * n1)
+  # The gt boxes are mixed into the candidates, so both classes (ids 3, 7
+  # -> indices 1, 2) are among the box-level labels of stage 3.
+  labels = set(out['stage3_cls_box_targets'].numpy().ravel())
+  assert {1, 2} <= labels <= {0, 1, 2}
+  # A sample's label is its best gt's class exactly when IoU >= 0.5.
+  iou = out['stage3_box_iou'].numpy()
+  np.testing.assert_array_equal(out['stage3_cls_box_targets'].numpy() > 0,
+                                iou >= 0.5)
+  # Mask-level positives are a subset of box-level positives.
+  mask_pos = out['stage3_cls_mask_targets'].numpy() > 0
+  assert np.all(out['stage3_cls_box_targets'].numpy()[mask_pos] > 0)
+  # Stage-2 targets of positives are mostly foreground pixels of the gt.
+  weights = out['stage2_mask_weights'].numpy()[0] > 0
+  assert weights.any()
+  assert out['stage2_mask_targets'].numpy()[0][weights].mean() > 0.5
+  # Stage-4 boxes are the stage-3 boxes moved by the regressor.
+  assert not np.allclose(out['stage4_boxes'].numpy(),
+                         out['stage2_boxes'].numpy())
+  losses = mnc_losses.compute_losses(out, model_cfg.MncLosses())
+  assert all(np.isfinite(float(v)) for v in losses.values())
+
+
+def gradient_of(model, loss_name, variable):
+  example = make_example()
+  with tf.GradientTape() as tape:
+    out = train_call(model, example)
+    loss = mnc_losses.compute_losses(out, model_cfg.MncLosses())[loss_name]
+  return tape.gradient(loss, variable)
+
+
+@pytest.mark.parametrize('box_gradient', [True, False])
+def test_box_gradient_reaches_rpn_and_stage3_regressors(box_gradient):
+  model = build(roi_sampling={'mix_gt_boxes': False},
+                cascade={'box_gradient': box_gradient})
+  rpn_kernel = model.rpn_head.box_layer.kernel
+  grad = gradient_of(model, 'stage2_mask', rpn_kernel)
+  stage3_regressor = model.classifier_head._box.kernel
+  grad4 = gradient_of(model, 'stage4_mask', stage3_regressor)
+  if box_gradient:
+    assert grad is not None and np.abs(grad.numpy()).max() > 0
+    assert grad4 is not None and np.abs(grad4.numpy()).max() > 0
+  else:
+    assert grad is None or not np.any(grad.numpy())
+    assert grad4 is None or not np.any(grad4.numpy())
+
+
+def test_image_without_instances_trains_without_nan(model5):
+  example = make_example(empty=True)
+  with tf.GradientTape() as tape:
+    out = train_call(model5, example)
+    losses = mnc_losses.compute_losses(out, model_cfg.MncLosses())
+  grads = tape.gradient(losses['total_loss'], model5.trainable_variables)
+  for name, value in losses.items():
+    assert np.isfinite(float(value)), name
+  for s in (2, 4):
+    assert float(losses[f'stage{s}_mask']) == 0.0
+  assert float(losses['stage3_box']) == 0.0
+  assert not np.any(out['stage3_cls_box_targets'].numpy())
+  assert all(np.all(np.isfinite(g.numpy())) for g in grads if g is not None)
+
+
+def test_three_stage_training_reports_stages_one_to_three():
+  model = build(cascade={'num_train_stages': 3})
+  out = train_call(model, make_example())
+  losses = mnc_losses.compute_losses(out, model_cfg.MncLosses())
+  assert 'stage3_cls_mask' in losses and 'stage4_mask' not in losses
+  assert not any(k.startswith(('stage4', 'stage5')) for k in out)
+
+
+def test_three_and_five_stage_inference(model5):
+  example = make_example()
+  model3 = build(cascade={'num_inference_stages': 3})
+  model3.set_weights(model5.get_weights())
+  run5 = tf.function(lambda x, i: model5(x, i, training=False))
+  out5 = run5(example['images'], example['image_info'])
+  out3 = model3(example['images'], example['image_info'], training=False)
+  # Same weights: stage 3 of both agrees; only the 5-stage run has stage 5.
+  np.testing.assert_allclose(out3['stage3_scores'].numpy(),
+                             out5['stage3_scores'].numpy(), rtol=1e-4,
+                             atol=1e-5)
+  assert 'stage5_scores' in out5 and 'stage5_scores' not in out3
+  for out in (out3, out5):
+    num = int(out['num_detections'][0])
+    assert 1 <= num <= 10
+    classes = out['detection_classes'].numpy()[0]
+    assert set(classes[:num]) <= set(CLASS_IDS)
+    np.testing.assert_array_equal(classes[num:], 0)
+    scores = out['detection_scores'].numpy()[0]
+    assert np.all(np.diff(scores[:num]) <= 1e-7)
+    assert out['detection_masks'].shape == (1, 10, 28, 28)
+    masks = out['detection_masks'].numpy()
+    assert masks.min() >= 0.0 and masks.max() <= 1.0 + 1e-6
+    full = mask_paste.original_image_detections(out, example['image_info'])
+    assert full['detection_masks'].shape == (10, 96, 96)
+    assert full['detection_masks'].dtype == tf.uint8
+  # 5-stage candidates are the 32 stage-3 plus the 32 stage-5 boxes.
+  assert out5['stage5_boxes'].shape == (1, 32, 4)
+
+
+def test_model_config_round_trip(model5):
+  clone = mnc_model.MncModel.from_config(model5.get_config())
+  assert clone.get_config() == model5.get_config()
+  example = make_example()
+  a = model5(example['images'], example['image_info'], training=False)
+  b = clone(example['images'], example['image_info'], training=False)
+  np.testing.assert_allclose(a['stage3_scores'].numpy(),
+                             b['stage3_scores'].numpy(), rtol=1e-6)
+
+
+def test_unknown_gt_class_id_is_an_error(model5):
+  example = make_example()
+  example['gt_classes'][0, 0] = 5
+  with pytest.raises(tf.errors.InvalidArgumentError, match='class_ids'):
+    train_call(model5, example)
+
+
+def test_training_needs_ground_truth(model5):
+  example = make_example()
+  with pytest.raises(ValueError, match='needs gt_boxes'):
+    model5(example['images'], example['image_info'], training=True)
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ({'mask_stage': {'warp_size': 14, 'pooled_size': 4}}, 'multiple of'),
+    ({'classifier_stage': {'pooled_size': 5}}, 'multiple of'),
+    ({'backbone': {'type': 'alexnet'}}, 'backbone.type'),
+    ({'roi_warp_implementation': 'cuda'}, 'roi_warp_implementation'),
+    ({'cascade': {'num_train_stages': 4}}, '3 or 5'),
+])
+def test_factory_rejects_bad_configs(overrides, message):
+  with pytest.raises(ValueError, match=message):
+    factory.build_mnc_model(model_cfg.tiny_model_config(**overrides),
+                            build=False)

@@ -1,0 +1,72 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""The whole 5-stage cascade overfits one synthetic image.
+
+Every RoI of the image is used each step (64 samples > 32 proposals + 2 gt),
+Adam with a cosine-decayed rate, 200 steps of a 128 x 128 image.
+"""
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from mnc_tf.configs import model as model_cfg
+from mnc_tf.losses import mnc_losses
+from mnc_tf.modeling import factory
+from mnc_tf.ops import mask_paste
+from tests.modeling.synthetic_example import CLASS_IDS
+from tests.modeling.synthetic_example import make_example
+
+STEPS = 200
+SIZE = 128
+
+
+def overfit(box_gradient):
+  tf.random.set_seed(1)
+  example = make_example(SIZE)
+  model = factory.build_mnc_model(model_cfg.tiny_model_config(
+      class_ids=CLASS_IDS, rpn={'num_samples': 256},
+      roi_sampling={'num_samples': 64, 'fg_fraction': 0.5},
+      cascade={'box_gradient': box_gradient}))
+  loss_config = model_cfg.MncLosses(l2_weight_decay=0.0)
+  optimizer = tf_keras.optimizers.Adam(
+      tf_keras.optimizers.schedules.CosineDecay(1e-3, STEPS))
+
+  @tf.function
+  def train_step():
+    with tf.GradientTape() as tape:
+      out = model(example['images'], example['image_info'],
+                  gt_boxes=example['gt_boxes'],
+                  gt_classes=example['gt_classes'],
+                  gt_masks=example['gt_masks'], training=True)
+      losses = mnc_losses.compute_losses(out, loss_config)
+    grads = tape.gradient(losses['total_loss'], model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return losses['total_loss']
+
+  history = [float(train_step()) for _ in range(STEPS)]
+  assert np.all(np.isfinite(history))
+  first, last = history[0], np.mean(history[-10:])
+  assert last <= 0.2 * first, (first, last, history[::10])
+  return model, example
+
+
+def test_end_to_end_cascade_overfits_one_image():
+  overfit(box_gradient=True)
+
+
+def test_overfit_model_detects_both_instances():
+  # Box gradients off: on this one-image toy they drag the RPN deltas of
+  # the proposals (the loss still falls, see above, but the proposals are
+  # not reliably kept on the objects), which is not what this test checks.
+  model, example = overfit(box_gradient=False)
+  out = model(example['images'], example['image_info'], training=False)
+  det = mask_paste.original_image_detections(out, example['image_info'])
+  num = int(det['num_detections'])
+  classes = det['detection_classes'].numpy()[:num]
+  masks = det['detection_masks'].numpy()[:num].astype(bool)
+  for k, class_id in enumerate(CLASS_IDS):
+    gt = example['gt_masks'][0, k].astype(bool)
+    hits = [i for i in range(num) if classes[i] == class_id]
+    assert hits, (class_id, classes)
+    best = hits[0]    # the highest-scoring detection of that class
+    iou = (masks[best] & gt).sum() / (masks[best] | gt).sum()
+    assert iou > 0.7, (class_id, iou)
