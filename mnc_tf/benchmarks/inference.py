@@ -1,0 +1,202 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+r"""Per-stage inference time of MNC vs Model Garden's Mask R-CNN (paper Table 3).
+
+    python -m mnc_tf.benchmarks.inference --experiment=mnc_resnet50_coco \
+        [--runs=3] [--peer=maskrcnn_resnetfpn_coco] [--no_peer] [--json]
+
+Times one image whose content is the paper's 600 x 1000 (MNC: padded to
+608 x 1008, a multiple of its stride 16; Mask R-CNN: padded to 640 x 1024, a
+multiple of its FPN's 2^6), randomly initialized weights (time does not depend
+on them, except through how many boxes survive the score threshold: both
+models run their full fixed-size proposal sets). Each part is its own
+`tf.function`, fed the previous part's outputs, warmed up once and timed
+`--runs` times (median):
+
+  conv     the backbone;                 stage1  RPN head + proposals (NMS);
+  stage2   RoI warp + mask head;         stage3  masked classifier + box
+  stage4 / stage5   the same on the stage-3 boxes (5-stage inference);
+  post     per-class NMS, mask voting and pasting the masks into the
+           original 600 x 1000 image.
+`total` is the whole pipeline as one function (what the SavedModel runs,
+minus image resizing). The peer is timed as a whole (`total`) and its
+backbone + FPN alone (`conv`), with the same ResNet depth.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import tensorflow as tf
+
+from mnc_tf.modeling import factory
+from mnc_tf.ops import mask_paste
+from mnc_tf.serving import export_lib
+from official.core import exp_factory
+from official.vision import registry_imports  # pylint: disable=unused-import
+from official.vision.modeling import factory as vision_factory
+import tf_keras
+
+IMAGE_HW = (600, 1000)
+MNC_PADDED = (608, 1008)
+PEER_PADDED = (640, 1024)
+MNC_PARTS = ('conv', 'stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'post')
+
+
+def _median_seconds(function, args, runs):
+  result = function(*args)
+  tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, 'numpy') else t,
+                        result)
+  times = []
+  for _ in range(runs):
+    start = time.perf_counter()
+    result = function(*args)
+    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, 'numpy') else t,
+                          result)
+    times.append(time.perf_counter() - start)
+  return statistics.median(times), result
+
+
+def _image_info():
+  h, w = IMAGE_HW
+  return tf.constant([[[h, w], [h, w], [1.0, 1.0], [0.0, 0.0]]], tf.float32)
+
+
+def time_mnc(model, runs, seed=0):
+  """Median seconds of each MNC part and of the whole pipeline."""
+  images = tf.random.stateless_normal([1, *MNC_PADDED, 3], [seed, 1])
+  info = _image_info()
+  image_shape = info[:, 1, :]
+  times = {}
+
+  conv = tf.function(lambda x: model.backbone(x, training=False))
+  times['conv'], features = _median_seconds(conv, (images,), runs)
+
+  @tf.function
+  def stage1(features):
+    scores, boxes = model.rpn_head(features)
+    anchors = box_anchor_cache
+    rois, _, valid = model.proposal_generator(scores, boxes, anchors,
+                                              image_shape, training=False)
+    return rois, valid
+  box_anchor_cache = model._anchors(images)  # pylint: disable=protected-access
+  times['stage1'], (rois, valid) = _median_seconds(stage1, (features,), runs)
+
+  @tf.function
+  def mask_stage(features, boxes):
+    roi_features = model.roi_warp(features, boxes)
+    return roi_features, tf.sigmoid(model.mask_head(roi_features))
+
+  @tf.function
+  def cls_stage(roi_features, mask_probs, boxes):
+    cls_mask, _, box_outputs = model.classifier_head(
+        roi_features, mask_probs, training=False)
+    scores = tf.nn.softmax(cls_mask, axis=-1)
+    refined = model._refine_boxes(  # pylint: disable=protected-access
+        boxes, cls_mask, box_outputs, image_shape)
+    return scores, refined
+
+  boxes, candidates = rois, []
+  for mask_name, cls_name in (('stage2', 'stage3'), ('stage4', 'stage5')):
+    times[mask_name], (roi_features, mask_probs) = _median_seconds(
+        mask_stage, (features, boxes), runs)
+    times[cls_name], (scores, refined) = _median_seconds(
+        cls_stage, (roi_features, mask_probs, boxes), runs)
+    scores = scores * tf.cast(valid, tf.float32)[..., None]
+    candidates.append((boxes, mask_probs, scores[..., 1:]))
+    boxes = refined
+
+  @tf.function
+  def post(boxes, masks, scores):
+    det = model.detection_generator(boxes, masks, scores)
+    det['detection_classes'] = det['detection_class_indices']
+    return mask_paste.original_image_detections(det, info)
+  args = tuple(tf.concat(list(c), axis=1) for c in zip(*candidates))
+  times['post'], _ = _median_seconds(post, args, runs)
+
+  @tf.function
+  def total(images):
+    outputs = model(images, info, training=False)
+    return mask_paste.original_image_detections(outputs, info)
+  times['total'], _ = _median_seconds(total, (images,), runs)
+  times['sum_of_parts'] = sum(times[p] for p in MNC_PARTS)
+  return times
+
+
+def build_peer(peer_experiment, model_id):
+  """Model Garden's Mask R-CNN with a ResNet of depth `model_id`."""
+  params = exp_factory.get_exp_config(peer_experiment)
+  params.task.model.backbone.resnet.model_id = model_id
+  params.task.model.input_size = [*PEER_PADDED, 3]
+  input_specs = tf_keras.layers.InputSpec(shape=[None, *PEER_PADDED, 3])
+  return vision_factory.build_maskrcnn(input_specs, params.task.model)
+
+
+def time_peer(model, runs, seed=0):
+  images = tf.random.stateless_normal([1, *PEER_PADDED, 3], [seed, 2])
+  image_shape = tf.constant([IMAGE_HW], tf.float32)
+  times = {}
+  conv = tf.function(lambda x: model.decoder(model.backbone(x)))
+  times['conv'], _ = _median_seconds(conv, (images,), runs)
+  total = tf.function(lambda x: model(x, image_shape, training=False))
+  times['total'], _ = _median_seconds(total, (images,), runs)
+  return times
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(prog='python -m mnc_tf.benchmarks.inference',
+                                   description=__doc__.split('\n\n')[0])
+  parser.add_argument('--experiment', default='mnc_resnet50_coco')
+  parser.add_argument('--params_override', default='')
+  parser.add_argument('--peer', default='maskrcnn_resnetfpn_coco')
+  parser.add_argument('--no_peer', action='store_true')
+  parser.add_argument('--runs', type=int, default=3)
+  parser.add_argument('--json', action='store_true')
+  args = parser.parse_args(argv)
+
+  params = export_lib.experiment_params(args.experiment,
+                                        params_override=args.params_override)
+  model_config = params.task.model
+  mnc = factory.build_mnc_model(model_config)
+  if model_config.cascade.num_inference_stages != 5:
+    raise ValueError('the benchmark times 5-stage inference; the experiment '
+                     'sets num_inference_stages=3.')
+  report = {
+      'experiment': args.experiment,
+      'backbone': model_config.backbone.type,
+      'image': list(IMAGE_HW), 'mnc_padded': list(MNC_PADDED),
+      'roi_warp': mnc.roi_warp.get_config().get('implementation'),
+      'runs': args.runs,
+      'cpu': platform.processor() or platform.machine(),
+      'cpu_count': os.cpu_count(),
+      'load_average': list(os.getloadavg()),
+      'mnc_seconds': time_mnc(mnc, args.runs),
+  }
+  if not args.no_peer:
+    depth = (model_config.backbone.resnet.model_id
+             if model_config.backbone.type == 'resnet' else 50)
+    peer = build_peer(args.peer, depth)
+    report.update({'peer': args.peer, 'peer_resnet_depth': depth,
+                   'peer_padded': list(PEER_PADDED),
+                   'peer_seconds': time_peer(peer, args.runs)})
+  if args.json:
+    print(json.dumps(report, indent=1))
+    return report
+  print(f"MNC {args.experiment} ({report['backbone']}), image "
+        f"{IMAGE_HW[0]}x{IMAGE_HW[1]}, median of {args.runs} runs, "
+        f"{report['cpu_count']} CPUs, load {report['load_average'][0]:.1f}")
+  print('| part | MNC (ms) |' + (' Mask R-CNN (ms) |' if not args.no_peer
+                                  else ''))
+  print('|---|---|' + ('---|' if not args.no_peer else ''))
+  for part in MNC_PARTS + ('sum_of_parts', 'total'):
+    row = f"| {part} | {1000 * report['mnc_seconds'][part]:.0f} |"
+    if not args.no_peer:
+      value = report['peer_seconds'].get(part)
+      row += f' {1000 * value:.0f} |' if value is not None else ' |'
+    print(row)
+  return report
+
+
+if __name__ == '__main__':
+  main()
