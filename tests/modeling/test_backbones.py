@@ -38,8 +38,10 @@ def test_vgg16_converts_model_garden_input_to_caffe_bgr():
                              atol=1e-3)
 
 
-def test_resnet50_conv4_shape_and_frozen_batch_norm():
-  backbone = resnet_conv4.ResNetConv4(model_id=50, freeze_batch_norm=True)
+@pytest.mark.parametrize('model_id', [50, 101])
+def test_resnet_conv4_shape_and_frozen_batch_norm(model_id):
+  backbone = resnet_conv4.ResNetConv4(model_id=model_id,
+                                      freeze_batch_norm=True)
   images = tf.random.normal([1, 64, 64, 3])
   train = backbone(images, training=True)
   assert train.shape == (1, 4, 4, 1024)

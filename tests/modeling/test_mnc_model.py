@@ -64,6 +64,21 @@ def test_training_outputs_and_targets(model5):
   assert all(np.isfinite(float(v)) for v in losses.values())
 
 
+def test_batch_of_two_keeps_images_apart(model5):
+  full, empty = make_example(), make_example(empty=True)
+  batch = {k: np.concatenate([full[k], empty[k]]) for k in full}
+  out = train_call(model5, batch)
+  labels = out['stage3_cls_box_targets'].numpy()
+  assert labels[0].max() > 0 and labels[1].max() == 0
+  assert out['stage2_mask_weights'].numpy()[1].sum() == 0
+  assert out['rpn_score_targets'].numpy()[1].max() == 0   # no positives
+  # The positives of image 0 crop image 0's masks (mostly foreground).
+  weights = out['stage2_mask_weights'].numpy()[0] > 0
+  assert out['stage2_mask_targets'].numpy()[0][weights].mean() > 0.5
+  det = model5(batch['images'], batch['image_info'], training=False)
+  assert det['detection_boxes'].shape == (2, 10, 4)
+
+
 def gradient_of(model, loss_name, variable):
   example = make_example()
   with tf.GradientTape() as tape:
