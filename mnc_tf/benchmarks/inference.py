@@ -77,9 +77,9 @@ def time_mnc(model, runs, seed=0):
   def stage1(features):
     scores, boxes = model.rpn_head(features)
     anchors = box_anchor_cache
-    rois, _, valid = model.proposal_generator(scores, boxes, anchors,
-                                              image_shape, training=False)
-    return rois, valid
+    proposals = model.proposal_generator(scores, boxes, anchors, image_shape,
+                                         training=False)
+    return proposals[0], proposals[2]  # rois [1, P, 4], valid [1, P]
   box_anchor_cache = model._anchors(images)  # pylint: disable=protected-access
   times['stage1'], (rois, valid) = _median_seconds(stage1, (features,), runs)
 
