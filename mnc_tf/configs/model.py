@@ -88,6 +88,10 @@ class Rpn(hyperparams.Config):
     test_num_proposals: the same at inference.
     min_size: proposals with a side below this (network-input pixels) are
       dropped.
+    mix_proposal_anchors: the anchors of the proposals sampled for stages
+      2-3 join the RPN loss (positive with a box target when their proposal
+      is foreground, negative otherwise), as the original release's
+      MIX_INDEX; it holds the RPN deltas that the box gradient moves.
   """
   num_filters: int = 512
   fg_iou_threshold: float = 0.7
@@ -100,6 +104,7 @@ class Rpn(hyperparams.Config):
   num_proposals: int = 300
   test_num_proposals: int = 300
   min_size: float = 16.0
+  mix_proposal_anchors: bool = True
 
 
 @dataclasses.dataclass
@@ -178,10 +183,15 @@ class Cascade(hyperparams.Config):
     box_gradient: back-propagate through the box coordinates (the paper's
       end-to-end training); False stops the gradient at every box that enters
       an RoI warp (the ablation).
+    box_gradient_clip: the gradient that reaches the RPN box deltas through
+      the proposals, and the stage-3 box deltas through the stage-4 boxes, is
+      clipped element-wise to [-clip, clip] (the original release: 1/512;
+      the paper does not say); 0 for none.
   """
   num_train_stages: int = 5
   num_inference_stages: int = 5
   box_gradient: bool = True
+  box_gradient_clip: float = 1.0 / 512
 
 
 @dataclasses.dataclass

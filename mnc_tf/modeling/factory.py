@@ -121,6 +121,7 @@ def build_mnc_model(config: model_cfg.MncModel, l2_regularizer=None,
       rpn_bg_iou_threshold=rpn.bg_iou_threshold,
       rpn_num_samples=rpn.num_samples,
       rpn_fg_fraction=rpn.fg_fraction,
+      mix_proposal_anchors=rpn.mix_proposal_anchors,
       mix_gt_boxes=sampling.mix_gt_boxes,
       mask_fg_iou_threshold=mask.fg_iou_threshold,
       box_fg_iou_threshold=cls.box_fg_iou_threshold,
@@ -130,6 +131,7 @@ def build_mnc_model(config: model_cfg.MncModel, l2_regularizer=None,
       num_train_stages=config.cascade.num_train_stages,
       num_inference_stages=config.cascade.num_inference_stages,
       box_gradient=config.cascade.box_gradient,
+      box_gradient_clip=config.cascade.box_gradient_clip,
       name='mnc')
   if build or config.init_checkpoint:
     build_with_dummy_input(model)

@@ -19,6 +19,7 @@ import tensorflow as tf
 import tf_keras
 
 from mnc_tf.ops import box_utils
+from mnc_tf.ops import gradients
 from mnc_tf.ops import targets as targets_lib
 from official.vision.ops import box_ops
 
@@ -32,12 +33,13 @@ class MncModel(tf_keras.Model):
                class_ids, anchor_scales=(128.0, 256.0, 512.0),
                anchor_aspect_ratios=(0.5, 1.0, 2.0), feature_stride=16,
                rpn_fg_iou_threshold=0.7, rpn_bg_iou_threshold=0.3,
-               rpn_num_samples=256, rpn_fg_fraction=0.5, mix_gt_boxes=True,
+               rpn_num_samples=256, rpn_fg_fraction=0.5,
+               mix_proposal_anchors=True, mix_gt_boxes=True,
                mask_fg_iou_threshold=0.5, box_fg_iou_threshold=0.5,
                mask_level_iou_threshold=0.5, mask_iou_binarize_threshold=0.4,
                box_regression_weights=(10.0, 10.0, 5.0, 5.0),
                num_train_stages=5, num_inference_stages=5, box_gradient=True,
-               **kwargs):
+               box_gradient_clip=1.0 / 512, **kwargs):
     """Initializes the model from its layers and plain parameters.
 
     Args:
@@ -57,6 +59,7 @@ class MncModel(tf_keras.Model):
       rpn_bg_iou_threshold: see `configs.model.Rpn`.
       rpn_num_samples: see `configs.model.Rpn`.
       rpn_fg_fraction: see `configs.model.Rpn`.
+      mix_proposal_anchors: see `configs.model.Rpn`.
       mix_gt_boxes: see `configs.model.RoiSampling`.
       mask_fg_iou_threshold: see `configs.model.MaskStage`.
       box_fg_iou_threshold: see `configs.model.ClassifierStage`.
@@ -66,6 +69,8 @@ class MncModel(tf_keras.Model):
       num_train_stages: 3 or 5.
       num_inference_stages: 3 or 5.
       box_gradient: back-propagate through box coordinates.
+      box_gradient_clip: element-wise clip of the gradient reaching the RPN
+        and stage-3 box deltas through the boxes (0: none).
       **kwargs: base model arguments.
     """
     super().__init__(**kwargs)
@@ -90,6 +95,7 @@ class MncModel(tf_keras.Model):
         'rpn_bg_iou_threshold': float(rpn_bg_iou_threshold),
         'rpn_num_samples': int(rpn_num_samples),
         'rpn_fg_fraction': float(rpn_fg_fraction),
+        'mix_proposal_anchors': bool(mix_proposal_anchors),
         'mix_gt_boxes': bool(mix_gt_boxes),
         'mask_fg_iou_threshold': float(mask_fg_iou_threshold),
         'box_fg_iou_threshold': float(box_fg_iou_threshold),
@@ -99,6 +105,7 @@ class MncModel(tf_keras.Model):
         'num_train_stages': int(num_train_stages),
         'num_inference_stages': int(num_inference_stages),
         'box_gradient': bool(box_gradient),
+        'box_gradient_clip': float(box_gradient_clip or 0.0),
     }
     self.backbone = backbone
     self.rpn_head = rpn_head
@@ -147,6 +154,8 @@ class MncModel(tf_keras.Model):
     """Stage-3 boxes regressed by each box's top non-background class (§5)."""
     top_class = tf.argmax(cls_mask_logits[..., 1:], axis=-1,
                           output_type=tf.int32) + 1
+    box_outputs = gradients.clip_gradient(
+        box_outputs, self._config_dict['box_gradient_clip'])
     shape = tf.shape(box_outputs)
     deltas = tf.reshape(box_outputs,
                         [shape[0], shape[1], self._num_classes, 4])
@@ -160,13 +169,18 @@ class MncModel(tf_keras.Model):
     rpn_scores, rpn_boxes = self.rpn_head(features)
     anchors = self._anchors(images)
     image_shape = tf.cast(image_info[:, 1, :], tf.float32)
-    rois, roi_scores, roi_valid = self.proposal_generator(
-        rpn_scores, rpn_boxes, anchors, image_shape, training=training)
+    # The RPN loss sees `rpn_boxes`; the proposals see the same deltas with
+    # the gradient that comes back through the boxes clipped.
+    proposal_deltas = gradients.clip_gradient(
+        rpn_boxes, self._config_dict['box_gradient_clip'])
+    rois, roi_scores, roi_valid, anchor_index = self.proposal_generator(
+        rpn_scores, proposal_deltas, anchors, image_shape, training=training)
     return {
         'features': features, 'rpn_scores': rpn_scores,
         'rpn_boxes': rpn_boxes, 'anchors': anchors,
         'image_shape': image_shape, 'rpn_rois': rois,
         'rpn_roi_scores': roi_scores, 'rpn_roi_valid': roi_valid,
+        'rpn_roi_anchor_index': anchor_index,
     }
 
   # ------------------------------------------------------------------ call
@@ -228,14 +242,6 @@ class MncModel(tf_keras.Model):
         rpn['anchors'], gt_boxes, gt_valid, cfg['rpn_fg_iou_threshold'],
         cfg['rpn_bg_iou_threshold'], cfg['rpn_num_samples'],
         cfg['rpn_fg_fraction'])
-    outputs = {
-        'rpn_scores': rpn['rpn_scores'],
-        'rpn_boxes': rpn['rpn_boxes'],
-        'rpn_score_targets': score_targets,
-        'rpn_box_targets': box_targets,
-        'rpn_rois': rpn['rpn_rois'],
-    }
-
     candidates, candidate_valid = rpn['rpn_rois'], rpn['rpn_roi_valid']
     if cfg['mix_gt_boxes']:
       candidates = tf.concat([candidates, gt_boxes], axis=1)
@@ -244,6 +250,26 @@ class MncModel(tf_keras.Model):
         tf.stop_gradient(candidates), candidate_valid, gt_boxes, gt_valid)
     boxes = box_utils.batched_gather(candidates, tf.stop_gradient(sample_index))
     boxes = tf.where(sample_valid[..., None], boxes, tf.zeros_like(boxes))
+
+    if cfg['mix_proposal_anchors']:
+      num_proposals = rpn['rpn_rois'].shape[1]
+      from_proposal = sample_valid & (sample_index < num_proposals)
+      anchor_index = tf.gather(
+          rpn['rpn_roi_anchor_index'],
+          tf.minimum(sample_index, num_proposals - 1), batch_dims=1)
+      sample_iou, _ = targets_lib.match_boxes(tf.stop_gradient(boxes),
+                                              gt_boxes, gt_valid)
+      fg_threshold = self.roi_sampler.get_config()['fg_iou_threshold']
+      score_targets, box_targets = targets_lib.mix_proposal_anchors(
+          score_targets, box_targets, rpn['anchors'], gt_boxes, gt_valid,
+          anchor_index, sample_iou >= fg_threshold, from_proposal)
+    outputs = {
+        'rpn_scores': rpn['rpn_scores'],
+        'rpn_boxes': rpn['rpn_boxes'],
+        'rpn_score_targets': score_targets,
+        'rpn_box_targets': box_targets,
+        'rpn_rois': rpn['rpn_rois'],
+    }
 
     stages = [(2, 3)] + ([(4, 5)] if cfg['num_train_stages'] == 5 else [])
     for mask_stage, cls_stage in stages:

@@ -57,6 +57,59 @@ def rpn_targets(anchors, gt_boxes, gt_valid, fg_iou_threshold=0.7,
   return score_targets, box_targets
 
 
+def mix_proposal_anchors(score_targets, box_targets, anchors, gt_boxes,
+                         gt_valid, anchor_index, sample_is_fg, sample_valid):
+  """The original release's MIX_INDEX: sampled proposals' anchors join L1.
+
+  The anchor of every proposal sampled for stages 2-3 is labelled for the
+  RPN loss: positive (with a box target towards the anchor's best gt) when
+  its proposal is a stage-3 foreground sample, negative when background.
+  The box gradient moves exactly these proposals, so their anchors get a
+  regression target that holds the RPN deltas against it.
+
+  Args:
+    score_targets: int32 `[B, h, w, A]` from `rpn_targets`.
+    box_targets: `[B, h, w, 4A]` from `rpn_targets`.
+    anchors: `[h, w, 4A]`.
+    gt_boxes: `[B, M, 4]`.
+    gt_valid: bool `[B, M]`.
+    anchor_index: int32 `[B, K]` anchor (flat h * w * A index) of each
+      sampled proposal.
+    sample_is_fg: bool `[B, K]` foreground sample.
+    sample_valid: bool `[B, K]`; False for gt rows and padding.
+
+  Returns:
+    (score_targets, box_targets) with the same shapes.
+  """
+  shape = tf.shape(score_targets)
+  batch = shape[0]
+  num_anchors = 1
+  for dim in score_targets.shape[1:]:
+    num_anchors *= dim
+  flat_scores = tf.reshape(score_targets, [batch, num_anchors])
+  flat_boxes = tf.reshape(box_targets, [batch, num_anchors, 4])
+  flat_anchors = tf.reshape(tf.cast(anchors, tf.float32), [num_anchors, 4])
+  batch_index = tf.broadcast_to(tf.range(batch)[:, None],
+                                tf.shape(anchor_index))
+  index = tf.stack([batch_index, anchor_index], axis=-1)
+  zeros = tf.zeros([batch, num_anchors], tf.int32)
+  forced_fg = tf.tensor_scatter_nd_max(
+      zeros, index, tf.cast(sample_valid & sample_is_fg, tf.int32)) > 0
+  forced_bg = tf.tensor_scatter_nd_max(
+      zeros, index, tf.cast(sample_valid & ~sample_is_fg, tf.int32)) > 0
+  forced_fg &= tf.reduce_any(gt_valid, axis=-1, keepdims=True)
+  flat_scores = tf.where(forced_fg, tf.ones_like(flat_scores),
+                         tf.where(forced_bg, tf.zeros_like(flat_scores),
+                                  flat_scores))
+  tiled = tf.broadcast_to(flat_anchors[None], [batch, num_anchors, 4])
+  _, best_gt = match_boxes(tiled, gt_boxes, gt_valid)
+  matched = tf.gather(tf.cast(gt_boxes, tf.float32), best_gt, batch_dims=1)
+  encoded = box_ops.encode_boxes(matched, tiled)
+  flat_boxes = tf.where(forced_fg[..., None], encoded, flat_boxes)
+  return (tf.reshape(flat_scores, tf.shape(score_targets)),
+          tf.reshape(flat_boxes, tf.shape(box_targets)))
+
+
 def match_boxes(boxes, gt_boxes, gt_valid):
   """Best-overlapping gt box of every box.
 

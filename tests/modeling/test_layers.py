@@ -107,7 +107,7 @@ def test_proposals_match_numpy_reference():
   layer = proposals.ProposalGenerator(pre_nms_top_k=30, test_pre_nms_top_k=30,
                                       nms_iou_threshold=0.5, num_proposals=12,
                                       test_num_proposals=12, min_size=12.0)
-  rois, roi_scores, valid = [t.numpy() for t in layer(
+  rois, roi_scores, valid, anchor_index = [t.numpy() for t in layer(
       scores, deltas, anchors, shape, training=True)]
   flat_anchors = anchors.numpy().reshape(-1, 4)
   boxes = np.array([np_decode(d, a) for d, a in
@@ -127,6 +127,7 @@ def test_proposals_match_numpy_reference():
   np.testing.assert_allclose(roi_scores[0, :len(keep)], probs[keep],
                              rtol=1e-5)
   np.testing.assert_array_equal(rois[0, len(keep):], 0.0)
+  np.testing.assert_array_equal(anchor_index[0, :len(keep)], keep)
 
 
 def test_proposals_are_differentiable_in_the_rpn_deltas():

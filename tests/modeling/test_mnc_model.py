@@ -19,6 +19,15 @@ def build(**overrides):
       model_cfg.tiny_model_config(class_ids=CLASS_IDS, **overrides))
 
 
+# Every anchor (6 x 6 x 6 for 96 x 96) is a proposal and every proposal a
+# sample, gt boxes not mixed in: the stage-2 positives are certainly RPN
+# proposals, whatever the random initialization.
+ALL_ANCHORS = {'rpn': {'pre_nms_top_k': 216, 'num_proposals': 216,
+                       'nms_iou_threshold': 1.0, 'min_size': 0.0},
+               'roi_sampling': {'num_samples': 216, 'fg_fraction': 1.0,
+                                'mix_gt_boxes': False}}
+
+
 def train_call(model, example):
   return model(example['images'], example['image_info'],
                gt_boxes=example['gt_boxes'], gt_classes=example['gt_classes'],
@@ -89,8 +98,7 @@ def gradient_of(model, loss_name, variable):
 
 @pytest.mark.parametrize('box_gradient', [True, False])
 def test_box_gradient_reaches_rpn_and_stage3_regressors(box_gradient):
-  model = build(roi_sampling={'mix_gt_boxes': False},
-                cascade={'box_gradient': box_gradient})
+  model = build(cascade={'box_gradient': box_gradient}, **ALL_ANCHORS)
   rpn_kernel = model.rpn_head.box_layer.kernel
   grad = gradient_of(model, 'stage2_mask', rpn_kernel)
   stage3_regressor = model.classifier_head._box.kernel
@@ -101,6 +109,25 @@ def test_box_gradient_reaches_rpn_and_stage3_regressors(box_gradient):
   else:
     assert grad is None or not np.any(grad.numpy())
     assert grad4 is None or not np.any(grad4.numpy())
+
+
+@pytest.mark.parametrize('clip', [1e-5, 1.0 / 512])
+def test_box_gradient_into_the_deltas_is_clipped(clip):
+  model = build(cascade={'box_gradient_clip': clip}, **ALL_ANCHORS)
+  example = make_example()
+  with tf.GradientTape(persistent=True) as tape:
+    out = train_call(model, example)
+    losses = mnc_losses.compute_losses(out, model_cfg.MncLosses())
+  # stage 2 sees the RPN deltas only through the proposals (clipped) ...
+  grad = tape.gradient(losses['stage2_mask'], out['rpn_boxes']).numpy()
+  assert np.abs(grad).max() <= clip * (1 + 1e-6) and np.any(grad)
+  # ... stage 4 the stage-3 deltas only through the stage-4 boxes.
+  grad = tape.gradient(losses['stage4_mask'],
+                       out['stage3_box_outputs']).numpy()
+  assert np.abs(grad).max() <= clip * (1 + 1e-6) and np.any(grad)
+  # The RPN's own box loss is not clipped.
+  grad = tape.gradient(losses['stage1_rpn_box'], out['rpn_boxes']).numpy()
+  assert np.abs(grad).max() > 1e-5
 
 
 def test_image_without_instances_trains_without_nan(model5):

@@ -177,3 +177,24 @@ def test_cascade_targets_without_instances():
               'box_targets', 'mask_iou'):
     assert np.all(np.isfinite(out[key].numpy()))
     np.testing.assert_array_equal(out[key].numpy(), 0)
+
+
+def test_mix_proposal_anchors_labels_the_sampled_proposals_anchors():
+  anchors = box_utils.generate_anchors(32, 32, 16, [16.0], [1.0])  # 2x2x1
+  flat = anchors.numpy().reshape(-1, 4)   # centres (8, 8), (8, 24), ...
+  gt = np.array([[[0, 0, 14, 14], [-1, -1, -1, -1]]], np.float32)
+  valid = np.array([[True, False]])
+  scores = -np.ones([1, 2, 2, 1], np.int32)
+  scores[0, 1, 1, 0] = 1            # an existing positive stays
+  boxes = np.zeros([1, 2, 2, 4], np.float32)
+  # Samples: anchor 3 foreground, anchor 1 background, anchor 2 from an
+  # invalid sample (gt row / padding): untouched.
+  new_scores, new_boxes = targets.mix_proposal_anchors(
+      scores, boxes, anchors, gt, valid,
+      anchor_index=np.array([[3, 1, 2]], np.int32),
+      sample_is_fg=np.array([[True, False, True]]),
+      sample_valid=np.array([[True, True, False]]))
+  np.testing.assert_array_equal(new_scores.numpy().ravel(), [-1, 0, -1, 1])
+  got = new_boxes.numpy().reshape(-1, 4)
+  np.testing.assert_allclose(got[3], np_encode(gt[0, 0], flat[3]), atol=1e-5)
+  np.testing.assert_array_equal(got[:3], 0.0)

@@ -66,6 +66,8 @@ class ProposalGenerator(tf_keras.layers.Layer):
         rows (fewer than P boxes survive) are zero.
       roi_scores: `[B, P]` objectness probabilities (0 for padding).
       roi_valid: bool `[B, P]`.
+      roi_anchor_index: int32 `[B, P]` flat (h * w * A) index of each kept
+        box's anchor.
     """
     cfg = self._config_dict
     pre_nms = cfg['pre_nms_top_k'] if training else cfg['test_pre_nms_top_k']
@@ -106,7 +108,7 @@ class ProposalGenerator(tf_keras.layers.Layer):
     rois = tf.where(roi_valid[..., None], rois, tf.zeros_like(rois))
     roi_scores = box_utils.batched_gather(top_probs, keep)
     roi_scores = tf.where(roi_valid, roi_scores, tf.zeros_like(roi_scores))
-    return rois, roi_scores, roi_valid
+    return rois, roi_scores, roi_valid, anchor_index
 
   def get_config(self):
     config = super().get_config()
