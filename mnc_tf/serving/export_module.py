@@ -166,7 +166,11 @@ class MncExportModule(export_base.ExportModule):
       dict of the outputs listed in the module docstring.
     """
     images = tf.convert_to_tensor(images)
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    # Loaded signatures check the dtype but not the shape of their input.
+    images = tf.ensure_shape(images, [self._batch_size, None, None, 3],
+                             name='check_images_shape_B_H_W_3')
+    shape = tf.shape(images)
+    height, width = shape[1], shape[2]
     model_images, image_info = self.preprocess(images)
     outputs = self.model(model_images, image_info, training=False)
     return self.postprocess(outputs, image_info, height, width)

@@ -136,10 +136,13 @@ def test_wrong_dtype_and_rank_are_rejected(loaded):
   with pytest.raises(errors, match='expected to be a uint8 tensor but is a '
                      'float tensor'):
     serve(tf.constant(image[None].astype(np.float32)))
-  with pytest.raises(errors, match='rank|shape'):
+  with pytest.raises(errors, match=r'not compatible with expected shape'):
     serve(tf.constant(image))
   with pytest.raises(tf.errors.InvalidArgumentError, match='no pixels'):
     serve(tf.zeros([1, 0, 5, 3], tf.uint8))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'not compatible with expected shape \[1,\?,\?,3\]'):
+    serve(tf.constant(np.stack([image, image])))
 
 
 def test_in_process_module_rejects_bad_inputs(exported):
