@@ -1,0 +1,16 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""`python -m mnc_tf.benchmarks.inference` on the tiny demo model (no peer)."""
+from mnc_tf.benchmarks import inference
+
+
+def test_benchmark_reports_every_stage(capsys):
+  report = inference.main(['--experiment=mnc_shapes_demo', '--no_peer',
+                           '--runs=1', '--json'])
+  seconds = report['mnc_seconds']
+  assert set(inference.MNC_PARTS) <= set(seconds)
+  assert all(seconds[p] > 0 for p in inference.MNC_PARTS + ('total',))
+  assert abs(seconds['sum_of_parts']
+             - sum(seconds[p] for p in inference.MNC_PARTS)) < 1e-9
+  assert report['image'] == [600, 1000]
+  assert 'peer_seconds' not in report
+  assert '"mnc_seconds"' in capsys.readouterr().out
