@@ -22,8 +22,31 @@ import tensorflow as tf
 from official.vision.losses import maskrcnn_losses
 
 
+def _per_image_mean(values, weights):
+  """Mean over images of each image's weighted average.
+
+  Each image is normalized by its own weight (as one image per GPU in the
+  original release), so B images on one device and one image on each of B
+  replicas (losses summed after Model Garden divides by the replica count)
+  give the same loss and gradients.
+
+  Args:
+    values: `[B, ...]` per-sample losses.
+    weights: `[B, ...]` sample weights (0 for ignored samples).
+
+  Returns:
+    scalar.
+  """
+  batch = tf.shape(values)[0]
+  values = tf.reshape(values * weights, [batch, -1])
+  weights = tf.reshape(weights, [batch, -1])
+  per_image = tf.reduce_sum(values, axis=1) / tf.maximum(
+      tf.reduce_sum(weights, axis=1), 1.0)
+  return tf.reduce_mean(per_image)
+
+
 def rpn_score_loss(logits, score_targets):
-  """Objectness loss averaged over the sampled anchors.
+  """Objectness loss: per image, the average over its sampled anchors.
 
   Args:
     logits: `[B, h, w, A]` objectness logits.
@@ -36,12 +59,11 @@ def rpn_score_loss(logits, score_targets):
   labels = tf.cast(tf.maximum(score_targets, 0), tf.float32)
   per_anchor = tf.nn.sigmoid_cross_entropy_with_logits(
       labels=labels, logits=tf.cast(logits, tf.float32))
-  return tf.reduce_sum(per_anchor * sampled) / tf.maximum(
-      tf.reduce_sum(sampled), 1.0)
+  return _per_image_mean(per_anchor, sampled)
 
 
 def weighted_classification_loss(logits, class_targets, weights):
-  """Softmax cross-entropy averaged with per-sample weights.
+  """Softmax cross-entropy: per image, the weighted average over samples.
 
   Args:
     logits: `[B, K, C]`.
@@ -54,8 +76,7 @@ def weighted_classification_loss(logits, class_targets, weights):
   ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
       labels=tf.cast(class_targets, tf.int32), logits=tf.cast(logits,
                                                               tf.float32))
-  weights = tf.cast(weights, tf.float32)
-  return tf.reduce_sum(ce * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+  return _per_image_mean(ce, tf.cast(weights, tf.float32))
 
 
 def compute_losses(outputs, config):

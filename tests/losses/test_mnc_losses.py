@@ -131,3 +131,23 @@ def test_padding_samples_and_empty_positives_give_zero_not_nan():
 def test_stage_weights_must_have_five_entries():
   with pytest.raises(ValueError, match='5 entries'):
     mnc_losses.compute_losses({}, model_cfg.MncLosses(stage_weights=[1.0]))
+
+
+def test_objectness_and_classification_normalize_per_image():
+  # Image 0 has 1 sampled anchor, image 1 has 3: each image is averaged on
+  # its own, then the images are averaged (one image per replica gives the
+  # same loss and gradients).
+  logits = np.array([[0.5, 2.0, -1.0, 0.3], [1.5, -0.5, 0.2, 0.7]],
+                    np.float32).reshape(2, 1, 1, 4)
+  labels = np.array([[1, -1, -1, -1], [0, 1, 1, -1]],
+                    np.int32).reshape(2, 1, 1, 4)
+  want = 0.5 * (bce(0.5, 1) + (bce(1.5, 0) + bce(-0.5, 1) + bce(0.2, 1)) / 3)
+  np.testing.assert_allclose(
+      float(mnc_losses.rpn_score_loss(logits, labels)), want, rtol=1e-6)
+  cls = np.random.RandomState(2).randn(2, 3, 4).astype(np.float32)
+  targets = np.array([[1, 0, 3], [2, 2, 0]], np.int32)
+  weights = np.array([[1, 0, 0], [1, 1, 1]], np.float32)
+  want = 0.5 * (softmax_ce(cls[0, 0], 1) + sum(
+      softmax_ce(cls[1, k], targets[1, k]) for k in range(3)) / 3)
+  np.testing.assert_allclose(float(mnc_losses.weighted_classification_loss(
+      cls, targets, weights)), want, rtol=1e-5)
