@@ -85,7 +85,8 @@ def run(flags_obj):
   if 'train' in mode and chief:
     # Pure evaluation jobs do not write it: they may run beside the trainer.
     train_utils.serialize_config(params, model_dir)
-  print(f'train.py: {type(strategy).__name__} with '
+  print(f'train.py: {params.runtime.distribution_strategy} '
+        f'({type(strategy).__name__}) with '
         f'{strategy.num_replicas_in_sync} replica(s); chief: {chief}',
         flush=True)
 

@@ -93,7 +93,8 @@ def test_multi_worker_mirrored_two_local_workers(tiny_data, tmp_path):
   chief_output = outputs[0]
   assert 'chief: True' in chief_output and 'chief: False' in outputs[1]
   for output in outputs:
-    assert 'MultiWorkerMirroredStrategy with 2 replica(s)' in output
+    assert 'multi_worker_mirrored (' in output
+    assert 'with 2 replica(s)' in output
   assert 'step 4/4' in chief_output
   assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-4')
   reader = tf.train.load_checkpoint(model_dir)
