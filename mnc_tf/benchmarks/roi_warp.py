@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from mnc_tf.ops import roi_warp
 from mnc_tf.ops import roi_warp_custom
+from mnc_tf.ops import targets
 
 # name: (features shape [B, H, W, C], boxes per image, output_size, pooled_size)
 WORKLOADS = {
@@ -48,23 +49,15 @@ def builtin_warp(features, boxes, output_size, pooled_size):
   """crop_and_resize at the op's sample points, then max pool. [B*K,n,n,C]."""
   shape = tf.shape(features)
   b, k = tf.shape(boxes)[0], tf.shape(boxes)[1]
-  y1, x1, y2, x2 = tf.unstack(boxes, axis=-1)
-  s, S = SPATIAL_SCALE, output_size
-
-  def ends(start, end, size):
-    step = (end - start) * s / S
-    first = start * s - 0.5 + 0.5 * step
-    last = start * s - 0.5 + (S - 0.5) * step
-    denom = tf.cast(size - 1, tf.float32)
-    return first / denom, last / denom
-
-  ny1, ny2 = ends(y1, y2, shape[1])
-  nx1, nx2 = ends(x1, x2, shape[2])
-  norm = tf.reshape(tf.stack([ny1, nx1, ny2, nx2], -1), [-1, 4])
+  # On the feature map (scale 1 after multiplying by s), the normalized boxes
+  # whose first and last crop_and_resize samples are the op's.
+  norm = targets.mask_sample_positions(boxes * SPATIAL_SCALE, output_size,
+                                       (shape[1], shape[2]))
   box_indices = tf.repeat(tf.range(b), k)
-  out = tf.image.crop_and_resize(features, norm, box_indices, [S, S])
+  out = tf.image.crop_and_resize(features, tf.reshape(norm, [-1, 4]),
+                                 box_indices, [output_size, output_size])
   if pooled_size:
-    window = S // pooled_size
+    window = output_size // pooled_size
     out = tf.nn.max_pool2d(out, window, window, 'VALID')
   return out
 
