@@ -8,7 +8,7 @@ OP_SRCS    := $(wildcard custom_ops/roi_warp/*.cc custom_ops/roi_warp/*.h custom
 STAMP      := $(VENV)/.deps-installed
 PYTEST_ARGS ?=
 
-.PHONY: install op test test-fast demo bench cuda-harness clean FORCE
+.PHONY: install op test demo bench cuda-harness clean FORCE
 
 install: $(STAMP) $(OP_LIB)
 

@@ -33,8 +33,8 @@ class BuildOp(setuptools.Command):
 
 def _requirements():
   with open(os.path.join(_HERE, 'requirements.txt')) as f:
-    return [line.strip() for line in f
-            if line.strip() and not line.startswith('#')]
+    lines = (line.split('#', 1)[0].strip() for line in f)
+    return [line for line in lines if line]
 
 
 setuptools.setup(
