@@ -73,6 +73,30 @@ class ConversionFailed(Exception):
   """Raised when an invalid record stops a run without --skip_invalid."""
 
 
+def run_cli(name, convert_call, input_errors=(OSError,)):
+  """Runs a converter for a CLI `main`: 0 on success, 1 with a message.
+
+  Args:
+    name: program name for the messages.
+    convert_call: no-argument callable doing the conversion.
+    input_errors: exception types that mean unreadable / malformed input.
+
+  Returns:
+    The process exit status.
+  """
+  try:
+    convert_call()
+  except ConversionFailed as e:
+    print('%s: stopped at an invalid record (use --skip_invalid to skip '
+          'such records); no output written: %s' % (name, e),
+          file=sys.stderr)
+    return 1
+  except input_errors as e:
+    print('%s: error: %s' % (name, e), file=sys.stderr)
+    return 1
+  return 0
+
+
 def run_conversion(tasks, convert_fn, output_prefix, num_shards,
                    id_to_name, name, skip_invalid=False, num_workers=0,
                    log_every=100, extra_problems=()):

@@ -223,19 +223,13 @@ def parse_args(argv):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  try:
-    convert(args.image_dir, args.annotations_file, args.output_prefix,
-            num_shards=args.num_shards, num_workers=args.num_workers,
-            skip_invalid=args.skip_invalid, log_every=args.log_every)
-  except conversion.ConversionFailed as e:
-    print('%s: stopped at an invalid record (use --skip_invalid to skip '
-          'such records); no output written: %s' % (_NAME, e),
-          file=sys.stderr)
-    return 1
-  except (OSError, ValueError, KeyError, TypeError) as e:
-    print('%s: error: %s' % (_NAME, e), file=sys.stderr)
-    return 1
-  return 0
+  return conversion.run_cli(
+      _NAME, lambda: convert(args.image_dir, args.annotations_file,
+                             args.output_prefix, num_shards=args.num_shards,
+                             num_workers=args.num_workers,
+                             skip_invalid=args.skip_invalid,
+                             log_every=args.log_every),
+      input_errors=(OSError, ValueError, KeyError, TypeError))
 
 
 if __name__ == '__main__':

@@ -175,19 +175,12 @@ def parse_args(argv):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  try:
-    convert(args.sbd_root, args.split, args.output_prefix,
-            num_shards=args.num_shards, num_workers=args.num_workers,
-            skip_invalid=args.skip_invalid, log_every=args.log_every)
-  except conversion.ConversionFailed as e:
-    print('%s: stopped at an invalid record (use --skip_invalid to skip '
-          'such records); no output written: %s' % (_NAME, e),
-          file=sys.stderr)
-    return 1
-  except OSError as e:
-    print('%s: error: %s' % (_NAME, e), file=sys.stderr)
-    return 1
-  return 0
+  return conversion.run_cli(
+      _NAME, lambda: convert(args.sbd_root, args.split, args.output_prefix,
+                             num_shards=args.num_shards,
+                             num_workers=args.num_workers,
+                             skip_invalid=args.skip_invalid,
+                             log_every=args.log_every))
 
 
 if __name__ == '__main__':
