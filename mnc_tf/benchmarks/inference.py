@@ -12,7 +12,9 @@ models run their full fixed-size proposal sets). Each part is its own
 `tf.function`, fed the previous part's outputs, warmed up once and timed
 `--runs` times (median):
 
-  conv     the backbone;                 stage1  RPN head + proposals (NMS);
+  conv     the backbone (and the 1x1 reduction of the map stages 2-5 warp,
+           when the experiment sets `roi_feature_channels`);
+  stage1   RPN head + proposals (NMS);
   stage2   RoI warp + mask head;         stage3  masked classifier + box
   stage4 / stage5   the same on the stage-3 boxes (5-stage inference);
   post     per-class NMS, mask voting and pasting the masks into the
@@ -70,8 +72,11 @@ def time_mnc(model, runs, seed=0):
   image_shape = info[:, 1, :]
   times = {}
 
-  conv = tf.function(lambda x: model.backbone(x, training=False))
-  times['conv'], features = _median_seconds(conv, (images,), runs)
+  @tf.function
+  def conv(images):
+    features = model.backbone(images, training=False)
+    return features, model.roi_feature_map(features)
+  times['conv'], (features, roi_map) = _median_seconds(conv, (images,), runs)
 
   @tf.function
   def stage1(features):
@@ -100,7 +105,7 @@ def time_mnc(model, runs, seed=0):
   boxes, candidates = rois, []
   for mask_name, cls_name in (('stage2', 'stage3'), ('stage4', 'stage5')):
     times[mask_name], (roi_features, mask_probs) = _median_seconds(
-        mask_stage, (features, boxes), runs)
+        mask_stage, (roi_map, boxes), runs)
     times[cls_name], (scores, refined) = _median_seconds(
         cls_stage, (roi_features, mask_probs, boxes), runs)
     scores = scores * tf.cast(valid, tf.float32)[..., None]

@@ -47,9 +47,21 @@ def _check(config: model_cfg.MncModel):
     raise ValueError(f'mask_stage.pooled_size ({mask.pooled_size}) must be a '
                      'multiple of classifier_stage.pooled_size '
                      f'({cls.pooled_size}).')
+  if config.roi_feature_channels < 0:
+    raise ValueError('roi_feature_channels must be >= 0 (0: no reduction), '
+                     f'got {config.roi_feature_channels}.')
   if config.roi_warp_implementation not in ('auto', 'custom', 'tf'):
     raise ValueError("roi_warp_implementation must be 'auto', 'custom' or "
                      f"'tf', got {config.roi_warp_implementation!r}.")
+
+
+def build_roi_feature_reducer(channels, l2_regularizer=None):
+  """The 1x1 conv + ReLU before the RoI warp, or None when `channels` is 0."""
+  if not channels:
+    return None
+  return tf_keras.layers.Conv2D(
+      channels, 1, activation='relu', kernel_initializer='he_normal',
+      kernel_regularizer=l2_regularizer, name='roi_feature_reduction')
 
 
 def build_mnc_model(config: model_cfg.MncModel, l2_regularizer=None,
@@ -113,6 +125,8 @@ def build_mnc_model(config: model_cfg.MncModel, l2_regularizer=None,
           voting_resolution=det.voting_resolution,
           max_voting_members=det.max_voting_members,
           name='detection_generator'),
+      roi_feature_reducer=build_roi_feature_reducer(
+          config.roi_feature_channels, l2_regularizer),
       class_ids=config.class_ids,
       anchor_scales=anchors.scales,
       anchor_aspect_ratios=anchors.aspect_ratios,

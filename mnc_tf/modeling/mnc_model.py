@@ -30,7 +30,7 @@ class MncModel(tf_keras.Model):
 
   def __init__(self, backbone, rpn_head, proposal_generator, roi_sampler,
                roi_warp, mask_head, classifier_head, detection_generator,
-               class_ids, anchor_scales=(128.0, 256.0, 512.0),
+               class_ids, roi_feature_reducer=None, anchor_scales=(128.0, 256.0, 512.0),
                anchor_aspect_ratios=(0.5, 1.0, 2.0), feature_stride=16,
                rpn_fg_iou_threshold=0.7, rpn_bg_iou_threshold=0.3,
                rpn_num_samples=256, rpn_fg_fraction=0.5,
@@ -52,6 +52,10 @@ class MncModel(tf_keras.Model):
       classifier_head: `MaskedClassifierHead` (stages 3 and 5).
       detection_generator: `DetectionGenerator` (inference).
       class_ids: data-set ids of the N foreground classes.
+      roi_feature_reducer: optional layer `[B, h, w, C]` -> `[B, h, w, C']`
+        applied once to the backbone features; stages 2-5 warp its output
+        (the RPN sees the backbone features).  None: stages 2-5 warp the
+        backbone features.
       anchor_scales: anchor sides (pixels).
       anchor_aspect_ratios: anchor width / height ratios.
       feature_stride: backbone stride (16).
@@ -87,6 +91,7 @@ class MncModel(tf_keras.Model):
         'mask_head': mask_head,
         'classifier_head': classifier_head,
         'detection_generator': detection_generator,
+        'roi_feature_reducer': roi_feature_reducer,
         'class_ids': [int(c) for c in class_ids],
         'anchor_scales': [float(s) for s in anchor_scales],
         'anchor_aspect_ratios': [float(r) for r in anchor_aspect_ratios],
@@ -115,6 +120,7 @@ class MncModel(tf_keras.Model):
     self.mask_head = mask_head
     self.classifier_head = classifier_head
     self.detection_generator = detection_generator
+    self.roi_feature_reducer = roi_feature_reducer
     self._class_table = box_utils.class_index_table(class_ids)
     self._num_classes = len(class_ids) + 1
 
@@ -164,6 +170,12 @@ class MncModel(tf_keras.Model):
         deltas, boxes, weights=self._config_dict['box_regression_weights'])
     return self._maybe_stop(box_utils.clip_boxes(refined, image_shape))
 
+  def roi_feature_map(self, features):
+    """The map stages 2-5 warp: `[B, h, w, C]` -> `[B, h, w, C']`."""
+    if self.roi_feature_reducer is None:
+      return features
+    return self.roi_feature_reducer(features)
+
   def _rpn(self, images, image_info, training):
     features = self.backbone(images, training=training)
     rpn_scores, rpn_boxes = self.rpn_head(features)
@@ -176,7 +188,8 @@ class MncModel(tf_keras.Model):
     rois, roi_scores, roi_valid, anchor_index = self.proposal_generator(
         rpn_scores, proposal_deltas, anchors, image_shape, training=training)
     return {
-        'features': features, 'rpn_scores': rpn_scores,
+        'features': features, 'roi_features': self.roi_feature_map(features),
+        'rpn_scores': rpn_scores,
         'rpn_boxes': rpn_boxes, 'anchors': anchors,
         'image_shape': image_shape, 'rpn_rois': rois,
         'rpn_roi_scores': roi_scores, 'rpn_roi_valid': roi_valid,
@@ -273,7 +286,7 @@ class MncModel(tf_keras.Model):
 
     stages = [(2, 3)] + ([(4, 5)] if cfg['num_train_stages'] == 5 else [])
     for mask_stage, cls_stage in stages:
-      pair = self._stage_pair(rpn['features'], boxes, training=True)
+      pair = self._stage_pair(rpn['roi_features'], boxes, training=True)
       targets = targets_lib.cascade_targets(
           tf.stop_gradient(boxes), sample_valid,
           tf.stop_gradient(pair['mask_probs']), gt_boxes, gt_valid,
@@ -325,7 +338,7 @@ class MncModel(tf_keras.Model):
     cand_boxes, cand_masks, cand_scores = [], [], []
     stages = (3, 5) if self._config_dict['num_inference_stages'] == 5 else (3,)
     for stage in stages:
-      pair = self._stage_pair(rpn['features'], boxes, training=False)
+      pair = self._stage_pair(rpn['roi_features'], boxes, training=False)
       scores = tf.nn.softmax(pair['cls_mask_logits'], axis=-1) * valid
       outputs.update({f'stage{stage}_boxes': boxes,
                       f'stage{stage}_scores': scores,

@@ -206,12 +206,42 @@ def test_training_needs_ground_truth(model5):
     model5(example['images'], example['image_info'], training=True)
 
 
+def test_roi_feature_reduction_feeds_stages_two_to_five():
+  model = build(roi_feature_channels=8)
+  example = make_example()
+  reducer = model.roi_feature_reducer
+  features = model.backbone(example['images'])
+  reduced = model.roi_feature_map(features)
+  # The tiny backbone's 64 channels -> 8, same grid; ReLU output.
+  assert features.shape[-1] == 64 and reduced.shape == (*features.shape[:3], 8)
+  assert float(tf.reduce_min(reduced)) >= 0.0
+  expected = np.maximum(
+      np.einsum('bhwc,cd->bhwd', features.numpy(),
+                reducer.kernel.numpy()[0, 0]) + reducer.bias.numpy(), 0.0)
+  np.testing.assert_allclose(reduced.numpy(), expected, rtol=1e-5, atol=1e-5)
+  # Stage 2's fc sees 7 x 7 x 8 warped features; the RPN the backbone's 64.
+  assert model.mask_head.weights[0].shape[0] == 7 * 7 * 8
+  assert model.rpn_head.weights[0].shape[2] == 64
+  # Trained through every stage (the mask losses of stages 2 and 4 too).
+  for loss_name in ('stage2_mask', 'stage5_cls_mask'):
+    grad = gradient_of(model, loss_name, reducer.kernel)
+    assert grad is not None and np.abs(grad.numpy()).max() > 0
+  clone = mnc_model.MncModel.from_config(model.get_config())
+  assert clone.get_config()['roi_feature_reducer'] is reducer
+
+
+def test_no_roi_feature_reduction_by_default(model5):
+  assert model5.roi_feature_reducer is None
+  assert model5.mask_head.weights[0].shape[0] == 7 * 7 * 64
+
+
 @pytest.mark.parametrize('overrides, message', [
     ({'mask_stage': {'warp_size': 14, 'pooled_size': 4}}, 'multiple of'),
     ({'classifier_stage': {'pooled_size': 5}}, 'multiple of'),
     ({'backbone': {'type': 'alexnet'}}, 'backbone.type'),
     ({'roi_warp_implementation': 'cuda'}, 'roi_warp_implementation'),
     ({'cascade': {'num_train_stages': 4}}, '3 or 5'),
+    ({'roi_feature_channels': -1}, 'roi_feature_channels'),
 ])
 def test_factory_rejects_bad_configs(overrides, message):
   with pytest.raises(ValueError, match=message):
