@@ -10,7 +10,7 @@ r"""Exports an MNC experiment as a SavedModel for TF Serving.
 Model Garden's export flags (`official/vision/serving/export_saved_model.py`).
 The SavedModel holds `serving_default` (input `--input_type`) and one named
 signature per input type (`image_tensor`, `image_bytes`, `tf_example`); the
-graph contains only stock TensorFlow ops (the RoI warp's TF twin). It is
+graph contains only stock TensorFlow ops (the RoI warp as one crop_and_resize). It is
 written to a temporary directory and renamed when complete; an existing
 `--export_dir` is kept unless `--overwrite`.
 """

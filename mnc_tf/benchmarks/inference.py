@@ -2,7 +2,8 @@
 r"""Per-stage inference time of MNC vs Model Garden's Mask R-CNN (paper Table 3).
 
     python -m mnc_tf.benchmarks.inference --experiment=mnc_resnet50_coco \
-        [--runs=3] [--peer=maskrcnn_resnetfpn_coco] [--no_peer] [--json]
+        [--runs=3] [--peer=maskrcnn_resnetfpn_coco] [--no_peer] \
+        [--saved_model=EXPORT_DIR] [--json]
 
 Times one image whose content is the paper's 600 x 1000 (MNC: padded to
 608 x 1008, a multiple of its stride 16; Mask R-CNN: padded to 640 x 1024, a
@@ -21,7 +22,9 @@ models run their full fixed-size proposal sets). Each part is its own
            original 600 x 1000 image.
 `total` is the whole pipeline as one function (what the SavedModel runs,
 minus image resizing). The peer is timed as a whole (`total`) and its
-backbone + FPN alone (`conv`), with the same ResNet depth.
+backbone + FPN alone (`conv`), with the same ResNet depth. `--saved_model`
+also times an export's `serving_default` (image resizing included, stock-op
+RoI warp): what TF Serving runs.
 """
 import argparse
 import json
@@ -149,6 +152,24 @@ def time_peer(model, runs, seed=0):
   return times
 
 
+def time_saved_model(export_dir, runs, seed=0):
+  """Median seconds of an exported model's `serving_default` (uint8 input).
+
+  This is what TF Serving runs: resizing to the network input, the cascade
+  with the stock-op RoI warp, post-processing and pasting the masks.
+  """
+  loaded = tf.saved_model.load(export_dir)
+  serve = loaded.signatures['serving_default']
+  spec = list(serve.structured_input_signature[1].values())[0]
+  if spec.dtype != tf.uint8 or spec.shape.rank != 4:
+    raise ValueError(f'{export_dir}: serving_default takes {spec}; export it '
+                     'with --input_type=image_tensor to time it here.')
+  image = tf.cast(tf.random.stateless_uniform(
+      [1, *IMAGE_HW, 3], [seed, 3], maxval=256, dtype=tf.int32), tf.uint8)
+  seconds, _ = _median_seconds(lambda x: serve(x), (image,), runs)
+  return {'total': seconds}
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(prog='python -m mnc_tf.benchmarks.inference',
                                    description=__doc__.split('\n\n')[0])
@@ -156,6 +177,10 @@ def main(argv=None):
   parser.add_argument('--params_override', default='')
   parser.add_argument('--peer', default='maskrcnn_resnetfpn_coco')
   parser.add_argument('--no_peer', action='store_true')
+  parser.add_argument('--saved_model', default='',
+                      help='also time this export\'s serving_default on a '
+                      'uint8 600x1000 image (python export/export_saved_model.py '
+                      '--input_type=image_tensor)')
   parser.add_argument('--runs', type=int, default=3)
   parser.add_argument('--json', action='store_true')
   args = parser.parse_args(argv)
@@ -185,6 +210,10 @@ def main(argv=None):
     report.update({'peer': args.peer, 'peer_resnet_depth': depth,
                    'peer_padded': list(PEER_PADDED),
                    'peer_seconds': time_peer(peer, args.runs)})
+  if args.saved_model:
+    report.update({'saved_model': args.saved_model,
+                   'saved_model_seconds': time_saved_model(args.saved_model,
+                                                           args.runs)})
   if args.json:
     print(json.dumps(report, indent=1))
     return report
@@ -200,6 +229,9 @@ def main(argv=None):
       value = report['peer_seconds'].get(part)
       row += f' {1000 * value:.0f} |' if value is not None else ' |'
     print(row)
+  if args.saved_model:
+    print(f"SavedModel serving_default ({args.saved_model}): "
+          f"{1000 * report['saved_model_seconds']['total']:.0f} ms")
   return report
 
 

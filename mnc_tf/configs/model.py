@@ -235,7 +235,8 @@ class MncModel(hyperparams.Config):
     init_checkpoint: local ImageNet weights: a Keras `.h5` for VGG-16 (conv
       layers by Keras names; fc1/fc2 also initialize stage 3's fc layers when
       present), a Model Garden checkpoint for ResNet; '' for random init.
-    roi_warp_implementation: 'auto', 'custom' or 'tf' (see mnc_tf.ops.roi_warp).
+    roi_warp_implementation: 'auto', 'custom', 'tf' or 'crop_and_resize'
+      (inference only; what exports use), see mnc_tf.ops.roi_warp.
     roi_feature_channels: when > 0, a 1x1 conv + ReLU maps the backbone's
       stride-16 features to this many channels once per image, and stages 2-5
       RoI-warp that thinner map (the RPN keeps the backbone's features).  0

@@ -17,6 +17,7 @@ from mnc_tf.modeling.layers import detection_generator as detection_lib
 from mnc_tf.modeling.layers import proposals
 from mnc_tf.modeling.layers import roi_sampler as roi_sampler_lib
 from mnc_tf.modeling.layers import roi_warp as roi_warp_lib
+from mnc_tf.ops.roi_warp import IMPLEMENTATIONS as ROI_WARP_IMPLEMENTATIONS
 
 FEATURE_STRIDE = 16
 
@@ -50,9 +51,10 @@ def _check(config: model_cfg.MncModel):
   if config.roi_feature_channels < 0:
     raise ValueError('roi_feature_channels must be >= 0 (0: no reduction), '
                      f'got {config.roi_feature_channels}.')
-  if config.roi_warp_implementation not in ('auto', 'custom', 'tf'):
-    raise ValueError("roi_warp_implementation must be 'auto', 'custom' or "
-                     f"'tf', got {config.roi_warp_implementation!r}.")
+  if config.roi_warp_implementation not in ROI_WARP_IMPLEMENTATIONS:
+    raise ValueError('roi_warp_implementation must be one of '
+                     f'{ROI_WARP_IMPLEMENTATIONS}, got '
+                     f'{config.roi_warp_implementation!r}.')
 
 
 def build_roi_feature_reducer(channels, l2_regularizer=None):

@@ -4,7 +4,9 @@
 S x S grid, optionally max pooled to P x P, as a differentiable function of both
 the features and the box coordinates.  Two implementations compute the same
 math: the compiled custom op (`custom`, fast, CPU and optionally GPU kernels)
-and a pure-TensorFlow twin (`tf`, stock ops only, used in exported graphs).
+and a pure-TensorFlow twin (`tf`, stock ops only).  A third, forward-only
+stock-op form (`crop_and_resize`: one fused `tf.image.crop_and_resize`) is
+what exported inference graphs use.
 """
 
 import logging
@@ -13,9 +15,10 @@ import math
 import tensorflow as tf
 
 from mnc_tf.ops import roi_warp_custom
+from mnc_tf.ops.roi_warp_crop_and_resize import roi_warp_crop_and_resize
 from mnc_tf.ops.roi_warp_twin import roi_warp_twin
 
-IMPLEMENTATIONS = ('auto', 'custom', 'tf')
+IMPLEMENTATIONS = ('auto', 'custom', 'tf', 'crop_and_resize')
 _warned = []
 
 
@@ -71,7 +74,9 @@ def roi_warp(features, boxes, output_size=28, spatial_scale=1.0 / 16,
     pooled_size: None or 0 for no pooling; P > 0 fuses a max pool of the S x S
       grid to P x P (S % P == 0), whose gradient routes through the argmax.
     implementation: 'auto' (custom op if built, else the TF twin with a
-      one-time warning), 'custom' or 'tf'.
+      one-time warning), 'custom', 'tf' or 'crop_and_resize' (stock ops,
+      computed in float32, for inference graphs; its gradients are
+      TensorFlow's CropAndResize ones).
     name: optional name scope.
 
   Returns:
@@ -99,8 +104,12 @@ def roi_warp(features, boxes, output_size=28, spatial_scale=1.0 / 16,
         and features.shape[0] != boxes.shape[0]):
       raise ValueError(f'features batch {features.shape[0]} != boxes batch '
                        f'{boxes.shape[0]}.')
-    if _resolve(implementation) == 'custom':
+    resolved = _resolve(implementation)
+    if resolved == 'custom':
       return roi_warp_custom.roi_warp_custom(
           features, boxes, output_size, float(spatial_scale), pooled_size)
+    if resolved == 'crop_and_resize':
+      return roi_warp_crop_and_resize(features, boxes, output_size,
+                                      float(spatial_scale), pooled_size)
     return roi_warp_twin(features, boxes, output_size, float(spatial_scale),
                          pooled_size)

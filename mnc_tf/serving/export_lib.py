@@ -62,7 +62,8 @@ def export_saved_model(params, export_dir, checkpoint_path=None,
       `image_bytes` or `tf_example`); each also has its own named signature.
     batch_size: static batch size of the signatures (None: any).
     overwrite: replace an existing `export_dir`.
-    model: optional prebuilt model (must use the 'tf' RoI warp).
+    model: optional prebuilt model (with a stock-op RoI warp:
+      'crop_and_resize' or 'tf').
 
   Returns:
     `export_dir`.

@@ -7,9 +7,10 @@ whole pipeline (normalize, resize so the shorter side is `scale` and the
 longer at most `max_size`, pad to the static `padded_size`, the 3- or 5-stage
 cascade, mask voting, and pasting the voted masks into the original image).
 
-The model is built with the RoI warp's pure-TensorFlow twin
-(`roi_warp_implementation='tf'`), so the exported graph contains only stock
-TensorFlow ops and a stock TF Serving loads it.
+The model is built with the RoI warp's stock-op inference form
+(`roi_warp_implementation='crop_and_resize'`: one fused
+`tf.image.crop_and_resize`, ~2x faster than the pure-TF twin), so the exported
+graph contains only stock TensorFlow ops and a stock TF Serving loads it.
 
 Signature outputs (DESIGN.md §6), B = batch, N = `max_num_detections`:
   num_detections     int32   [B]
@@ -37,9 +38,10 @@ OUTPUT_KEYS = ('num_detections', 'detection_boxes', 'detection_classes',
 
 
 def export_model_config(model_config):
-  """A copy of the model config that uses only stock TF ops (twin RoI warp)."""
+  """A copy of the model config that uses only stock TF ops."""
   config = copy.deepcopy(model_config)
-  config.override({'roi_warp_implementation': 'tf', 'init_checkpoint': ''},
+  config.override({'roi_warp_implementation': 'crop_and_resize',
+                   'init_checkpoint': ''},
                   is_strict=True)
   return config
 
@@ -55,7 +57,7 @@ class MncExportModule(export_base.ExportModule):
       params: `cfg.ExperimentConfig` of an MNC experiment.
       batch_size: static batch size of the signatures, or None.
       input_type: one of `INPUT_TYPES`.
-      model: an `MncModel`; None builds one from `params` with the twin RoI
+      model: an `MncModel`; None builds one from `params` with the stock-op RoI
         warp.
       input_name: optional name of the signature's input tensor.
 

@@ -14,3 +14,10 @@ def test_benchmark_reports_every_stage(capsys):
   assert report['image'] == [600, 1000]
   assert 'peer_seconds' not in report
   assert '"mnc_seconds"' in capsys.readouterr().out
+
+
+def test_benchmark_times_a_saved_model(exported, capsys):
+  report = inference.main(['--experiment=mnc_shapes_demo', '--no_peer',
+                           '--runs=1', f"--saved_model={exported['export_dir']}"])
+  assert report['saved_model_seconds']['total'] > 0
+  assert 'SavedModel serving_default' in capsys.readouterr().out

@@ -23,7 +23,7 @@ class RoiWarp(tf_keras.layers.Layer):
       output_size: S, side of the bilinear sampling grid.
       spatial_scale: feature-map pixels per input pixel (1/16).
       pooled_size: 0 for none, else the fused max pool's output side P.
-      implementation: 'auto', 'custom' or 'tf' (see `mnc_tf.ops.roi_warp`).
+      implementation: one of `mnc_tf.ops.roi_warp.IMPLEMENTATIONS`.
       **kwargs: base layer arguments.
     """
     super().__init__(**kwargs)
