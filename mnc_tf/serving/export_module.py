@@ -4,8 +4,10 @@
 Follows Model Garden's `official/vision/serving/detection.py`: a subclass of
 `official.vision.serving.export_base.ExportModule` whose `serve` carries the
 whole pipeline (normalize, resize so the shorter side is `scale` and the
-longer at most `max_size`, pad to the static `padded_size`, the 3- or 5-stage
-cascade, mask voting, and pasting the voted masks into the original image).
+longer at most `max_size`, pad to a static size — the parser's `padded_size`
+when set, else [scale, max_size] for landscape and its transpose for portrait
+images, one graph branch each —, the 3- or 5-stage cascade, mask voting, and
+pasting the voted masks into the original image).
 
 The model is built with the RoI warp's stock-op inference form
 (`roi_warp_implementation='crop_and_resize'`: one fused
@@ -46,6 +48,26 @@ def export_model_config(model_config):
   return config
 
 
+def oriented_padded_sizes(parser):
+  """The static network input sizes of the export, landscape first.
+
+  With `parser.padded_size` set, that one size.  Otherwise a landscape (or
+  square) image, resized so that its shorter side is at most `scale` and its
+  longer at most `max_size`, is padded to [scale, max_size] rounded up to
+  `size_divisor`, and a portrait image to the transpose: ~40 % fewer pixels
+  than one square [max_size, max_size] input for the paper's 600 / 1000.
+
+  Returns:
+    List of one or two [height, width] lists.
+  """
+  if parser.padded_size:
+    return [data_config.resolve_padded_size(parser)]
+  divisor = max(int(parser.size_divisor), 1)
+  short, long = (-(-int(v) // divisor) * divisor
+                 for v in (min(parser.scale, parser.max_size), parser.max_size))
+  return [[short, long]] if short == long else [[short, long], [long, short]]
+
+
 class MncExportModule(export_base.ExportModule):
   """Export module of an MNC experiment (`params.task` is an `MncTask`)."""
 
@@ -72,11 +94,11 @@ class MncExportModule(export_base.ExportModule):
     parser = params.task.validation_data.parser
     self._scale = int(parser.scale)
     self._max_size = int(parser.max_size)
-    self._padded_size = data_config.resolve_padded_size(parser)
+    self._padded_sizes = oriented_padded_sizes(parser)
     self._mask_threshold = float(
         params.task.model.detection.mask_binarize_threshold)
     super().__init__(params, batch_size=batch_size,
-                     input_image_size=list(self._padded_size),
+                     input_image_size=list(self._padded_sizes[0]),
                      input_type=input_type, num_channels=3, model=model,
                      input_name=input_name)
 
@@ -99,7 +121,7 @@ class MncExportModule(export_base.ExportModule):
     return factory.build_mnc_model(
         export_model_config(self.params.task.model), build=True)
 
-  def _preprocess_one(self, image):
+  def _preprocess_one(self, image, padded_size):
     """uint8 `[H, W, 3]` -> (normalized padded `[Hp, Wp, 3]`, `[4, 2]`)."""
     shape = tf.shape(image)
     tf.debugging.assert_positive(
@@ -109,13 +131,18 @@ class MncExportModule(export_base.ExportModule):
     scaled_size = parser_lib.compute_scaled_size(shape[0:2], self._scale,
                                                  self._max_size)
     image, image_info = preprocess_ops.resize_and_crop_image(
-        image, scaled_size, padded_size=self._padded_size,
-        keep_aspect_ratio=False)
-    image.set_shape(list(self._padded_size) + [3])
+        image, scaled_size, padded_size=padded_size, keep_aspect_ratio=False)
+    image.set_shape(list(padded_size) + [3])
     return image, image_info
 
-  def preprocess(self, images):
-    """uint8 `[B, H, W, 3]` -> normalized `[B, Hp, Wp, 3]`, info `[B, 4, 2]`."""
+  def preprocess(self, images, padded_size=None):
+    """uint8 `[B, H, W, 3]` -> normalized `[B, Hp, Wp, 3]`, info `[B, 4, 2]`.
+
+    Args:
+      images: uint8 `[B, H, W, 3]`.
+      padded_size: [Hp, Wp], one of `oriented_padded_sizes`; None: the first.
+    """
+    padded_size = list(padded_size or self._padded_sizes[0])
     images = tf.convert_to_tensor(images)
     if images.dtype != tf.uint8:
       raise TypeError(f'images must be uint8 [B, H, W, 3], got dtype '
@@ -125,9 +152,9 @@ class MncExportModule(export_base.ExportModule):
       raise ValueError(f'images must be uint8 [B, H, W, 3], got shape '
                        f'{images.shape}.')
     return tf.map_fn(
-        self._preprocess_one, images,
+        lambda image: self._preprocess_one(image, padded_size), images,
         fn_output_signature=(
-            tf.TensorSpec(list(self._padded_size) + [3], tf.float32),
+            tf.TensorSpec(padded_size + [3], tf.float32),
             tf.TensorSpec([4, 2], tf.float32)))
 
   def postprocess(self, outputs, image_info, height, width):
@@ -173,6 +200,15 @@ class MncExportModule(export_base.ExportModule):
                              name='check_images_shape_B_H_W_3')
     shape = tf.shape(images)
     height, width = shape[1], shape[2]
-    model_images, image_info = self.preprocess(images)
-    outputs = self.model(model_images, image_info, training=False)
-    return self.postprocess(outputs, image_info, height, width)
+
+    def run(padded_size):
+      model_images, image_info = self.preprocess(images, padded_size)
+      outputs = self.model(model_images, image_info, training=False)
+      return self.postprocess(outputs, image_info, height, width)
+
+    if len(self._padded_sizes) == 1:
+      return run(self._padded_sizes[0])
+    # The images of a batch share one size, hence one orientation.
+    landscape, portrait = self._padded_sizes
+    return tf.cond(height <= width, lambda: run(landscape),
+                   lambda: run(portrait))

@@ -31,9 +31,9 @@ OUTPUTS = ('num_detections', 'detection_boxes', 'detection_classes',
            'detection_scores', 'detection_masks', 'image_info')
 
 
-def in_process_detections(model, image, parser):
+def in_process_detections(model, image, parser, padded=None):
   """The model in this process, preprocessing as the data parser does."""
-  padded = data_config.resolve_padded_size(parser)
+  padded = padded or data_config.resolve_padded_size(parser)
   normalized = preprocess_ops.normalize_image(
       tf.constant(image), data_config.MEAN_NORM, data_config.STDDEV_NORM)
   scaled = parser_lib.compute_scaled_size(tf.shape(image)[:2], parser.scale,
@@ -240,3 +240,28 @@ def test_export_refuses_to_overwrite(exported):
   leftovers = [n for n in os.listdir(os.path.dirname(exported['export_dir']))
                if '.tmp-' in n]
   assert not leftovers
+
+
+def test_padding_follows_the_orientation_when_padded_size_is_unset(
+    exported, tmp_path):
+  """No `padded_size`: landscape images run at [64, 96], portrait at [96, 64]."""
+  params = exported['params'].as_dict()
+  params['task']['validation_data']['parser']['padded_size'] = []
+  params = type(exported['params'])(params)
+  parser = params.task.validation_data.parser
+  assert export_module_lib.oriented_padded_sizes(parser) == [[64, 96],
+                                                             [96, 64]]
+  export_dir = export_lib.export_saved_model(
+      params, str(tmp_path / 'oriented'),
+      checkpoint_path=exported['checkpoint'])
+  loaded = tf.saved_model.load(export_dir)  # kept alive while serve runs
+  serve = loaded.signatures['serving_default']
+  landscape = conftest.test_image(72, 110, seed=1)
+  portrait = conftest.test_image(110, 72, seed=2)
+  for image, padded in ((landscape, [64, 96]), (portrait, [96, 64]),
+                        (conftest.test_image(80, 80, seed=3), [64, 96])):
+    out = {k: v.numpy() for k, v in serve(tf.constant(image[None])).items()}
+    expected = in_process_detections(exported['model'], image, parser,
+                                     padded=padded)
+    np.testing.assert_allclose(out['image_info'][0], expected['image_info'])
+    assert_same_detections(out, expected)
