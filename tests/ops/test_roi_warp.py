@@ -330,3 +330,23 @@ def test_auto_falls_back_to_twin_with_one_warning(monkeypatch, caplog):
                              rtol=1e-10, atol=1e-10)
   with pytest.raises(tf.errors.NotFoundError, match='not built'):
     roi_warp(features, boxes, 4, SCALE, 2, implementation='custom')
+
+
+@requires_custom
+def test_pooled_ties_route_the_gradient_like_the_custom_op():
+  # A constant map: every pooling window is an exact tie; both send each
+  # window's gradient to its first sample (row-major).
+  features = tf.ones([1, 6, 6, 2], tf.float64)
+  boxes = tf.constant([[[4.0, 4.0, 16.0, 20.0], [2.0, 6.0, 9.0, 9.5]]],
+                      tf.float64)
+  weights = tf.reshape(tf.range(32, dtype=tf.float64), [1, 2, 2, 2, 4])[
+      ..., :2]
+  grads = []
+  for impl in ('custom', 'tf'):
+    with tf.GradientTape() as tape:
+      tape.watch([features, boxes])
+      loss = tf.reduce_sum(weights * roi_warp(features, boxes, 4, SCALE, 2,
+                                              implementation=impl))
+    grads.append([g.numpy() for g in tape.gradient(loss, [features, boxes])])
+  for got, want in zip(*grads):
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

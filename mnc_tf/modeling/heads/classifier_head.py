@@ -27,9 +27,12 @@ def _max_pool_rois(features, pooled_size):
   factor = side // pooled_size
   shape = tf.shape(features)
   channels = features.shape[-1]
-  x = tf.reshape(features, [shape[0], shape[1], pooled_size, factor,
-                            pooled_size, factor, channels])
-  return tf.reduce_max(x, axis=[3, 5])
+  # max_pool2d on [B*K, P, P, C]: much faster on CPU than reduce_max over a
+  # 7-d reshape.
+  x = tf.reshape(features, [-1, side, side, channels])
+  x = tf.nn.max_pool2d(x, factor, factor, 'VALID')
+  return tf.reshape(x, [shape[0], shape[1], pooled_size, pooled_size,
+                        channels])
 
 
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
