@@ -6,6 +6,8 @@ Times, in one process, the forward pass and the forward + backward pass
 (gradients w.r.t. features AND boxes) of:
   * `custom`: the compiled op (`mnc_tf.ops.roi_warp(implementation='custom')`),
   * `twin`: the pure-TF twin (`implementation='tf'`),
+  * `crop_and_resize`: the stock-op form exported graphs use
+    (`implementation='crop_and_resize'`, exact zero padding),
   * `builtin`: `tf.image.crop_and_resize` sampling the same points (normalized
     boxes set to the first and last sample positions) + `tf.nn.max_pool2d`.
 Each is a `tf.function`, warmed up once, then timed `--runs` times; the table
@@ -28,6 +30,8 @@ from mnc_tf.ops import targets
 # name: (features shape [B, H, W, C], boxes per image, output_size, pooled_size)
 WORKLOADS = {
     'vgg16': ((1, 38, 63, 512), 300, 28, 14),
+    # The ResNet experiments' 256-channel map (`roi_feature_channels`).
+    'resnet_light': ((1, 38, 63, 256), 300, 28, 14),
     'small': ((1, 19, 32, 64), 64, 14, 7),
 }
 SPATIAL_SCALE = 1.0 / 16
@@ -69,6 +73,8 @@ def _implementations():
         f, b, s, SPATIAL_SCALE, p, implementation='custom')
   impls['twin'] = lambda f, b, s, p: roi_warp(
       f, b, s, SPATIAL_SCALE, p, implementation='tf')
+  impls['crop_and_resize'] = lambda f, b, s, p: roi_warp(
+      f, b, s, SPATIAL_SCALE, p, implementation='crop_and_resize')
   impls['builtin'] = builtin_warp
   return impls
 
@@ -139,10 +145,10 @@ def main(argv=None):
     return report
   print(f'RoI warp, {args.workload}: features {b}x{h}x{w}x{c}, {k} boxes, '
         f'S={s}, P={p}, median of {args.runs} runs ({report["machine"]["cpus"]} CPUs)')
-  print(f'{"implementation":<14} {"forward ms":>11} {"fwd+bwd ms":>11} '
+  print(f'{"implementation":<16} {"forward ms":>11} {"fwd+bwd ms":>11} '
         f'{"fwd x":>7} {"fwd+bwd x":>10}')
   for r in rows:
-    print(f'{r["implementation"]:<14} {r["forward_ms"]:>11.1f} '
+    print(f'{r["implementation"]:<16} {r["forward_ms"]:>11.1f} '
           f'{r["forward_backward_ms"]:>11.1f} '
           f'{r["forward_speedup_vs_builtin"]:>7.2f} '
           f'{r["forward_backward_speedup_vs_builtin"]:>10.2f}')

@@ -22,7 +22,7 @@ def test_builtin_path_samples_the_op_points_inside_the_map():
 def test_cli_json_reports_ratios():
   report = benchmark.main(['--workload', 'small', '--runs', '5', '--json'])
   names = {r['implementation'] for r in report['results']}
-  assert {'twin', 'builtin'} <= names
+  assert {'twin', 'crop_and_resize', 'builtin'} <= names
   for r in report['results']:
     assert r['forward_ms'] > 0 and r['forward_backward_ms'] > 0
     assert r['forward_backward_speedup_vs_builtin'] > 0
