@@ -178,8 +178,8 @@ def main(argv=None):
   parser.add_argument('--peer', default='maskrcnn_resnetfpn_coco')
   parser.add_argument('--no_peer', action='store_true')
   parser.add_argument('--saved_model', default='',
-                      help='also time this export\'s serving_default on a '
-                      'uint8 600x1000 image (python export/export_saved_model.py '
+                      help="also time this export's serving_default on a "
+                      'uint8 600x1000 image (an export with '
                       '--input_type=image_tensor)')
   parser.add_argument('--runs', type=int, default=3)
   parser.add_argument('--json', action='store_true')

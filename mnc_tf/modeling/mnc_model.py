@@ -30,7 +30,8 @@ class MncModel(tf_keras.Model):
 
   def __init__(self, backbone, rpn_head, proposal_generator, roi_sampler,
                roi_warp, mask_head, classifier_head, detection_generator,
-               class_ids, roi_feature_reducer=None, anchor_scales=(128.0, 256.0, 512.0),
+               class_ids, roi_feature_reducer=None,
+               anchor_scales=(128.0, 256.0, 512.0),
                anchor_aspect_ratios=(0.5, 1.0, 2.0), feature_stride=16,
                rpn_fg_iou_threshold=0.7, rpn_bg_iou_threshold=0.3,
                rpn_num_samples=256, rpn_fg_fraction=0.5,

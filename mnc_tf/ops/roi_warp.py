@@ -4,9 +4,9 @@
 S x S grid, optionally max pooled to P x P, as a differentiable function of both
 the features and the box coordinates.  Two implementations compute the same
 math: the compiled custom op (`custom`, fast, CPU and optionally GPU kernels)
-and a pure-TensorFlow twin (`tf`, stock ops only).  A third, forward-only
-stock-op form (`crop_and_resize`: one fused `tf.image.crop_and_resize`) is
-what exported inference graphs use.
+and a pure-TensorFlow twin (`tf`, stock ops only).  A third stock-op form,
+`crop_and_resize` (one fused `tf.image.crop_and_resize`), is what exported
+inference graphs use.
 """
 
 import logging

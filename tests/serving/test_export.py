@@ -244,7 +244,7 @@ def test_export_refuses_to_overwrite(exported):
 
 def test_padding_follows_the_orientation_when_padded_size_is_unset(
     exported, tmp_path):
-  """No `padded_size`: landscape images run at [64, 96], portrait at [96, 64]."""
+  """No `padded_size`: landscape runs at [64, 96], portrait at [96, 64]."""
   params = exported['params'].as_dict()
   params['task']['validation_data']['parser']['padded_size'] = []
   params = type(exported['params'])(params)

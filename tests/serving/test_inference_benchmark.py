@@ -18,6 +18,7 @@ def test_benchmark_reports_every_stage(capsys):
 
 def test_benchmark_times_a_saved_model(exported, capsys):
   report = inference.main(['--experiment=mnc_shapes_demo', '--no_peer',
-                           '--runs=1', f"--saved_model={exported['export_dir']}"])
+                           '--runs=1',
+                           f"--saved_model={exported['export_dir']}"])
   assert report['saved_model_seconds']['total'] > 0
   assert 'SavedModel serving_default' in capsys.readouterr().out
