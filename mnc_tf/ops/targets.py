@@ -166,19 +166,24 @@ def crop_masks(gt_masks, gt_index, boxes, mask_size):
     mask_size: m.
 
   Returns:
-    float32 `[B, K, m, m]` in [0, 1]; samples outside the image are 0.
+    float32 `[B, K, m, m]` in [0, 1]; samples outside the image are 0, and so
+    is every sample of a box with a non-finite coordinate (as the RoI warp
+    gives zeros there; a diverged model gets a NaN loss, not a crash here).
   """
   shape = tf.shape(gt_masks)
   batch, num_gt, height, width = shape[0], shape[1], shape[2], shape[3]
   images = tf.reshape(gt_masks, [batch * num_gt, height, width, 1])
   num_boxes = tf.shape(boxes)[1]
   image_index = (tf.range(batch)[:, None] * num_gt + gt_index)
-  crop_boxes = mask_sample_positions(tf.cast(boxes, tf.float32), mask_size,
-                                     (height, width))
+  boxes = tf.cast(boxes, tf.float32)
+  finite = tf.reduce_all(tf.math.is_finite(boxes), axis=-1)  # [B, K]
+  boxes = tf.where(finite[..., None], boxes, tf.zeros_like(boxes))
+  crop_boxes = mask_sample_positions(boxes, mask_size, (height, width))
   crops = tf.image.crop_and_resize(
       images, tf.reshape(crop_boxes, [-1, 4]), tf.reshape(image_index, [-1]),
       [mask_size, mask_size], method='bilinear', extrapolation_value=0.0)
-  return tf.reshape(crops, [batch, num_boxes, mask_size, mask_size])
+  crops = tf.reshape(crops, [batch, num_boxes, mask_size, mask_size])
+  return crops * tf.cast(finite, tf.float32)[..., None, None]
 
 
 def crop_mask_targets(gt_masks, gt_index, boxes, mask_size):

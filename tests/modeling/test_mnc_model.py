@@ -247,3 +247,16 @@ def test_factory_rejects_bad_configs(overrides, message):
   with pytest.raises(ValueError, match=message):
     factory.build_mnc_model(model_cfg.tiny_model_config(**overrides),
                             build=False)
+
+
+def test_diverged_weights_give_a_nan_loss_not_a_crash():
+  # Model Garden's trainer turns a NaN loss into a recovery from the last
+  # checkpoint (trainer.recovery_max_trials) or a clear error; an op that
+  # raised on NaN boxes would bypass both.
+  model = build()
+  kernel = model.classifier_head._box.kernel
+  kernel.assign(tf.fill(kernel.shape, np.nan))
+  out = train_call(model, make_example())
+  losses = mnc_losses.compute_losses(out, model_cfg.MncLosses())
+  assert not np.isfinite(float(losses['total_loss']))
+  assert np.all(np.isfinite(out['stage2_mask_logits'].numpy()))

@@ -198,3 +198,12 @@ def test_mix_proposal_anchors_labels_the_sampled_proposals_anchors():
   got = new_boxes.numpy().reshape(-1, 4)
   np.testing.assert_allclose(got[3], np_encode(gt[0, 0], flat[3]), atol=1e-5)
   np.testing.assert_array_equal(got[:3], 0.0)
+
+
+def test_crop_masks_of_non_finite_boxes_are_zero():
+  masks = np.ones([1, 1, 20, 20], np.uint8)
+  boxes = np.array([[[2.0, 2.0, 10.0, 10.0], [np.nan, 0.0, 5.0, 5.0],
+                     [0.0, np.inf, 5.0, 5.0]]], np.float32)
+  got = targets.crop_masks(masks, np.zeros([1, 3], np.int32), boxes, 6).numpy()
+  np.testing.assert_array_equal(got[0, 0], 1.0)
+  assert not np.any(got[0, 1:])
