@@ -100,6 +100,18 @@ def test_vgg16_init_checkpoint_loads_convs_and_fc6_fc7(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
+def test_vgg16_fc_weights_with_another_head_is_a_clear_error(tmp_path):
+  path = tmp_path / 'vgg16.h5'
+  _keras_vgg16_h5(path, fc_dims=16)
+  config = model_cfg.tiny_model_config(
+      backbone={'type': 'vgg16'}, init_checkpoint=str(path),
+      roi_feature_channels=8,
+      mask_stage={'warp_size': 4, 'pooled_size': 2, 'mask_size': 4},
+      classifier_stage={'pooled_size': 1, 'fc_dims': 16})
+  with pytest.raises(ValueError, match='no-top file'):
+    factory.build_mnc_model(config)
+
+
 def test_vgg16_h5_missing_layers_is_a_clear_error(tmp_path):
   path = tmp_path / 'partial.h5'
   with h5py.File(path, 'w') as f:
