@@ -1,7 +1,7 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 r"""Ablation in the paper's spirit (Table 1 c/d and the box gradient).
 
-    python -m mnc_tf.ablation [--train_steps=3000] [--update_readme]
+    python -m mnc_tf.ablation [--train_steps=3000] [--repeats=1] [--update_readme]
 
 Trains `mnc_shapes_demo` on the demo's synthetic set (made as `make demo`
 makes it) with 3-stage vs 5-stage training and with the gradient through the
@@ -10,11 +10,15 @@ evaluates each on the validation split and writes a Markdown table of mAP^r
 at mask IoU 0.5 / 0.7 (SDS protocol) and COCO mask AP50 to
 `<output_dir>/ablation/ablation.md`; `--update_readme` also puts it into
 README.md between the `ablation:start` / `ablation:end` markers.
+`--repeats=N` trains every variant N times from fresh random initializations
+(training is not seeded: runs differ) and reports mean +- sample standard
+deviation, so that differences can be told from run-to-run noise.
 """
 import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import time
 
@@ -44,13 +48,24 @@ def run_variant(paths, model_dir, stages, box_gradient, train_steps):
     return json.load(f)['latest']['metrics']
 
 
+METRICS = ('mAPr50', 'mAPr70', 'mask_AP50')
+
+
+def _cell(values):
+  """'m' for one run, 'm ± s' (sample std) for several, in percent."""
+  values = [100 * v for v in values]
+  if len(values) == 1:
+    return f'{values[0]:.1f}'
+  return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
+
+
 def markdown_table(rows, command):
-  lines = ['| training | mAP^r@0.5 | mAP^r@0.7 | mask AP50 (COCO) |',
-           '|---|---|---|---|']
-  for name, metrics in rows:
-    lines.append('| {} | {:.1f} | {:.1f} | {:.1f} |'.format(
-        name, 100 * metrics['mAPr50'], 100 * metrics['mAPr70'],
-        100 * metrics['mask_AP50']))
+  """Markdown table of (variant name, [metrics dict per run]) rows."""
+  lines = ['| training | runs | mAP^r@0.5 | mAP^r@0.7 | mask AP50 (COCO) |',
+           '|---|---|---|---|---|']
+  for name, runs in rows:
+    cells = [_cell([run[key] for run in runs]) for key in METRICS]
+    lines.append(f'| {name} | {len(runs)} | ' + ' | '.join(cells) + ' |')
   lines += ['', f'Made by `{command}`.']
   return '\n'.join(lines) + '\n'
 
@@ -76,25 +91,36 @@ def main(argv=None):
   parser.add_argument('--num_train', type=int, default=1000)
   parser.add_argument('--num_val', type=int, default=50)
   parser.add_argument('--train_steps', type=int, default=3000)
+  parser.add_argument('--repeats', type=int, default=1,
+                      help='independent training runs per variant')
   parser.add_argument('--update_readme', action='store_true')
   parser.add_argument('--variants', default='0,1,2,3',
                       help='indices into VARIANTS to run')
   args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+  if args.repeats < 1:
+    parser.error(f'--repeats must be >= 1, got {args.repeats}')
   output_dir = os.path.abspath(args.output_dir)
   paths = demo.make_data(output_dir, args.num_train, args.num_val, seed=0)
   rows = []
   chosen = [VARIANTS[int(i)] for i in args.variants.split(',')]
   for name, stages, box_gradient in chosen:
-    start = time.time()
-    model_dir = os.path.join(output_dir, 'ablation',
-                             f'stages{stages}_boxgrad{int(box_gradient)}')
-    metrics = run_variant(paths, model_dir, stages, box_gradient,
-                          args.train_steps)
-    rows.append((name, metrics))
-    print(f'ablation: {name}: mAPr50 {metrics["mAPr50"]:.3f} mAPr70 '
-          f'{metrics["mAPr70"]:.3f} ({time.time() - start:.0f} s)', flush=True)
+    runs = []
+    for repeat in range(args.repeats):
+      start = time.time()
+      model_dir = os.path.join(
+          output_dir, 'ablation',
+          f'stages{stages}_boxgrad{int(box_gradient)}'
+          + (f'_run{repeat}' if args.repeats > 1 else ''))
+      metrics = run_variant(paths, model_dir, stages, box_gradient,
+                            args.train_steps)
+      runs.append(metrics)
+      print(f'ablation: {name} (run {repeat + 1}/{args.repeats}): mAPr50 '
+            f'{metrics["mAPr50"]:.3f} mAPr70 {metrics["mAPr70"]:.3f} '
+            f'({time.time() - start:.0f} s)', flush=True)
+    rows.append((name, runs))
   command = ('python -m mnc_tf.ablation --train_steps=%d --num_train=%d '
-             '--update_readme' % (args.train_steps, args.num_train))
+             '--repeats=%d --update_readme'
+             % (args.train_steps, args.num_train, args.repeats))
   table = markdown_table(rows, command)
   path = os.path.join(output_dir, 'ablation', 'ablation.md')
   with open(path, 'w') as f:
