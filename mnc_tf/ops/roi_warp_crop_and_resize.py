@@ -19,6 +19,8 @@ gradients are tested against numerical ones in float64.
 
 import tensorflow as tf
 
+from mnc_tf.ops.roi_pooling import max_pool_rois
+
 
 def _sample_span(start, end, spatial_scale, output_size):
   """First and last sample positions of one axis, in padded-map pixels."""
@@ -66,12 +68,8 @@ def roi_warp_crop_and_resize(features, boxes, output_size=28,
   out = tf.image.crop_and_resize(
       padded, tf.reshape(normalized, [-1, 4]), box_indices,
       [output_size, output_size], extrapolation_value=0.0)
-  out = out * tf.reshape(tf.cast(finite, tf.float32), [-1, 1, 1, 1])
+  out = tf.reshape(out, [batch, num_boxes, output_size, output_size, shape[3]])
+  out = out * tf.cast(finite, tf.float32)[..., None, None, None]
   if pooled_size:
-    # max_pool2d, not reduce_max over a 6-d reshape: ~5x faster on CPU.
-    window = output_size // pooled_size
-    out = tf.nn.max_pool2d(out, window, window, 'VALID')
-  channels = shape[3]
-  side = pooled_size or output_size
-  out = tf.reshape(out, [batch, num_boxes, side, side, channels])
+    out = max_pool_rois(out, pooled_size)
   return tf.cast(out, features.dtype)

@@ -17,6 +17,8 @@ Boxes with a non-finite coordinate give a zero output and zero gradient.
 
 import tensorflow as tf
 
+from mnc_tf.ops.roi_pooling import max_pool_rois
+
 
 def _axis_taps(start, end, size, spatial_scale, output_size):
   """Bilinear taps along one axis.
@@ -108,14 +110,5 @@ def roi_warp_twin(features, boxes, output_size=28, spatial_scale=1.0 / 16,
          + outer(wy1, wx0) * gather(ys1, xs0) + outer(wy1, wx1) * gather(ys1, xs1))
   out = out * tf.cast(finite, compute_dtype)[..., None, None, None]
   if pooled_size:
-    # max_pool2d on [B*K, S, S, C] (much faster on CPU than reduce_max over a
-    # 7-d reshape); its gradient goes to one maximum of each window, like the
-    # custom op's argmax.
-    window = output_size // pooled_size
-    out_shape = tf.shape(out)
-    out = tf.nn.max_pool2d(
-        tf.reshape(out, [-1, output_size, output_size, shape[3]]),
-        window, window, 'VALID')
-    out = tf.reshape(out, [out_shape[0], out_shape[1], pooled_size,
-                           pooled_size, shape[3]])
+    out = max_pool_rois(out, pooled_size)
   return tf.cast(out, features.dtype)

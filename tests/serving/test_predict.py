@@ -105,25 +105,25 @@ def test_checkpoint_predictor_matches_saved_model(exported, loaded):
                              atol=1e-2)
 
 
+def _run_predict_cli(saved_model, images, out_dir):
+  return subprocess.run(
+      [sys.executable, '-m', 'mnc_tf.predict', f'--saved_model={saved_model}',
+       f'--images={images}', f'--output_dir={out_dir}'],
+      capture_output=True, text=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+
+
 def test_predict_cli(exported, tmp_path):
   _write_images(str(tmp_path))
   out_dir = tmp_path / 'cli_out'
-  result = subprocess.run(
-      [sys.executable, '-m', 'mnc_tf.predict',
-       f'--saved_model={exported["export_dir"]}',
-       f'--images={tmp_path}/img_*.png', f'--output_dir={out_dir}'],
-      capture_output=True, text=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  result = _run_predict_cli(exported['export_dir'], f'{tmp_path}/img_*.png',
+                            out_dir)
   assert result.returncode == 0, result.stderr[-2000:]
   assert sorted(os.listdir(out_dir)) == ['coco_results.json', 'img_0.png',
                                          'img_1.png']
   ids = {r['image_id'] for r in json.load(open(out_dir / 'coco_results.json'))}
   assert ids <= {1, 2}
-  bad = subprocess.run(
-      [sys.executable, '-m', 'mnc_tf.predict',
-       f'--saved_model={exported["export_dir"]}',
-       f'--images={tmp_path}/nothing_*.png', f'--output_dir={out_dir}'],
-      capture_output=True, text=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  bad = _run_predict_cli(exported['export_dir'], f'{tmp_path}/nothing_*.png',
+                         out_dir)
   assert bad.returncode != 0
   assert 'no files match' in bad.stderr

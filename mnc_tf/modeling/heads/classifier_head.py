@@ -14,25 +14,7 @@ import tf_keras
 
 from mnc_tf.modeling.heads.mask_head import _flatten_rois
 from mnc_tf.modeling.layers.masking import FeatureMasking
-
-
-def _max_pool_rois(features, pooled_size):
-  """`[B, K, P, P, C]` -> `[B, K, p, p, C]` max pool with stride P / p."""
-  side = features.shape[2]
-  if side == pooled_size:
-    return features
-  if side is None or side % pooled_size:
-    raise ValueError(f'RoI side {side} must be a multiple of pooled_size '
-                     f'{pooled_size}.')
-  factor = side // pooled_size
-  shape = tf.shape(features)
-  channels = features.shape[-1]
-  # max_pool2d on [B*K, P, P, C]: much faster on CPU than reduce_max over a
-  # 7-d reshape.
-  x = tf.reshape(features, [-1, side, side, channels])
-  x = tf.nn.max_pool2d(x, factor, factor, 'VALID')
-  return tf.reshape(x, [shape[0], shape[1], pooled_size, pooled_size,
-                        channels])
+from mnc_tf.ops.roi_pooling import max_pool_rois
 
 
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
@@ -83,7 +65,7 @@ class MaskedClassifierHead(tf_keras.layers.Layer):
         kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.001))
 
   def _pathway(self, features, fc6, fc7, training):
-    x = _flatten_rois(_max_pool_rois(features,
+    x = _flatten_rois(max_pool_rois(features,
                                      self._config_dict['pooled_size']))
     x = self._dropout(fc6(x), training=training)
     return self._dropout(fc7(x), training=training)
