@@ -129,14 +129,20 @@ def _paint(image, mask, hsv, rng):
 
 def generate_image(rng, min_side=128, max_side=256, max_instances=5,
                    min_object=0.15, max_object=0.45, sibling_prob=0.4,
-                   max_occlusion=0.5):
+                   max_occlusion=0.5, image_size=None):
   """Draws one image.
+
+  `image_size` (height, width) fixes the size instead of drawing the sides
+  from [min_side, max_side].
 
   Returns:
     (uint8 image [H, W, 3], list of (category id, bool visible mask [H, W])).
   """
-  height = int(rng.integers(min_side, max_side + 1))
-  width = int(rng.integers(min_side, max_side + 1))
+  if image_size is not None:
+    height, width = int(image_size[0]), int(image_size[1])
+  else:
+    height = int(rng.integers(min_side, max_side + 1))
+    width = int(rng.integers(min_side, max_side + 1))
   side = min(height, width)
   image = _background(rng, height, width)
   placed = []  # (category, full mask, hsv)
