@@ -14,15 +14,16 @@ README.md between the `ablation:start` / `ablation:end` markers.
 (training is not seeded: runs differ) and reports mean +- sample standard
 deviation, so that differences can be told from run-to-run noise.
 """
-import argparse
-import json
 import os
 import shutil
 import statistics
 import sys
 import time
 
-from mnc_tf import demo
+from absl import app
+from absl import flags
+
+from mnc_tf import demo_lib
 
 VARIANTS = (  # name, stages trained, box gradient
     ('5-stage, box gradient on', 5, True),
@@ -43,9 +44,8 @@ def run_variant(paths, model_dir, stages, box_gradient, train_steps):
       f'trainer.validation_interval={train_steps}',
       f'trainer.optimizer_config.learning_rate.stepwise.boundaries=[{boundary}]',
   ])
-  demo.train_and_evaluate(paths, model_dir, train_steps, override)
-  with open(os.path.join(model_dir, 'eval_metrics.json')) as f:
-    return json.load(f)['latest']['metrics']
+  demo_lib.train_and_evaluate(paths, model_dir, train_steps, override)
+  return demo_lib.latest_metrics(model_dir)['metrics']
 
 
 METRICS = ('mAPr50', 'mAPr70', 'mask_AP50')
@@ -78,58 +78,89 @@ def update_readme(readme, table):
     raise ValueError(f'{readme} lacks the {START} / {END} markers.')
   head, rest = text.split(START, 1)
   _, tail = rest.split(END, 1)
-  with open(readme + '.tmp', 'w') as f:
-    f.write(head + START + '\n' + table + END + tail)
-  os.replace(readme + '.tmp', readme)
+  _write_text_atomically(readme, head + START + '\n' + table + END + tail)
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(prog='python -m mnc_tf.ablation',
-                                   description=__doc__.split('\n\n')[0])
-  parser.add_argument('--output_dir', default=os.path.join(demo.REPO_ROOT,
-                                                           'demo_out'))
-  parser.add_argument('--num_train', type=int, default=1000)
-  parser.add_argument('--num_val', type=int, default=50)
-  parser.add_argument('--train_steps', type=int, default=3000)
-  parser.add_argument('--repeats', type=int, default=1,
-                      help='independent training runs per variant')
-  parser.add_argument('--update_readme', action='store_true')
-  parser.add_argument('--variants', default='0,1,2,3',
-                      help='indices into VARIANTS to run')
-  args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-  if args.repeats < 1:
-    parser.error(f'--repeats must be >= 1, got {args.repeats}')
-  output_dir = os.path.abspath(args.output_dir)
-  paths = demo.make_data(output_dir, args.num_train, args.num_val, seed=0)
+def _write_text_atomically(path, text):
+  tmp = f'{path}.tmp-{os.getpid()}'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def define_flags(flag_values=flags.FLAGS):
+  """Defines the ablation's flags (called by `__main__`, as Model Garden does)."""
+  flags.DEFINE_string('output_dir', demo_lib.DEFAULT_OUTPUT_DIR,
+                      'The demo directory: data reused from there, runs under '
+                      '<output_dir>/ablation.', flag_values=flag_values)
+  flags.DEFINE_integer('num_train', 1000, 'Synthetic training images.',
+                       lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_integer('num_val', 50, 'Synthetic validation images.',
+                       lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_integer('train_steps', 3000, 'Training steps per run.',
+                       lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_integer('repeats', 1, 'Independent training runs per variant.',
+                       lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_bool('update_readme', False,
+                    'Also write the table into README.md between the '
+                    'ablation markers.', flag_values=flag_values)
+  flags.DEFINE_list('variants', [str(i) for i in range(len(VARIANTS))],
+                    'Comma-separated indices into VARIANTS to run.',
+                    flag_values=flag_values)
+
+
+def chosen_variants(indices):
+  """VARIANTS entries for a list of index strings.
+
+  Raises:
+    app.UsageError: an index that is not an integer in range.
+  """
+  chosen = []
+  for index in indices:
+    if not index.strip().isdigit() or int(index) >= len(VARIANTS):
+      raise app.UsageError(
+          f'--variants: {index!r} is not an index in 0..{len(VARIANTS) - 1} '
+          f'({"; ".join(f"{i}: {v[0]}" for i, v in enumerate(VARIANTS))})')
+    chosen.append(VARIANTS[int(index)])
+  return chosen
+
+
+def main(argv, flag_values=flags.FLAGS):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  chosen = chosen_variants(flag_values.variants)
+  repeats, train_steps = flag_values.repeats, flag_values.train_steps
+  output_dir = os.path.abspath(flag_values.output_dir)
+  paths = demo_lib.make_data(output_dir, flag_values.num_train,
+                             flag_values.num_val, seed=0)
   rows = []
-  chosen = [VARIANTS[int(i)] for i in args.variants.split(',')]
   for name, stages, box_gradient in chosen:
     runs = []
-    for repeat in range(args.repeats):
+    for repeat in range(repeats):
       start = time.time()
       model_dir = os.path.join(
           output_dir, 'ablation',
           f'stages{stages}_boxgrad{int(box_gradient)}'
-          + (f'_run{repeat}' if args.repeats > 1 else ''))
+          + (f'_run{repeat}' if repeats > 1 else ''))
       metrics = run_variant(paths, model_dir, stages, box_gradient,
-                            args.train_steps)
+                            train_steps)
       runs.append(metrics)
-      print(f'ablation: {name} (run {repeat + 1}/{args.repeats}): mAPr50 '
+      print(f'ablation: {name} (run {repeat + 1}/{repeats}): mAPr50 '
             f'{metrics["mAPr50"]:.3f} mAPr70 {metrics["mAPr70"]:.3f} '
             f'({time.time() - start:.0f} s)', flush=True)
     rows.append((name, runs))
   command = ('python -m mnc_tf.ablation --train_steps=%d --num_train=%d '
              '--repeats=%d --update_readme'
-             % (args.train_steps, args.num_train, args.repeats))
+             % (train_steps, flag_values.num_train, repeats))
   table = markdown_table(rows, command)
-  path = os.path.join(output_dir, 'ablation', 'ablation.md')
-  with open(path, 'w') as f:
-    f.write(table)
+  _write_text_atomically(os.path.join(output_dir, 'ablation', 'ablation.md'),
+                         table)
   print(table)
-  if args.update_readme:
-    update_readme(os.path.join(demo.REPO_ROOT, 'README.md'), table)
+  if flag_values.update_readme:
+    update_readme(os.path.join(demo_lib.REPO_ROOT, 'README.md'), table)
   return 0
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  define_flags()
+  app.run(lambda argv: sys.exit(main(argv)))

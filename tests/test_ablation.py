@@ -1,5 +1,7 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """The ablation's table: mean and sample standard deviation over runs."""
+from absl import app
+from absl import flags
 import numpy as np
 import pytest
 
@@ -28,6 +30,23 @@ def test_table_reports_mean_and_sample_std_over_runs(tmp_path):
   assert 'old' not in text and table in text and text.endswith('b\n')
 
 
+def _flag_values(*argv):
+  flag_values = flags.FlagValues()
+  ablation.define_flags(flag_values)
+  flag_values(['ablation', *argv])
+  return flag_values
+
+
 def test_repeats_must_be_positive():
-  with pytest.raises(SystemExit):
-    ablation.main(['--repeats=0'])
+  with pytest.raises(flags.IllegalFlagValueError, match='repeats'):
+    _flag_values('--repeats=0')
+  assert _flag_values('--repeats=2').repeats == 2
+
+
+def test_variants_name_the_bad_index_before_any_work(tmp_path):
+  flag_values = _flag_values(f'--output_dir={tmp_path}', '--variants=0,9')
+  with pytest.raises(app.UsageError, match="'9' is not an index in 0..3"):
+    ablation.main(['ablation'], flag_values)
+  assert not list(tmp_path.iterdir())  # nothing generated
+  assert [v[1:] for v in ablation.chosen_variants(['2', '0'])] == [
+      (3, True), (5, True)]
