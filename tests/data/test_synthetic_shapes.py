@@ -1,6 +1,7 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """The synthetic shapes set: deterministic, varied, and with touching twins."""
 
+import hashlib
 import json
 import os
 
@@ -27,8 +28,9 @@ def _files(directory, split):
 
 def test_deterministic_for_a_seed(tmp_path):
   a, b, c = (str(tmp_path / n) for n in 'abc')
-  assert synthetic_shapes.main(['--output_dir', a, '--num_train', '4',
-                                '--num_val', '2', '--seed', '3']) == 0
+  assert synthetic_shapes.main(['synthetic_shapes', '--output_dir', a,
+                                '--num_train', '4', '--num_val', '2',
+                                '--seed', '3']) == 0
   synthetic_shapes.generate(b, num_train=4, num_val=2, seed=3)
   synthetic_shapes.generate(c, num_train=4, num_val=2, seed=4)
   for split in ('train', 'val'):
@@ -77,3 +79,75 @@ def test_content(tmp_path):
   assert 0.15 <= np.median(relative) <= 0.5
   assert np.mean((relative > 0.1) & (relative < 0.7)) > 0.9
   assert touching >= 5, touching
+
+
+def test_demo_defaults_unchanged():
+  # Digests of the demo set taken before the hard-preset options existed
+  # (Pillow 13.0, NumPy 2.4): pixels and visible masks of four images, and
+  # the JSON files of a seed-7 set.  An option that consumes random numbers
+  # or draws differently when off changes them.
+  digest = hashlib.sha256()
+  for index in range(4):
+    image, instances = synthetic_shapes.generate_image(
+        np.random.default_rng([7, 0, index]))
+    digest.update(image.tobytes())
+    for category, mask in instances:
+      digest.update(bytes([category]))
+      digest.update(np.packbits(mask).tobytes())
+  assert digest.hexdigest() == (
+      'dc8b64e46c1b2d0b0367f63653ee9d6c344c45573a84eb039d1c0a6fd6875aed')
+
+
+def test_demo_json_unchanged(tmp_path):
+  out = str(tmp_path / 'demo')
+  synthetic_shapes.generate(out, num_train=3, num_val=2, seed=7)
+  digests = [hashlib.sha256(open(os.path.join(out, s + '.json'), 'rb').read())
+             .hexdigest() for s in ('train', 'val')]
+  assert digests == [
+      '5de4bb3ece75c01ec992e2554d5f1881419ff11b2aa3ebcdae6c16c682451d56',
+      '8c5f3c9d3132893947eccc41e2448634cf0f2a40b50fcd208a624b445ea12710']
+
+
+def test_hard_preset(tmp_path):
+  out = str(tmp_path / 'hard')
+  assert synthetic_shapes.main(['synthetic_shapes', '--output_dir', out,
+                                '--preset=hard', '--num_train=24',
+                                '--num_val=0', '--seed=1']) == 0
+  data = _load(out, 'train')
+  assert [c['id'] for c in data['categories']] == [1, 2, 4, 7, 10]
+  assert {a['category_id'] for a in data['annotations']} == {1, 2, 4, 7, 10}
+  sizes = np.array([(i['height'], i['width']) for i in data['images']])
+  assert sizes.min() >= 160 and sizes.max() <= 352
+  extent = np.array([max(a['bbox'][2:]) for a in data['annotations']])
+  per_image = np.bincount([a['image_id'] for a in data['annotations']])[1:]
+  # Many small instances: a fifth under 10 px, most under 40 px, none big.
+  assert np.mean(extent < 10) > 0.12, np.mean(extent < 10)
+  # (A rotated 56 px square spans 56 * sqrt(2) = 79 px.)
+  assert np.mean(extent <= 40) > 0.7 and extent.max() <= 81
+  assert per_image.min() >= 1 and per_image.mean() > 6
+  coco = coco_api.COCO(os.path.join(out, 'train.json'))
+  touching = 0
+  for image in data['images']:
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=[image['id']]))
+    masks = [coco.annToMask(a).astype(bool) for a in anns]
+    assert np.sum(masks, axis=0).max() <= 1
+    for i, mask in enumerate(masks):
+      grown = ndimage.binary_dilation(mask)
+      touching += sum(bool((grown & other).any()) for other in masks[i + 1:])
+  # Touching / overlapping pairs: about one per image.
+  assert touching >= len(data['images']) // 2, touching
+
+
+def test_hard_flags_override_preset_and_bad_input(tmp_path, capsys):
+  out = str(tmp_path / 'h')
+  assert synthetic_shapes.main(['s', '--output_dir', out, '--preset=hard',
+                                '--num_train=2', '--num_val=0',
+                                '--max_side=200']) == 0
+  data = _load(out, 'train')
+  assert max(max(i['height'], i['width']) for i in data['images']) <= 200
+  assert synthetic_shapes.main(['s', '--output_dir', out, '--preset=hard',
+                                '--max_instances=2']) == 1
+  assert 'max_instances' in capsys.readouterr().err
+  assert synthetic_shapes.main(['s', '--output_dir', out,
+                                '--preset=easy']) == 1
+  assert 'preset' in capsys.readouterr().err
