@@ -8,6 +8,8 @@ from typing import Any, Mapping
 import numpy as np
 import tensorflow as tf
 
+from mnc_tf.utils import atomic_io
+
 METRICS_FILENAME = 'eval_metrics.json'
 
 
@@ -61,8 +63,4 @@ def write_metrics_json(metrics: Mapping[str, Any], model_dir: str, step: int,
   history[str(int(step))] = scalars
   payload = {'latest': {'step': int(step), 'metrics': scalars},
              'history': history}
-  tmp_path = f'{path}.tmp-{os.getpid()}'
-  with tf.io.gfile.GFile(tmp_path, 'w') as f:
-    json.dump(payload, f, indent=1, sort_keys=True)
-  tf.io.gfile.rename(tmp_path, path, overwrite=True)
-  return path
+  return atomic_io.write_json(path, payload, indent=1, sort_keys=True)

@@ -1,13 +1,11 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """Pictures of predictions on validation images, for TensorBoard."""
-import io
 import os
 
 import numpy as np
-from PIL import Image
-import tensorflow as tf
 
 from mnc_tf.ops import mask_paste
+from mnc_tf.utils import atomic_io
 from mnc_tf.visualization import draw_instances as draw_lib
 
 
@@ -67,15 +65,6 @@ def write_pngs(images, directory):
   Returns:
     The list of paths written.
   """
-  tf.io.gfile.makedirs(directory)
-  paths = []
-  for k, image in enumerate(images):
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format='PNG')
-    path = os.path.join(directory, f'image_{k}.png')
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with tf.io.gfile.GFile(tmp, 'wb') as f:
-      f.write(buffer.getvalue())
-    tf.io.gfile.rename(tmp, path, overwrite=True)
-    paths.append(path)
-  return paths
+  return [atomic_io.write_image(os.path.join(directory, f'image_{k}.png'),
+                                image)
+          for k, image in enumerate(images)]
