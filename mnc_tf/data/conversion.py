@@ -17,6 +17,8 @@ import sys
 import time
 from typing import List, Optional
 
+from absl import flags
+
 from mnc_tf.data import errors
 from mnc_tf.data import record_writer
 
@@ -73,8 +75,40 @@ class ConversionFailed(Exception):
   """Raised when an invalid record stops a run without --skip_invalid."""
 
 
+class InputError(ValueError):
+  """An input file is unusable as a whole; the message names it and the fix."""
+
+
+def define_common_flags(flag_values=flags.FLAGS):
+  """Defines the flags every converter has on `flag_values`."""
+  flags.DEFINE_string('output_prefix', None,
+                      'Shards go to <prefix>-SSSSS-of-NNNNN.tfrecord.',
+                      flag_values=flag_values)
+  flags.DEFINE_integer('num_shards', 8, 'Number of TFRecord shards.',
+                       lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_integer('num_workers', 0, '0: convert in this process; N: N '
+                       'worker processes.', lower_bound=0,
+                       flag_values=flag_values)
+  flags.DEFINE_bool('skip_invalid', False, 'Skip and count invalid records '
+                    'instead of stopping.', flag_values=flag_values)
+  flags.DEFINE_integer('log_every', 100, 'Progress line every this many '
+                       'images.', lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_bool('overwrite', False, 'Delete shards of this '
+                    '--output_prefix written with another --num_shards.',
+                    flag_values=flag_values)
+
+
+def missing_flags(flag_values, names):
+  """The required flags among `names` that have no value, as `--name`s."""
+  return ['--' + name for name in names if flag_values[name].value in
+          (None, '')]
+
+
 def run_cli(name, convert_call, input_errors=(OSError,)):
   """Runs a converter for a CLI `main`: 0 on success, 1 with a message.
+
+  Every failure is one line on stderr naming the culprit; no output file is
+  left (the writer removes its temporaries).
 
   Args:
     name: program name for the messages.
@@ -91,6 +125,9 @@ def run_cli(name, convert_call, input_errors=(OSError,)):
           'such records); no output written: %s' % (name, e),
           file=sys.stderr)
     return 1
+  except (InputError, record_writer.OutputError) as e:
+    print('%s: error: %s' % (name, e), file=sys.stderr)
+    return 1
   except input_errors as e:
     print('%s: error: %s' % (name, e), file=sys.stderr)
     return 1
@@ -99,7 +136,7 @@ def run_cli(name, convert_call, input_errors=(OSError,)):
 
 def run_conversion(tasks, convert_fn, output_prefix, num_shards,
                    id_to_name, name, skip_invalid=False, num_workers=0,
-                   log_every=100, extra_problems=()):
+                   log_every=100, extra_problems=(), overwrite=False):
   """Converts every task and writes shards, label map and summary.
 
   Args:
@@ -116,6 +153,8 @@ def run_conversion(tasks, convert_fn, output_prefix, num_shards,
     log_every: print progress every this many images.
     extra_problems: InvalidRecordErrors found before conversion (such as
       annotations that name an unknown image); they count like the others.
+    overwrite: delete shards of `output_prefix` with another shard count
+      (otherwise their presence is an error).
 
   Returns:
     Summary.
@@ -123,6 +162,8 @@ def run_conversion(tasks, convert_fn, output_prefix, num_shards,
   Raises:
     ConversionFailed: at the first invalid record if not `skip_invalid`
       (after deleting every temporary file).
+    record_writer.OutputError: the output cannot be written (see
+      `record_writer.ShardedRecordWriter`).
   """
   summary = Summary()
   start = time.time()
@@ -138,7 +179,8 @@ def run_conversion(tasks, convert_fn, output_prefix, num_shards,
       summary.instances_skipped += 1
 
   pool = None
-  with record_writer.ShardedRecordWriter(output_prefix, num_shards) as writer:
+  with record_writer.ShardedRecordWriter(output_prefix, num_shards,
+                                        overwrite=overwrite) as writer:
     try:
       for problem in extra_problems:
         record_problem(problem)

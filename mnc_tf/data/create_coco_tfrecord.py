@@ -3,11 +3,13 @@ r"""COCO-format annotations -> sharded TFRecords (our tf.Example format).
 
     python -m mnc_tf.data.create_coco_tfrecord --image_dir=IMAGES \
         --annotations_file=instances.json --output_prefix=OUT/train \
-        --num_shards=8 [--num_workers=2] [--skip_invalid]
+        --num_shards=8 [--num_workers=2] [--skip_invalid] [--overwrite]
 
 Writes `OUT/train-SSSSS-of-00008.tfrecord`, `OUT/train.label_map.json`
 ({"id": "name"}) and `OUT/train.summary.json`, all renamed into place only
-when the whole run succeeds.
+when the whole run succeeds. Shards of `OUT/train` with another
+`--num_shards` are refused unless `--overwrite` (which deletes them);
+temporaries of a killed run (`*.tmp-PID`) are removed.
 
 Accepted: every segmentation form of the COCO format (polygons, uncompressed
 and compressed RLE) on crowd and non-crowd annotations; the data set's own
@@ -18,14 +20,16 @@ RGB; see `image_io`).  Boxes may stick out of the image by up to 1 pixel
 
 Invalid records, each reported with the image id, its file and the
 annotation id: missing or corrupt image file, image size differing from the
-JSON, box outside the image, malformed box, zero-area box or segmentation,
-malformed segmentation, unknown category id, annotation of an unknown image.
+JSON, box outside the image, malformed box (not 4 finite numbers, or a
+negative width / height), zero-area box or segmentation, malformed
+segmentation, unknown category id, annotation of an unknown image, an image
+id (or file name) listed twice in `images` (`duplicate_image`: the first
+entry is converted, the repeat is not).
 Without `--skip_invalid` the first one stops the run (exit status 1, no
 output files left); with it, the record is skipped (the whole image for an
 image-level problem, else that annotation) and counted by reason.
 """
 
-import argparse
 import collections
 import functools
 import json
@@ -33,6 +37,9 @@ import math
 import numbers
 import os
 import sys
+
+from absl import app
+from absl import flags
 
 from mnc_tf.data import coco_segmentation
 from mnc_tf.data import conversion
@@ -57,7 +64,11 @@ def _convert_box(bbox, height, width):
     raise errors.InvalidRecordError(
         errors.MALFORMED_BOX, 'bbox %r is not [x, y, width, height]' % (bbox,))
   x, y, w, h = [float(v) for v in bbox]
-  if w <= 0 or h <= 0:
+  if w < 0 or h < 0:
+    raise errors.InvalidRecordError(
+        errors.MALFORMED_BOX, 'bbox %s has a negative width or height (COCO '
+        'boxes are [x, y, width, height])' % list(bbox))
+  if w == 0 or h == 0:
     raise errors.InvalidRecordError(errors.ZERO_AREA,
                                     'bbox %s has zero area' % list(bbox))
   if (x < -BOX_TOLERANCE or y < -BOX_TOLERANCE
@@ -156,24 +167,100 @@ def convert_image(task, image_dir, id_to_name):
                                 problems)
 
 
+def _read_json(path):
+  """The parsed JSON object of `path`; InputError naming the file if not."""
+  if not os.path.isfile(path):
+    raise conversion.InputError(
+        '--annotations_file=%s does not exist or is not a file; pass the '
+        'path of a COCO instances JSON' % path)
+  with open(path, 'rb') as f:
+    raw = f.read()
+  try:
+    data = json.loads(raw)
+  except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+    raise conversion.InputError(
+        '--annotations_file=%s is not JSON (%s); pass a COCO instances JSON'
+        % (path, e)) from None
+  if not isinstance(data, dict):
+    raise conversion.InputError(
+        '--annotations_file=%s holds a JSON %s, not a COCO object with '
+        '"images", "annotations" and "categories"'
+        % (path, type(data).__name__))
+  for key in ('images', 'annotations', 'categories'):
+    if not isinstance(data.get(key, []), list):
+      raise conversion.InputError(
+          '--annotations_file=%s: "%s" is a %s, not a list'
+          % (path, key, type(data[key]).__name__))
+  return data
+
+
+def _categories(path, data):
+  """{category id: name}; InputError for a category without an integer id."""
+  id_to_name = {}
+  for category in data.get('categories', []):
+    try:
+      category_id = int(category['id'])
+    except (TypeError, KeyError, ValueError):
+      raise conversion.InputError(
+          '--annotations_file=%s: category %r has no integer "id"'
+          % (path, category)) from None
+    id_to_name[category_id] = str(category.get('name', category_id))
+  return id_to_name
+
+
+def _unique_images(data):
+  """(images listed once, duplicate_image problems for the repeats)."""
+  images, problems = [], []
+  seen_ids, seen_files = {}, {}
+  for image in data.get('images', []):
+    if not isinstance(image, dict):
+      problems.append(errors.InvalidRecordError(
+          errors.MISSING_IMAGE, 'the images entry %r is not an object'
+          % (image,)))
+      continue
+    image_id, file_name = image.get('id'), image.get('file_name')
+    if image_id in seen_ids:
+      problems.append(errors.InvalidRecordError(
+          errors.DUPLICATE_IMAGE, 'image id %r is listed again in images '
+          '(first as %s); the repeat is not written'
+          % (image_id, seen_ids[image_id]), image=_describe_image(image)))
+      continue
+    if isinstance(file_name, str) and file_name in seen_files:
+      problems.append(errors.InvalidRecordError(
+          errors.DUPLICATE_IMAGE, 'file %s is listed again in images (first '
+          'as image id %r); the repeat is not written'
+          % (file_name, seen_files[file_name]), image=_describe_image(image)))
+      continue
+    seen_ids[image_id] = file_name
+    if isinstance(file_name, str):
+      seen_files[file_name] = image_id
+    images.append(image)
+  return images, problems
+
+
 def load_coco_json(path):
   """Reads a COCO JSON.
 
   Returns:
     (images, annotations by image id, {category id: name}, problems) where
-    problems lists annotations that name an image id not in `images`.
+    problems lists annotations that name an image id not in `images` and the
+    repeats of an image id or file name in `images` (`duplicate_image`).
+
+  Raises:
+    OSError: the file cannot be read.
+    conversion.InputError: the file is not a COCO JSON object.
   """
-  with open(path) as f:
-    data = json.load(f)
-  id_to_name = {}
-  for category in data.get('categories', []):
-    id_to_name[int(category['id'])] = str(category.get('name',
-                                                      category['id']))
-  images = list(data.get('images', []))
+  data = _read_json(path)
+  id_to_name = _categories(path, data)
+  images, problems = _unique_images(data)
   image_ids = {image.get('id') for image in images}
   by_image = collections.defaultdict(list)
-  problems = []
   for annotation in data.get('annotations', []):
+    if not isinstance(annotation, dict):
+      problems.append(errors.InvalidRecordError(
+          errors.MALFORMED_SEGMENTATION,
+          'the annotations entry %r is not an object' % (annotation,)))
+      continue
     image_id = annotation.get('image_id')
     if image_id not in image_ids:
       problems.append(errors.InvalidRecordError(
@@ -186,7 +273,8 @@ def load_coco_json(path):
 
 
 def convert(image_dir, annotations_file, output_prefix, num_shards=1,
-            num_workers=0, skip_invalid=False, log_every=100):
+            num_workers=0, skip_invalid=False, log_every=100,
+            overwrite=False):
   """Runs the conversion (the CLI without argument parsing).
 
   Returns:
@@ -202,35 +290,43 @@ def convert(image_dir, annotations_file, output_prefix, num_shards=1,
   return conversion.run_conversion(
       tasks, convert_fn, output_prefix, num_shards, id_to_name, _NAME,
       skip_invalid=skip_invalid, num_workers=num_workers,
-      log_every=log_every, extra_problems=problems)
+      log_every=log_every, extra_problems=problems, overwrite=overwrite)
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(
-      prog='python -m mnc_tf.data.create_coco_tfrecord',
-      description='COCO-format instance annotations -> TFRecord shards.')
-  parser.add_argument('--image_dir', required=True)
-  parser.add_argument('--annotations_file', required=True)
-  parser.add_argument('--output_prefix', required=True)
-  parser.add_argument('--num_shards', type=int, default=8)
-  parser.add_argument('--num_workers', type=int, default=0,
-                      help='0: convert in this process; N: N worker processes')
-  parser.add_argument('--skip_invalid', action='store_true',
-                      help='skip and count invalid records instead of stopping')
-  parser.add_argument('--log_every', type=int, default=100)
-  return parser.parse_args(argv)
+def define_flags(flag_values=flags.FLAGS):
+  """Defines the CLI's flags on `flag_values` (the CLI: absl's FLAGS)."""
+  flags.DEFINE_string('image_dir', None, 'Directory of the image files.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('annotations_file', None,
+                      'COCO instances JSON (images, annotations, '
+                      'categories).', flag_values=flag_values)
+  conversion.define_common_flags(flag_values)
 
 
-def main(argv=None):
-  args = parse_args(sys.argv[1:] if argv is None else argv)
+_REQUIRED = ('image_dir', 'annotations_file', 'output_prefix')
+
+
+def main(argv, flag_values=flags.FLAGS):
+  """Converts as the parsed `flag_values` say; returns the exit status."""
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
+  missing = conversion.missing_flags(flag_values, _REQUIRED)
+  if missing:
+    print('%s: error: %s required' % (_NAME, ', '.join(missing)),
+          file=sys.stderr)
+    return 1
   return conversion.run_cli(
-      _NAME, lambda: convert(args.image_dir, args.annotations_file,
-                             args.output_prefix, num_shards=args.num_shards,
-                             num_workers=args.num_workers,
-                             skip_invalid=args.skip_invalid,
-                             log_every=args.log_every),
+      _NAME, lambda: convert(flag_values.image_dir,
+                             flag_values.annotations_file,
+                             flag_values.output_prefix,
+                             num_shards=flag_values.num_shards,
+                             num_workers=flag_values.num_workers,
+                             skip_invalid=flag_values.skip_invalid,
+                             log_every=flag_values.log_every,
+                             overwrite=flag_values.overwrite),
       input_errors=(OSError, ValueError, KeyError, TypeError))
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  define_flags()
+  app.run(lambda argv: sys.exit(main(argv)))

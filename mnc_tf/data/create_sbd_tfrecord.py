@@ -2,8 +2,8 @@
 r"""PASCAL VOC SBD instance annotations -> sharded TFRecords.
 
     python -m mnc_tf.data.create_sbd_tfrecord --sbd_root=SBD/dataset \
-        --split=train --output_prefix=OUT/sbd_train [--num_shards=8]
-        [--num_workers=2] [--skip_invalid]
+        --split=train --output_prefix=OUT/sbd_train [--num_shards=8] \
+        [--num_workers=2] [--skip_invalid] [--overwrite]
 
 Reads SBD's layout (Hariharan et al. 2011, the data the MNC paper trained
 on):
@@ -19,15 +19,19 @@ VOC's 1..20 (aeroplane .. tvmonitor).  The image id (`image/source_id`) is
 the name's digits, e.g. 2008_000002 -> 2008000002.
 
 Writes the same tf.Example format, label map and summary as
-`create_coco_tfrecord`, with the same all-or-nothing rule.
+`create_coco_tfrecord`, with the same all-or-nothing rule and the same
+output checks (shards of another `--num_shards`, temporaries of a killed run,
+unwritable directory). A name listed twice in the split file is converted
+once and reported as `duplicate_image`.
 """
 
-import argparse
 import functools
 import hashlib
 import os
 import sys
 
+from absl import app
+from absl import flags
 import numpy as np
 import scipy.io
 
@@ -135,13 +139,37 @@ def convert_image(name, sbd_root):
 
 
 def read_split(sbd_root, split):
+  """(names listed once in `<sbd_root>/<split>.txt`, duplicate problems)."""
   path = os.path.join(sbd_root, split + '.txt')
-  with open(path) as f:
-    return [line.strip() for line in f if line.strip()]
+  if not os.path.isfile(path):
+    raise conversion.InputError(
+        'no split file %s (--split=%s reads <sbd_root>/<split>.txt); check '
+        '--sbd_root and --split' % (path, split))
+  with open(path, 'rb') as f:
+    raw = f.read()
+  try:
+    text = raw.decode('utf-8')
+  except UnicodeDecodeError:
+    raise conversion.InputError(
+        '%s is not a text file of image names (one per line); check '
+        '--sbd_root and --split' % path) from None
+  names, problems, seen = [], [], set()
+  for line in text.splitlines():
+    name = line.strip()
+    if not name:
+      continue
+    if name in seen:
+      problems.append(errors.InvalidRecordError(
+          errors.DUPLICATE_IMAGE, 'listed again in %s; the repeat is not '
+          'written' % path, image=name))
+      continue
+    seen.add(name)
+    names.append(name)
+  return names, problems
 
 
 def convert(sbd_root, split, output_prefix, num_shards=1, num_workers=0,
-            skip_invalid=False, log_every=100):
+            skip_invalid=False, log_every=100, overwrite=False):
   """Runs the conversion (the CLI without argument parsing).
 
   Returns:
@@ -150,38 +178,47 @@ def convert(sbd_root, split, output_prefix, num_shards=1, num_workers=0,
   Raises:
     conversion.ConversionFailed: see `conversion.run_conversion`.
   """
-  names = read_split(sbd_root, split)
+  names, problems = read_split(sbd_root, split)
   convert_fn = functools.partial(convert_image, sbd_root=sbd_root)
   return conversion.run_conversion(
       names, convert_fn, output_prefix, num_shards, VOC_ID_TO_NAME, _NAME,
-      skip_invalid=skip_invalid, num_workers=num_workers, log_every=log_every)
+      skip_invalid=skip_invalid, num_workers=num_workers, log_every=log_every,
+      extra_problems=problems, overwrite=overwrite)
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(
-      prog='python -m mnc_tf.data.create_sbd_tfrecord',
-      description='SBD (PASCAL VOC instance) annotations -> TFRecord shards.')
-  parser.add_argument('--sbd_root', required=True,
-                      help='the folder holding img/, inst/, cls/, train.txt')
-  parser.add_argument('--split', required=True,
-                      help='train or val (reads <sbd_root>/<split>.txt)')
-  parser.add_argument('--output_prefix', required=True)
-  parser.add_argument('--num_shards', type=int, default=8)
-  parser.add_argument('--num_workers', type=int, default=0)
-  parser.add_argument('--skip_invalid', action='store_true')
-  parser.add_argument('--log_every', type=int, default=100)
-  return parser.parse_args(argv)
+def define_flags(flag_values=flags.FLAGS):
+  """Defines the CLI's flags on `flag_values` (the CLI: absl's FLAGS)."""
+  flags.DEFINE_string('sbd_root', None,
+                      'The folder holding img/, inst/, cls/, train.txt.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('split', None,
+                      'train or val (reads <sbd_root>/<split>.txt).',
+                      flag_values=flag_values)
+  conversion.define_common_flags(flag_values)
 
 
-def main(argv=None):
-  args = parse_args(sys.argv[1:] if argv is None else argv)
+_REQUIRED = ('sbd_root', 'split', 'output_prefix')
+
+
+def main(argv, flag_values=flags.FLAGS):
+  """Converts as the parsed `flag_values` say; returns the exit status."""
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
+  missing = conversion.missing_flags(flag_values, _REQUIRED)
+  if missing:
+    print('%s: error: %s required' % (_NAME, ', '.join(missing)),
+          file=sys.stderr)
+    return 1
   return conversion.run_cli(
-      _NAME, lambda: convert(args.sbd_root, args.split, args.output_prefix,
-                             num_shards=args.num_shards,
-                             num_workers=args.num_workers,
-                             skip_invalid=args.skip_invalid,
-                             log_every=args.log_every))
+      _NAME, lambda: convert(flag_values.sbd_root, flag_values.split,
+                             flag_values.output_prefix,
+                             num_shards=flag_values.num_shards,
+                             num_workers=flag_values.num_workers,
+                             skip_invalid=flag_values.skip_invalid,
+                             log_every=flag_values.log_every,
+                             overwrite=flag_values.overwrite))
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  define_flags()
+  app.run(lambda argv: sys.exit(main(argv)))

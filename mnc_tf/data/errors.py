@@ -11,13 +11,14 @@ ZERO_AREA = 'zero_area'
 MALFORMED_SEGMENTATION = 'malformed_segmentation'
 UNKNOWN_CATEGORY = 'unknown_category'
 UNKNOWN_IMAGE_ID = 'unknown_image_id'
+DUPLICATE_IMAGE = 'duplicate_image'
 MISSING_ANNOTATION = 'missing_annotation'
 CORRUPT_ANNOTATION = 'corrupt_annotation'
 
 # Reasons that invalidate the whole image (the others invalidate one instance).
 IMAGE_LEVEL_REASONS = frozenset(
     [MISSING_IMAGE, CORRUPT_IMAGE, IMAGE_SIZE_MISMATCH, MISSING_ANNOTATION,
-     CORRUPT_ANNOTATION])
+     CORRUPT_ANNOTATION, DUPLICATE_IMAGE])
 
 
 class InvalidRecordError(ValueError):

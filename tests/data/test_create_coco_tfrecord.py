@@ -5,6 +5,7 @@ import io
 import json
 import os
 
+from absl import flags
 import numpy as np
 from PIL import Image
 from pycocotools import coco as coco_api
@@ -14,6 +15,15 @@ import mnc_data_testutil as tu
 from mnc_tf.data import coco_segmentation
 from mnc_tf.data import create_coco_tfrecord
 from mnc_tf.data import errors
+
+
+def _main(args):
+  """Runs the CLI's main on `args` with fresh absl flags; the exit status."""
+  flag_values = flags.FlagValues()
+  create_coco_tfrecord.define_flags(flag_values)
+  flag_values(['create_coco_tfrecord'] + list(args))
+  return create_coco_tfrecord.main(['create_coco_tfrecord'], flag_values)
+
 
 H, W = 20, 24
 CATEGORIES = [{'id': 1, 'name': 'one'}, {'id': 7, 'name': 'seven'},
@@ -61,7 +71,7 @@ def _all_forms_dataset(root):
 def test_all_segmentation_forms_match_ann_to_mask(tmp_path):
   json_path = _all_forms_dataset(str(tmp_path))
   prefix = str(tmp_path / 'out' / 'train')
-  assert create_coco_tfrecord.main([
+  assert _main([
       '--image_dir', str(tmp_path / 'img'), '--annotations_file', json_path,
       '--output_prefix', prefix, '--num_shards', '2']) == 0
   assert tu.list_outputs(str(tmp_path / 'out')) == [
@@ -306,7 +316,7 @@ def test_invalid_record(tmp_path, capsys, case, mutate, reason, image_level):
 
   # Without --skip_invalid: non-zero exit, a message naming image and
   # annotation, and no file left behind.
-  assert create_coco_tfrecord.main(args) == 1
+  assert _main(args) == 1
   err = capsys.readouterr().err
   assert reason in err
   if reason != errors.UNKNOWN_IMAGE_ID:
@@ -316,7 +326,7 @@ def test_invalid_record(tmp_path, capsys, case, mutate, reason, image_level):
   assert tu.list_outputs(str(out_dir)) == []
 
   # With --skip_invalid: the record is skipped and counted.
-  assert create_coco_tfrecord.main(args + ['--skip_invalid']) == 0
+  assert _main(args + ['--skip_invalid']) == 0
   err = capsys.readouterr().err
   with open(out_dir / 'train.summary.json') as f:
     summary = json.load(f)

@@ -4,12 +4,22 @@
 import json
 import os
 
+from absl import flags
 import numpy as np
 import scipy.io
 
 import mnc_data_testutil as tu
 from mnc_tf.data import create_sbd_tfrecord
 from mnc_tf.data import errors
+
+
+def _main(args):
+  """Runs the CLI's main on `args` with fresh absl flags; the exit status."""
+  flag_values = flags.FlagValues()
+  create_sbd_tfrecord.define_flags(flag_values)
+  flag_values(['create_sbd_tfrecord'] + list(args))
+  return create_sbd_tfrecord.main(['create_sbd_tfrecord'], flag_values)
+
 
 H, W = 18, 22
 
@@ -57,7 +67,7 @@ def test_sbd_to_records(tmp_path):
   root = str(tmp_path / 'sbd')
   inst, inst2 = _dataset(root)
   prefix = str(tmp_path / 'out' / 'sbd_train')
-  assert create_sbd_tfrecord.main(['--sbd_root', root, '--split', 'train',
+  assert _main(['--sbd_root', root, '--split', 'train',
                                    '--output_prefix', prefix,
                                    '--num_shards', '2']) == 0
   with open(prefix + '.label_map.json') as f:
@@ -98,12 +108,12 @@ def test_sbd_invalid_records(tmp_path, capsys):
   out_dir = tmp_path / 'out'
   args = ['--sbd_root', root, '--split', 'train', '--output_prefix',
           str(out_dir / 'x')]
-  assert create_sbd_tfrecord.main(args) == 1
+  assert _main(args) == 1
   err = capsys.readouterr().err
   assert 'image 2008_000002, annotation id 2: unknown_category' in err
   assert tu.list_outputs(str(out_dir)) == []
 
-  assert create_sbd_tfrecord.main(args + ['--skip_invalid']) == 0
+  assert _main(args + ['--skip_invalid']) == 0
   with open(out_dir / 'x.summary.json') as f:
     summary = json.load(f)
   assert summary['skipped_by_reason'] == {errors.UNKNOWN_CATEGORY: 1,
