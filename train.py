@@ -24,6 +24,7 @@ its last checkpoint). TensorBoard logs: `<model_dir>/train` and
 `<model_dir>/eval_metrics.json`.
 """
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -36,8 +37,8 @@ from official.core import train_utils
 from official.modeling import performance
 from official.vision.utils import summary_manager
 
-from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import
-from mnc_tf.tasks import mnc_task  # pylint: disable=unused-import
+from mnc_tf import registry_imports  # pylint: disable=unused-import
+from mnc_tf.configs import experiment_params
 from mnc_tf.tasks import progress
 
 FLAGS = flags.FLAGS
@@ -56,18 +57,38 @@ def _is_chief(strategy) -> bool:
       None, 0)
 
 
-def run(flags_obj):
-  """Parses the configuration from `flags_obj` and runs `--mode`.
+MODES = ('train', 'eval', 'train_and_eval', 'continuous_eval')
+
+
+def parse_params(flags_obj):
+  """Checks the flags and resolves the params; writes nothing.
+
+  Returns:
+    the validated, locked `cfg.ExperimentConfig`.
+
+  Raises:
+    experiment_params.ParamsError: a missing flag, an unknown experiment or
+      key, a value of the wrong type, or input files that do not exist; the
+      message is one line naming the input and the fix.
+  """
+  if not flags_obj.model_dir:
+    raise experiment_params.ParamsError(
+        '--model_dir is required (where checkpoints, params.yaml and the '
+        'TensorBoard logs go).')
+  if flags_obj.mode not in MODES:
+    raise experiment_params.ParamsError(
+        f'--mode={flags_obj.mode or ""} must be one of {", ".join(MODES)}.')
+  return experiment_params.parse_flags(flags_obj)
+
+
+def run(flags_obj, params=None):
+  """Resolves the params from `flags_obj` (unless given) and runs `--mode`.
 
   Returns:
     What `train_lib.run_experiment` returns: (model, {}).
   """
-  if not flags_obj.model_dir:
-    raise ValueError('--model_dir is required.')
-  if not flags_obj.mode:
-    raise ValueError('--mode is required (train, eval, train_and_eval or '
-                     'continuous_eval).')
-  params = train_utils.parse_configuration(flags_obj)
+  if params is None:
+    params = parse_params(flags_obj)
   model_dir = flags_obj.model_dir
   mode = flags_obj.mode
 
@@ -117,7 +138,11 @@ def run(flags_obj):
 
 
 def main(_):
-  run(FLAGS)
+  try:
+    params = parse_params(FLAGS)
+  except experiment_params.ParamsError as e:
+    sys.exit(f'train.py: error: {e}')
+  run(FLAGS, params)
   print(f'Model directory: {os.path.abspath(FLAGS.model_dir)} (TensorBoard: '
         f'tensorboard --logdir {FLAGS.model_dir}; evaluations: '
         f'{os.path.join(FLAGS.model_dir, "eval_metrics.json")})', flush=True)

@@ -1,0 +1,109 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Bad experiment names, keys and values become one-line `ParamsError`s."""
+import os
+
+import pytest
+
+from mnc_tf import registry_imports  # pylint: disable=unused-import
+from mnc_tf.configs import experiment_params
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+MNC_EXPERIMENTS = ['mnc_resnet101_coco', 'mnc_resnet50_coco',
+                   'mnc_shapes_demo', 'mnc_vgg16_voc']
+
+
+def _error(*args, **kwargs):
+  with pytest.raises(experiment_params.ParamsError) as info:
+    experiment_params.parse(*args, **kwargs)
+  message = str(info.value)
+  assert '\n' not in message
+  return message
+
+
+def test_registered_experiments_are_ours():
+  assert experiment_params.registered_experiments() == MNC_EXPERIMENTS
+
+
+def test_unknown_experiment_lists_the_registered_ones():
+  message = _error('mnc_shapes_dem')
+  assert message.startswith('unknown --experiment=mnc_shapes_dem (did you '
+                            'mean mnc_shapes_demo?)')
+  assert message.endswith('MNC experiments: ' + ', '.join(MNC_EXPERIMENTS)
+                          + '.')
+  assert 'MNC experiments:' in _error(None)
+
+
+def test_unknown_key_gives_the_path_and_close_names():
+  message = _error('mnc_shapes_demo', params_override='trainer.train_stepz=30')
+  assert message == ('--params_override: unknown key trainer.train_stepz; '
+                     'did you mean trainer.train_steps or '
+                     'trainer.train_tf_while_loop.')
+  message = _error('mnc_shapes_demo',
+                   params_override='task.model.cascadez.box_gradient=false')
+  assert 'unknown key task.model.cascadez; did you mean task.model.cascade' in (
+      message)
+
+
+def test_unknown_key_in_a_config_file_names_the_file(tmp_path):
+  path = tmp_path / 'bad.yaml'
+  path.write_text('trainer:\n  optimizer_config:\n    learning_rat: {}\n')
+  message = _error('mnc_shapes_demo', config_files=[str(path)])
+  assert message.startswith('--config_file: unknown key '
+                            'trainer.optimizer_config.learning_rat; did you '
+                            'mean trainer.optimizer_config.learning_rate')
+  assert _error('mnc_shapes_demo', config_files=[str(tmp_path / 'no.yaml')]) \
+      == f'--config_file={tmp_path / "no.yaml"}: no such file.'
+
+
+@pytest.mark.parametrize('override,expected', [
+    ('trainer.train_steps=thirty',
+     "trainer.train_steps='thirty': expected an integer (TrainerConfig."
+     'train_steps is int).'),
+    ('task.train_data.global_batch_size=abc',
+     "task.train_data.global_batch_size='abc': expected an integer "
+     '(DataConfig.global_batch_size is int).'),
+    ('trainer.train_steps=2.5',
+     'trainer.train_steps=2.5: expected an integer (TrainerConfig.train_steps '
+     'is int).'),
+    ('task.train_data.is_training=maybe',
+     "task.train_data.is_training='maybe': expected true or false "
+     '(DataConfig.is_training is bool).'),
+])
+def test_values_of_the_wrong_type(override, expected):
+  assert _error('mnc_shapes_demo', params_override=override) == expected
+
+
+def test_good_overrides_apply_and_ints_fit_float_fields():
+  params = experiment_params.parse(
+      'mnc_shapes_demo',
+      [os.path.join(REPO_ROOT, 'configs/experiments/mnc_shapes_demo.yaml')],
+      'trainer.train_steps=30,task.losses.l2_weight_decay=0,'
+      'task.train_data.is_training=true')
+  assert params.trainer.train_steps == 30
+  assert params.task.losses.l2_weight_decay == 0
+
+
+def test_inputs_of_the_mode_must_exist(tmp_path):
+  (tmp_path / 'train-0.tfrecord').write_bytes(b'')
+  (tmp_path / 'val.json').write_text('{}')
+  base = (f"task.train_data.input_path={tmp_path}/train-*.tfrecord,"
+          f"task.annotation_file={tmp_path}/val.json")
+  params = experiment_params.parse('mnc_shapes_demo', params_override=base,
+                                   mode='train')
+  assert params.task.train_data.input_path.endswith('train-*.tfrecord')
+  message = _error('mnc_shapes_demo', params_override=base,
+                   mode='train_and_eval')
+  assert message.startswith('task.validation_data.input_path=')
+  assert 'matches no file' in message
+  message = _error(
+      'mnc_shapes_demo', mode='train',
+      params_override=f'task.train_data.input_path={tmp_path}/nope-*')
+  assert message.startswith(f"task.train_data.input_path='{tmp_path}/nope-*' "
+                            'matches no file')
+  message = _error(
+      'mnc_shapes_demo', mode='eval', params_override=(
+          f'task.validation_data.input_path={tmp_path}/train-*.tfrecord,'
+          f'task.annotation_file={tmp_path}/missing.json'))
+  assert message.startswith(f"task.annotation_file='{tmp_path}/missing.json' "
+                            'does not exist')
