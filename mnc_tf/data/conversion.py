@@ -169,9 +169,9 @@ def run_conversion(tasks, convert_fn, output_prefix, num_shards,
   start = time.time()
 
   def record_problem(problem):
-    _log(name, ('skipped: ' if skip_invalid else 'error: ') + str(problem))
-    if not skip_invalid:
+    if not skip_invalid:  # the CLI prints it, once
       raise ConversionFailed(str(problem))
+    _log(name, 'skipped: ' + str(problem))
     summary.skipped_by_reason[problem.reason] += 1
     if problem.reason in errors.IMAGE_LEVEL_REASONS:
       summary.images_skipped += 1

@@ -69,6 +69,10 @@ def _open(path):
     pil_image = Image.open(io.BytesIO(raw))
     source_format = (pil_image.format or '').upper()
     pil_image.load()  # Decodes every byte: catches truncated files.
+  except Image.UnidentifiedImageError:
+    raise errors.InvalidRecordError(
+        errors.CORRUPT_IMAGE, 'cannot decode %s (not an image format Pillow '
+        'knows; is it an image file?)' % path) from None
   except Exception as e:  # PIL raises many types for broken files.
     raise errors.InvalidRecordError(
         errors.CORRUPT_IMAGE,

@@ -1,15 +1,19 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """COCO JSON -> TFRecord: every segmentation form, image modes, invalid cases."""
 
+import glob
 import io
 import json
 import os
+import subprocess
+import sys
 
 from absl import flags
 import numpy as np
 from PIL import Image
 from pycocotools import coco as coco_api
 import pytest
+import tensorflow as tf
 
 import mnc_data_testutil as tu
 from mnc_tf.data import coco_segmentation
@@ -257,6 +261,8 @@ _INVALID_CASES = [
      False),
     ('malformed_box', _set_ann('bbox', [12, 4, 8]), errors.MALFORMED_BOX,
      False),
+    ('negative_width_box', _set_ann('bbox', [12, 4, -5, 12]),
+     errors.MALFORMED_BOX, False),
     ('zero_area_polygon',
      _set_ann('segmentation', [[12, 4, 12, 4, 12, 4]]), errors.ZERO_AREA,
      False),
@@ -362,3 +368,123 @@ def test_compressed_counts_decoder_matches_pycocotools():
   rle = tu.compressed_rle(mask)
   assert coco_segmentation.decode_compressed_counts(rle['counts']) == (
       tu.uncompressed_rle(mask)['counts'])
+
+
+# ---- hostile input and output: one line naming the culprit, nothing left ----
+
+
+def _args(tmp_path, json_path, prefix, *extra):
+  return ['--image_dir', str(tmp_path / 'img'), '--annotations_file',
+          json_path, '--output_prefix', prefix, '--log_every', '100',
+          *extra]
+
+
+def _one_error_line(err):
+  """The stderr of a failed run: exactly one line, the error."""
+  lines = [l for l in err.splitlines() if l.strip()]
+  assert len(lines) == 1, err
+  assert 'Traceback' not in err
+  return lines[0]
+
+
+def test_duplicate_image_is_reported_and_written_once(tmp_path, capsys):
+  def duplicate(root, images, annotations):
+    images.append(dict(images[0]))
+  json_path = _prepare(tmp_path, duplicate)
+  out_dir = tmp_path / 'out'
+  args = _args(tmp_path, json_path, str(out_dir / 'train'))
+  assert _main(args) == 1
+  line = _one_error_line(capsys.readouterr().err)
+  assert 'duplicate_image' in line and 'image 1 (a.jpg)' in line
+  assert tu.list_outputs(str(out_dir)) == []
+  assert _main(args + ['--skip_invalid']) == 0
+  assert 'duplicate_image' in capsys.readouterr().err
+  records = tu.read_records(str(out_dir / 'train-*.tfrecord'))
+  assert sorted(tu.mg_decode(r)['source_id'] for r in records) == [b'1', b'2']
+  with open(out_dir / 'train.summary.json') as f:
+    summary = json.load(f)
+  assert summary['skipped_by_reason'] == {'duplicate_image': 1}
+  assert (summary['images'], summary['instances']) == (2, 3)
+
+
+def test_annotations_file_that_is_not_json(tmp_path, capsys):
+  _base(str(tmp_path))
+  json_path = str(tmp_path / 'ann.json')
+  with open(json_path, 'w') as f:
+    f.write('{"images": [1, ')
+  out_dir = tmp_path / 'out'
+  assert _main(_args(tmp_path, json_path, str(out_dir / 'x'))) == 1
+  line = _one_error_line(capsys.readouterr().err)
+  assert f'--annotations_file={json_path} is not JSON' in line
+  assert not out_dir.exists()
+  with open(json_path, 'w') as f:
+    f.write('[1, 2]')
+  assert _main(_args(tmp_path, json_path, str(out_dir / 'x'))) == 1
+  assert 'not a COCO object' in _one_error_line(capsys.readouterr().err)
+
+
+def test_output_prefix_under_a_regular_file(tmp_path, capsys):
+  json_path = _prepare(tmp_path, lambda *_: None)
+  (tmp_path / 'plain').write_text('a file')
+  prefix = str(tmp_path / 'plain' / 'sub' / 'train')
+  assert _main(_args(tmp_path, json_path, prefix)) == 1
+  line = _one_error_line(capsys.readouterr().err)
+  assert f'{tmp_path / "plain"} is a file, not a directory' in line
+  assert 'Errno' not in line
+  assert (tmp_path / 'plain').read_text() == 'a file'
+
+
+def test_read_only_output_directory(tmp_path, capsys, monkeypatch):
+  json_path = _prepare(tmp_path, lambda *_: None)
+  out_dir = tmp_path / 'ro'
+  out_dir.mkdir()
+  out_dir.chmod(0o555)
+  if os.geteuid() == 0:  # root writes anywhere: refuse like the OS would
+    def refuse(path, *unused_args, **unused_kwargs):
+      raise tf.errors.PermissionDeniedError(None, None,
+                                            f'{path}; Permission denied')
+    monkeypatch.setattr(tf.io, 'TFRecordWriter', refuse)
+  try:
+    assert _main(_args(tmp_path, json_path, str(out_dir / 'train'))) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f'--output_prefix={out_dir / "train"}' in line
+    assert 'writable' in line
+    assert os.listdir(out_dir) == []
+  finally:
+    out_dir.chmod(0o755)
+
+
+def test_shards_of_another_count_are_refused_unless_overwrite(tmp_path,
+                                                              capsys):
+  json_path = _prepare(tmp_path, lambda *_: None)
+  prefix = str(tmp_path / 'out' / 'train')
+  assert _main(_args(tmp_path, json_path, prefix, '--num_shards', '3')) == 0
+  three = sorted(os.listdir(tmp_path / 'out'))
+  capsys.readouterr()
+  assert _main(_args(tmp_path, json_path, prefix, '--num_shards', '2')) == 1
+  line = _one_error_line(capsys.readouterr().err)
+  assert '3 shard(s) of another --num_shards' in line and '--overwrite' in line
+  assert sorted(os.listdir(tmp_path / 'out')) == three  # untouched
+  # The same count again is a plain rewrite; --overwrite removes the others.
+  assert _main(_args(tmp_path, json_path, prefix, '--num_shards', '3')) == 0
+  assert _main(_args(tmp_path, json_path, prefix, '--num_shards', '2',
+                     '--overwrite')) == 0
+  assert sorted(glob.glob(prefix + '-*.tfrecord')) == [
+      prefix + '-00000-of-00002.tfrecord', prefix + '-00001-of-00002.tfrecord']
+  assert len(tu.read_records(prefix + '-*.tfrecord')) == 2
+
+
+def test_temporaries_of_a_killed_run_are_removed(tmp_path):
+  json_path = _prepare(tmp_path, lambda *_: None)
+  prefix = str(tmp_path / 'out' / 'train')
+  os.makedirs(tmp_path / 'out')
+  killed = subprocess.Popen([sys.executable, '-c', 'pass'])
+  killed.wait()  # its PID no longer runs, like a SIGKILLed converter's
+  leftovers = [f'{prefix}-00000-of-00002.tfrecord.tmp-{killed.pid}',
+               f'{prefix}.label_map.json.tmp-{killed.pid}']
+  for path in leftovers:
+    with open(path, 'wb') as f:
+      f.write(b'half')
+  assert _main(_args(tmp_path, json_path, prefix, '--num_shards', '2')) == 0
+  assert not [n for n in os.listdir(tmp_path / 'out') if '.tmp-' in n]
+  assert len(tu.read_records(prefix + '-*.tfrecord')) == 2

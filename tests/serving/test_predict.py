@@ -1,5 +1,6 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """`python -m mnc_tf.predict`: pictures and a COCO results JSON."""
+import io
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pycocotools.coco import COCO
 import tensorflow as tf
 
 from mnc_tf import predict as predict_lib
+from mnc_tf.data import image_io
 from mnc_tf.serving import predictor
 from mnc_tf.visualization import draw_instances as draw_lib
 from tests.serving import conftest
@@ -50,14 +52,16 @@ def test_predict_files_pictures_and_coco_json(exported, loaded, tmp_path):
   assert names == {1: 'circle', 2: 'square', 4: 'triangle'}
   predict = predictor.saved_model_predictor(exported['export_dir'])
   out_dir = str(tmp_path / 'out')
-  pngs, json_path, count = predict_lib.predict_files(
-      predict, paths, out_dir, names, ids, min_score=0.0)
+  run = predict_lib.predict_files(predict, paths, out_dir, names, ids,
+                                  min_score=0.0)
+  pngs, json_path, count = run.pngs, run.json_path, run.num_detections
+  assert run.failures == []
   assert [os.path.basename(p) for p in pngs] == ['img_0.png', 'img_1.png']
   assert not [n for n in os.listdir(out_dir) if '.tmp-' in n]
   results = json.load(open(json_path))
   assert len(results) == count > 0
   for path, png, image_id in zip(paths, pngs, (10, 11)):
-    image = predictor.read_rgb(path)
+    image = image_io.read_rgb(path)
     outputs = {k: v.numpy()[0] for k, v in
                loaded.signatures['serving_default'](
                    tf.constant(image[None])).items()}
@@ -105,6 +109,59 @@ def test_checkpoint_predictor_matches_saved_model(exported, loaded):
                              atol=1e-2)
 
 
+def _stub_predict(images):
+  """Outputs like serving_default's: one box and mask from the image itself."""
+  image = images[0]
+  height, width = image.shape[:2]
+  return {'num_detections': np.array([1], np.int32),
+          'detection_boxes': np.array([[[1, 2, height - 1, width - 3]]],
+                                      np.float32),
+          'detection_classes': np.array([[4]], np.int32),
+          'detection_scores': np.array([[0.75]], np.float32),
+          'detection_masks': (image[None, None, :, :, 0] > 127).astype(
+              np.uint8)}
+
+
+def _write_bad_images(directory):
+  """A text file named .jpg and a truncated PNG."""
+  not_image = os.path.join(directory, 'not_image.jpg')
+  with open(not_image, 'w') as f:
+    f.write('I am not a picture')
+  buffer = io.BytesIO()
+  Image.fromarray(conftest.test_image(40, 50, seed=3)).save(buffer, 'PNG')
+  truncated = os.path.join(directory, 'truncated.png')
+  with open(truncated, 'wb') as f:
+    f.write(buffer.getvalue()[:len(buffer.getvalue()) // 2])
+  return [not_image, truncated]
+
+
+def test_bad_images_are_reported_and_the_rest_go_on(tmp_path):
+  good = _write_images(str(tmp_path))
+  bad = _write_bad_images(str(tmp_path))
+  paths = sorted(good + bad)
+  lines = []
+  out_dir = str(tmp_path / 'out')
+  run = predict_lib.predict_files(_stub_predict, paths, out_dir,
+                                  report=lines.append)
+  assert [p for p, _ in run.failures] == sorted(bad)
+  assert len(lines) == 2
+  for line, path in zip(lines, sorted(bad)):
+    assert '\n' not in line and path in line and 'corrupt_image' in line
+  assert sorted(os.listdir(out_dir)) == ['coco_results.json', 'img_0.png',
+                                         'img_1.png']
+  results = json.load(open(run.json_path))
+  # Image ids are positions in `paths`: the good images are 1 and 2.
+  assert sorted(r['image_id'] for r in results) == [
+      paths.index(g) + 1 for g in good]
+  for path in good:
+    image = image_io.read_rgb(path)
+    (result,) = [r for r in results
+                 if r['image_id'] == paths.index(path) + 1]
+    np.testing.assert_array_equal(mask_util.decode(result['segmentation']),
+                                  (image[..., 0] > 127).astype(np.uint8))
+    assert result['category_id'] == 4 and result['score'] == 0.75
+
+
 def _run_predict_cli(saved_model, images, out_dir):
   return subprocess.run(
       [sys.executable, '-m', 'mnc_tf.predict', f'--saved_model={saved_model}',
@@ -127,3 +184,18 @@ def test_predict_cli(exported, tmp_path):
                          out_dir)
   assert bad.returncode != 0
   assert 'no files match' in bad.stderr
+  # One good and one bad image: the good one is written, the bad one is
+  # named in one line, the exit status is 1.
+  mixed = tmp_path / 'mixed'
+  os.makedirs(mixed)
+  os.replace(tmp_path / 'img_0.png', mixed / 'good.png')
+  (bad_path, _) = _write_bad_images(str(mixed))
+  os.remove(mixed / 'truncated.png')
+  mixed_out = tmp_path / 'mixed_out'
+  result = _run_predict_cli(exported['export_dir'], f'{mixed}/*', mixed_out)
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert sorted(os.listdir(mixed_out)) == ['coco_results.json', 'good.png']
+  assert 'Traceback' not in result.stderr
+  skipped = [l for l in result.stderr.splitlines() if 'skipped' in l]
+  assert len(skipped) == 1 and bad_path in skipped[0]
+  assert '1 of 2 images could not be predicted' in result.stderr
