@@ -1,51 +1,72 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """Writes the SavedModel of an MNC experiment (Model Garden's export flow).
 
-Uses `official.core.export_base.export` (checkpoint restore with
-`assert_existing_objects_matched`, `tf.saved_model.save`) into a temporary
-directory next to the target, and renames it into place when complete.
+Follows `official.core.export_base.export` (checkpoint restore with
+`assert_existing_objects_matched`, signatures traced by the export module,
+`tf.saved_model.save`; see `save` for the one difference) into a temporary
+directory next to the target (`mnc_tf.utils.atomic_io`), and renames it into
+place when complete; temporaries left by a killed export are removed first.
 """
 import os
-import shutil
-import time
 
 import tensorflow as tf
 
-from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import
+from mnc_tf import registry_imports  # pylint: disable=unused-import
+from mnc_tf.configs import experiment_params as experiment_params_lib
 from mnc_tf.serving import export_module as export_module_lib
-from official.core import exp_factory
-from official.core import export_base
-from official.modeling import hyperparams
-from tf_keras.src.saving.legacy.saved_model import utils as keras_save_utils
+from mnc_tf.utils import atomic_io
+from mnc_tf.utils import checkpoints
 
 DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 
 
-def experiment_params(experiment, config_files=None, params_override=''):
-  """The experiment config with files and overrides applied, validated."""
-  params = exp_factory.get_exp_config(experiment)
-  for config_file in config_files or []:
-    params = hyperparams.override_params_dict(params, config_file,
-                                              is_strict=True)
-  if params_override:
-    params = hyperparams.override_params_dict(params, params_override,
-                                              is_strict=True)
-  params.validate()
-  params.lock()
-  return params
+INPUT_TYPES = export_module_lib.INPUT_TYPES
 
+
+def experiment_params(experiment, config_files=None, params_override=''):
+  """The experiment config with files and overrides applied, validated.
+
+  Raises:
+    experiment_params.ParamsError: unknown experiment, key or a value of the
+      wrong type (one-line message).
+  """
+  return experiment_params_lib.parse(experiment, config_files or [],
+                                     params_override)
 
 
 class ExportExistsError(FileExistsError):
   """The export directory exists and overwriting was not asked for."""
 
 
-def signature_keys(input_type):
+def signature_keys():
   """{function key: signature name}: one named signature per input type."""
-  if input_type not in export_module_lib.INPUT_TYPES:
-    raise ValueError(f'input_type must be one of '
-                     f'{export_module_lib.INPUT_TYPES}, got {input_type!r}.')
-  return {key: key for key in export_module_lib.INPUT_TYPES}
+  return {key: key for key in INPUT_TYPES}
+
+
+def save(module, export_dir, checkpoint_path=None):
+  """Writes `module`'s signatures and the model's variables to `export_dir`.
+
+  Model Garden's `export_base.export` saves the export module itself, so
+  `tf.saved_model.save` reaches the Keras model and Keras traces every layer's
+  `call` for the SavedModel, with `training=True` too, which the MNC model
+  cannot run without groundtruth. The signatures carry the whole pipeline,
+  so the root saved here is a plain `tf.Module` holding the traced signatures'
+  variables (the model's), and no Keras object: stock `tf.saved_model` APIs
+  only.
+
+  Args:
+    module: an `MncExportModule`.
+    export_dir: the directory to write (must not exist).
+    checkpoint_path: a checkpoint prefix to read the weights from (every
+      model variable must be matched), or None.
+  """
+  if checkpoint_path:
+    tf.train.Checkpoint(model=module.model).read(
+        checkpoint_path).assert_existing_objects_matched().expect_partial()
+  signatures = module.get_inference_signatures(signature_keys())
+  root = tf.Module()
+  root.model_variables = list(module.model.variables)
+  tf.saved_model.save(root, export_dir, signatures=signatures)
 
 
 def export_saved_model(params, export_dir, checkpoint_path=None,
@@ -70,37 +91,21 @@ def export_saved_model(params, export_dir, checkpoint_path=None,
 
   Raises:
     ExportExistsError: `export_dir` exists and `overwrite` is False.
-    ValueError: bad input type or a checkpoint directory without checkpoints.
+    checkpoints.CheckpointNotFoundError: `checkpoint_path` names no
+      checkpoint (checked before anything is built or written).
+    ValueError: bad input type.
   """
-  keys = signature_keys(input_type)
+  if input_type not in INPUT_TYPES:
+    raise ValueError(f'input_type must be one of {INPUT_TYPES}, got '
+                     f'{input_type!r}.')
   export_dir = os.path.abspath(export_dir)
   if tf.io.gfile.exists(export_dir) and not overwrite:
     raise ExportExistsError(
         f'{export_dir} exists; pass --overwrite to replace it.')
-  if checkpoint_path and tf.io.gfile.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    if not latest:
-      raise ValueError(f'no checkpoint in directory {checkpoint_path}.')
-    checkpoint_path = latest
+  if checkpoint_path:
+    checkpoint_path = checkpoints.resolve_checkpoint(checkpoint_path)
   module = export_module_lib.MncExportModule(
       params, batch_size=batch_size, input_type=input_type, model=model)
-  parent = os.path.dirname(export_dir)
-  tf.io.gfile.makedirs(parent)
-  tmp_dir = os.path.join(
-      parent, f'.{os.path.basename(export_dir)}.tmp-{os.getpid()}-'
-      f'{int(time.time())}')
-  try:
-    # The signatures carry the whole pipeline; Keras' own traces of every
-    # layer's call (with training=True, which needs groundtruth) are not
-    # wanted in the SavedModel.
-    with keras_save_utils.keras_option_scope(save_traces=False):
-      export_base.export(module, keys, tmp_dir,
-                         checkpoint_path=checkpoint_path or None,
-                         timestamped=False)
-    if tf.io.gfile.exists(export_dir):
-      shutil.rmtree(export_dir)
-    os.replace(tmp_dir, export_dir)
-  finally:
-    if os.path.exists(tmp_dir):
-      shutil.rmtree(tmp_dir, ignore_errors=True)
+  with atomic_io.atomic_path(export_dir) as tmp_dir:
+    save(module, tmp_dir, checkpoint_path)
   return export_dir
