@@ -6,7 +6,8 @@
 // Layouts (row-major): features [B, H, W, C]; boxes [B, K, 4] as
 // (ymin, xmin, ymax, xmax) in input-image pixels; output and argmax
 // [B, K, n, n, C] with n = pooled_size if > 0, else output_size.  argmax holds
-// the index i * S + j of the chosen sample of the S x S grid (first maximum).
+// the index di * (S / P) + dj of the chosen sample inside its cell's window
+// (first maximum), as uint8_t when (S / P)^2 <= 256, else int32_t.
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CPU_H_
 #define MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CPU_H_
 
@@ -21,10 +22,12 @@
 #define MNC_SIMD_REDUCTION _Pragma("omp simd reduction(+ : sy, sx)")
 #define MNC_SIMD _Pragma("omp simd")
 #define MNC_SIMD_COUNT _Pragma("omp simd reduction(+ : bad)")
+#define MNC_SIMD_OR _Pragma("omp simd reduction(| : chosen)")
 #else
 #define MNC_SIMD_REDUCTION
 #define MNC_SIMD
 #define MNC_SIMD_COUNT
+#define MNC_SIMD_OR
 #endif
 
 namespace mnc_tf {
@@ -87,23 +90,106 @@ inline A Bilinear(T f00, T f01, T f10, T f11, A w00, A w01, A w10, A w11) {
          w10 * static_cast<A>(f10) + w11 * static_cast<A>(f11);
 }
 
-template <typename T, typename ParallelFor>
+// The four taps of one sample: feature offsets (relative to the image's map,
+// in elements) and bilinear weights.
+template <typename A>
+struct SampleTaps {
+  int64_t o00, o01, o10, o11;
+  A w00, w01, w10, w11;
+
+  void Set(const AxisTaps<A>& ty, const AxisTaps<A>& tx, int64_t W, int64_t C) {
+    o00 = (ty.i0 * W + tx.i0) * C;
+    o01 = (ty.i0 * W + tx.i1) * C;
+    o10 = (ty.i1 * W + tx.i0) * C;
+    o11 = (ty.i1 * W + tx.i1) * C;
+    w00 = ty.w0 * tx.w0;
+    w01 = ty.w0 * tx.w1;
+    w10 = ty.w1 * tx.w0;
+    w11 = ty.w1 * tx.w1;
+  }
+};
+
+// Largest pooling window whose argmax fits a uint8 (window^2 <= 256).
+constexpr int kMaxUint8Window = 16;
+
+// One cell of the forward pass for channels [0, nc): the max over the
+// `samples` samples of its window (first maximum wins) and, if `arg` is
+// non-null, the window index of that sample.  The running maximum lives in
+// the small `best` / `best_index` buffers (nc entries, L1-resident) and is
+// updated with plain selects, never with masked stores.
+template <typename T, typename A, typename Idx>
+inline void ForwardCell(const T* fmap, const SampleTaps<A>* taps, int samples,
+                        int64_t nc, A* __restrict__ best,
+                        int32_t* __restrict__ best_index, T* __restrict__ out,
+                        Idx* __restrict__ arg) {
+  for (int s = 0; s < samples; ++s) {
+    const SampleTaps<A>& t = taps[s];
+    const T* f00 = fmap + t.o00;
+    const T* f01 = fmap + t.o01;
+    const T* f10 = fmap + t.o10;
+    const T* f11 = fmap + t.o11;
+    const A w00 = t.w00, w01 = t.w01, w10 = t.w10, w11 = t.w11;
+    if (samples == 1) {
+      MNC_SIMD
+      for (int64_t c = 0; c < nc; ++c) {
+        out[c] = static_cast<T>(Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11));
+      }
+      if (arg != nullptr) std::fill(arg, arg + nc, Idx(0));  // pooled, window 1
+      return;
+    }
+    if (s == 0) {
+      MNC_SIMD
+      for (int64_t c = 0; c < nc; ++c) {
+        best[c] = Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11);
+        best_index[c] = 0;
+      }
+    } else if (s + 1 < samples) {
+      const int32_t index = s;
+      MNC_SIMD
+      for (int64_t c = 0; c < nc; ++c) {
+        const A v = Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11);
+        const A b = best[c];
+        const int32_t bi = best_index[c];
+        best[c] = v > b ? v : b;
+        best_index[c] = v > b ? index : bi;
+      }
+    } else {  // last sample: write the cell's output and argmax
+      const int32_t index = s;
+      MNC_SIMD
+      for (int64_t c = 0; c < nc; ++c) {
+        const A v = Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11);
+        const A b = best[c];
+        const int32_t bi = best_index[c];
+        out[c] = static_cast<T>(v > b ? v : b);
+        arg[c] = static_cast<Idx>(v > b ? index : bi);
+      }
+    }
+  }
+}
+
+// Forward pass.  output: [B, K, n, n, C]; argmax (pooled only, else null):
+// same shape, the index di * (S / P) + dj of the chosen sample inside its
+// cell's (S / P) x (S / P) window (first maximum wins).  Idx is uint8_t
+// (window^2 <= 256) or int32_t.
+template <typename T, typename Idx, typename ParallelFor>
 void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
-                int32_t* argmax, ParallelFor&& parallel_for) {
+                Idx* argmax, ParallelFor&& parallel_for) {
   using A = typename AccType<T>::type;
   const int64_t C = d.channels, H = d.height, W = d.width;
   const int S = d.output_size;
   const int P = d.pooled_size;
   const int64_t n = d.grid();
   const int window = P > 0 ? S / P : 1;
+  const int samples = window * window;
   const int64_t blocks = NumBlocks(C, kForwardChannelBlock);
   const int64_t units = d.batch * d.num_boxes * blocks;
   if (units == 0) return;
   const int64_t cost = S * S * std::min(C, kForwardChannelBlock) * 12;
   parallel_for(units, cost, [&](int64_t begin, int64_t end) {
     BoxTaps<A> taps;
-    A best[kForwardChannelBlock];
-    int32_t best_index[kForwardChannelBlock];
+    std::vector<SampleTaps<A>> cell_taps(samples);
+    std::vector<A> best(kForwardChannelBlock);
+    std::vector<int32_t> best_index(kForwardChannelBlock);
     int64_t last_box = -1;
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t box_index = unit / blocks;  // b * K + k
@@ -115,12 +201,12 @@ void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
         last_box = box_index;
       }
       T* out_box = output + box_index * n * n * C + c0;
-      int32_t* arg_box = P > 0 ? argmax + box_index * n * n * C + c0 : nullptr;
+      Idx* arg_box = P > 0 ? argmax + box_index * n * n * C + c0 : nullptr;
       if (!taps.finite || H == 0 || W == 0) {
         for (int64_t cell = 0; cell < n * n; ++cell) {
           for (int64_t c = 0; c < nc; ++c) {
             out_box[cell * C + c] = T(0);
-            if (arg_box) arg_box[cell * C + c] = 0;
+            if (arg_box) arg_box[cell * C + c] = Idx(0);
           }
         }
         continue;
@@ -129,43 +215,15 @@ void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
       for (int64_t pi = 0; pi < n; ++pi) {
         for (int64_t pj = 0; pj < n; ++pj) {
           for (int di = 0; di < window; ++di) {
-            const int i = static_cast<int>(pi) * window + di;
-            const AxisTaps<A>& ty = taps.y[i];
-            const T* row0 = fmap + ty.i0 * W * C;
-            const T* row1 = fmap + ty.i1 * W * C;
             for (int dj = 0; dj < window; ++dj) {
-              const int j = static_cast<int>(pj) * window + dj;
-              const AxisTaps<A>& tx = taps.x[j];
-              const T* f00 = row0 + tx.i0 * C;
-              const T* f01 = row0 + tx.i1 * C;
-              const T* f10 = row1 + tx.i0 * C;
-              const T* f11 = row1 + tx.i1 * C;
-              const A w00 = ty.w0 * tx.w0, w01 = ty.w0 * tx.w1;
-              const A w10 = ty.w1 * tx.w0, w11 = ty.w1 * tx.w1;
-              const int32_t idx = i * S + j;
-              if ((di | dj) == 0) {  // first sample of the cell (or no pool)
-                MNC_SIMD
-                for (int64_t c = 0; c < nc; ++c) {
-                  best[c] = Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11);
-                  best_index[c] = idx;
-                }
-              } else {
-                MNC_SIMD
-                for (int64_t c = 0; c < nc; ++c) {
-                  const A v = Bilinear(f00[c], f01[c], f10[c], f11[c], w00, w01, w10, w11);
-                  const bool better = v > best[c];
-                  best[c] = better ? v : best[c];
-                  best_index[c] = better ? idx : best_index[c];
-                }
-              }
+              cell_taps[di * window + dj].Set(taps.y[pi * window + di],
+                                              taps.x[pj * window + dj], W, C);
             }
           }
-          T* out_cell = out_box + (pi * n + pj) * C;
-          for (int64_t c = 0; c < nc; ++c) out_cell[c] = static_cast<T>(best[c]);
-          if (arg_box) {
-            int32_t* arg_cell = arg_box + (pi * n + pj) * C;
-            for (int64_t c = 0; c < nc; ++c) arg_cell[c] = best_index[c];
-          }
+          const int64_t cell = (pi * n + pj) * C;
+          Idx* arg_cell = arg_box ? arg_box + cell : nullptr;
+          ForwardCell(fmap, cell_taps.data(), samples, nc, best.data(),
+                      best_index.data(), out_box + cell, arg_cell);
         }
       }
     }
@@ -174,39 +232,41 @@ void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
 
 // Backward of one sample for channels [0, nc): scatters g * weight into the
 // four taps of grad_features and adds sum_c g * d out / d pos along y and x to
-// *dpos_y, *dpos_x.  If `select` is non-null, only channels with
-// select[c] == index take part (fused max pool).  The four gradient pointers
-// must not alias: taps that contribute nothing (weight and derivative zero,
-// e.g. outside the map, where indices are clipped onto a neighbour) must be
-// pointed at distinct scratch buffers by the caller.
-template <typename T, typename A>
+// *dpos_y, *dpos_x.  g = grad[c] for every channel (no pooling), or only where
+// select[c] == index (fused max pool: the cell's argmax names this sample).
+// The four gradient pointers must not alias: taps that contribute nothing
+// (weight and derivative zero, e.g. outside the map, where indices are clipped
+// onto a neighbour) must be pointed at distinct scratch buffers by the caller.
+// Written with eight coefficients (the separable form of the bilinear
+// weights) so that the loop keeps its accumulators in registers.
+template <typename T, typename A, typename Idx>
 inline void SampleBackward(const T* __restrict__ grad,
-                           const int32_t* __restrict__ select, int32_t index,
+                           const Idx* __restrict__ select, Idx index,
                            const T* f00, const T* f01, const T* f10,
                            const T* f11, A* __restrict__ g00,
                            A* __restrict__ g01, A* __restrict__ g10,
                            A* __restrict__ g11, const AxisTaps<A>& ty,
                            const AxisTaps<A>& tx, int64_t nc, A* dpos_y,
                            A* dpos_x) {
-  const A w00 = ty.w0 * tx.w0, w01 = ty.w0 * tx.w1;
-  const A w10 = ty.w1 * tx.w0, w11 = ty.w1 * tx.w1;
-  const A ay0 = ty.d0 * tx.w0, ay1 = ty.d0 * tx.w1;  // d w / d pos_y
-  const A ay2 = ty.d1 * tx.w0, ay3 = ty.d1 * tx.w1;
-  const A ax0 = ty.w0 * tx.d0, ax1 = ty.w0 * tx.d1;  // d w / d pos_x
-  const A ax2 = ty.w1 * tx.d0, ax3 = ty.w1 * tx.d1;
+  const A wy0 = ty.w0, wy1 = ty.w1, wx0 = tx.w0, wx1 = tx.w1;
+  const A dy0 = ty.d0, dy1 = ty.d1, dx0 = tx.d0, dx1 = tx.d1;
   A sy = 0, sx = 0;
   if (select != nullptr) {
     MNC_SIMD_REDUCTION
     for (int64_t c = 0; c < nc; ++c) {
-      const A g = select[c] == index ? static_cast<A>(grad[c]) : A(0);
+      // A select, not a masked load: g is 0 for channels that chose another
+      // sample of the window.
+      const A gc = static_cast<A>(grad[c]);
+      const A g = select[c] == index ? gc : A(0);
       const A v00 = static_cast<A>(f00[c]), v01 = static_cast<A>(f01[c]);
       const A v10 = static_cast<A>(f10[c]), v11 = static_cast<A>(f11[c]);
-      g00[c] += w00 * g;
-      g01[c] += w01 * g;
-      g10[c] += w10 * g;
-      g11[c] += w11 * g;
-      sy += g * (ay0 * v00 + ay1 * v01 + ay2 * v10 + ay3 * v11);
-      sx += g * (ax0 * v00 + ax1 * v01 + ax2 * v10 + ax3 * v11);
+      const A gy0 = g * wy0, gy1 = g * wy1;
+      g00[c] += gy0 * wx0;
+      g01[c] += gy0 * wx1;
+      g10[c] += gy1 * wx0;
+      g11[c] += gy1 * wx1;
+      sy += g * (dy0 * (wx0 * v00 + wx1 * v01) + dy1 * (wx0 * v10 + wx1 * v11));
+      sx += g * (wy0 * (dx0 * v00 + dx1 * v01) + wy1 * (dx0 * v10 + dx1 * v11));
     }
   } else {
     MNC_SIMD_REDUCTION
@@ -214,12 +274,13 @@ inline void SampleBackward(const T* __restrict__ grad,
       const A g = static_cast<A>(grad[c]);
       const A v00 = static_cast<A>(f00[c]), v01 = static_cast<A>(f01[c]);
       const A v10 = static_cast<A>(f10[c]), v11 = static_cast<A>(f11[c]);
-      g00[c] += w00 * g;
-      g01[c] += w01 * g;
-      g10[c] += w10 * g;
-      g11[c] += w11 * g;
-      sy += g * (ay0 * v00 + ay1 * v01 + ay2 * v10 + ay3 * v11);
-      sx += g * (ax0 * v00 + ax1 * v01 + ax2 * v10 + ax3 * v11);
+      const A gy0 = g * wy0, gy1 = g * wy1;
+      g00[c] += gy0 * wx0;
+      g01[c] += gy0 * wx1;
+      g10[c] += gy1 * wx0;
+      g11[c] += gy1 * wx1;
+      sy += g * (dy0 * (wx0 * v00 + wx1 * v01) + dy1 * (wx0 * v10 + wx1 * v11));
+      sx += g * (wy0 * (dx0 * v00 + dx1 * v01) + wy1 * (dx0 * v10 + dx1 * v11));
     }
   }
   *dpos_y += sy;
@@ -239,14 +300,21 @@ inline bool Inert(A w, A d) {
 // chunk_scratch[(r - 1) * B*H*W*C ...], and the chunks are summed in order.
 // Each box's gradient is owned by one chunk (no partial sums across threads).
 //
+// Pooled: argmax holds the window index of each cell's chosen sample (see
+// ForwardCpu).  The backward is routed by it: a sample of a cell is visited
+// only if some channel of the cell chose it, and it scatters only those
+// channels' gradient; a cell whose channels all chose one sample costs one
+// sample, not (S / P)^2.
+//
 // grad_features_acc: [B, H, W, C] accumulators (overwritten).
 // chunk_scratch: (num_chunks - 1) * B * H * W * C accumulators.
-// Returns false if argmax holds an index outside [0, S * S) (those boxes get
-// no gradient; argmax is only ever compared with sample indices, never used
-// as an address, so a bad value cannot reach out of bounds).
-template <typename T, typename ParallelFor>
+// Returns false if argmax holds an index outside [0, (S / P)^2) (those boxes
+// get no gradient; argmax is checked before it is used, and then only
+// compared with window indices, never used as an address, so a bad value
+// cannot reach out of bounds).
+template <typename T, typename Idx, typename ParallelFor>
 bool BackwardCpu(const Dims& d, const T* grad, const T* features,
-                 const T* boxes, const int32_t* argmax,
+                 const T* boxes, const Idx* argmax,
                  typename AccType<T>::type* grad_features_acc,
                  typename AccType<T>::type* chunk_scratch, int64_t num_chunks,
                  T* grad_boxes, ParallelFor&& parallel_for) {
@@ -256,11 +324,12 @@ bool BackwardCpu(const Dims& d, const T* grad, const T* features,
   const int P = d.pooled_size;
   const int64_t n = d.grid();
   const int window = P > 0 ? S / P : 1;
+  const int samples = window * window;
   const int64_t total_boxes = d.batch * K;
   const int64_t map_elements = d.batch * H * W * C;
   num_chunks = std::max<int64_t>(1, num_chunks);
   std::vector<char> argmax_ok(num_chunks, 1);
-  const int64_t cost = (total_boxes * S * S * C * 20) / num_chunks + map_elements;
+  const int64_t cost = (total_boxes * n * n * C * 24) / num_chunks + map_elements;
   parallel_for(num_chunks, cost, [&](int64_t begin, int64_t end) {
     BoxTaps<A> taps;
     // Write targets of inert taps (see SampleBackward), one per corner.
@@ -280,13 +349,13 @@ bool BackwardCpu(const Dims& d, const T* grad, const T* features,
         const T* fmap = features + b * H * W * C;
         A* gmap = acc + b * H * W * C;
         const T* g_box = grad + box_index * n * n * C;
-        const int32_t* a_box = P > 0 ? argmax + box_index * n * n * C : nullptr;
+        const Idx* a_box = P > 0 ? argmax + box_index * n * n * C : nullptr;
         if (a_box != nullptr) {
-          const uint32_t samples = static_cast<uint32_t>(S) * S;
+          const uint32_t limit = static_cast<uint32_t>(samples);
           int64_t bad = 0;
           MNC_SIMD_COUNT
           for (int64_t e = 0; e < n * n * C; ++e) {
-            bad += static_cast<uint32_t>(a_box[e]) >= samples;
+            bad += static_cast<uint32_t>(a_box[e]) >= limit;
           }
           if (bad != 0) {
             argmax_ok[chunk] = 0;
@@ -297,11 +366,22 @@ bool BackwardCpu(const Dims& d, const T* grad, const T* features,
         for (int64_t pi = 0; pi < n; ++pi) {
           for (int64_t pj = 0; pj < n; ++pj) {
             const int64_t cell = (pi * n + pj) * C;
+            const Idx* a_cell = a_box ? a_box + cell : nullptr;
+            // Bit s set: some channel of the cell chose window sample s (all
+            // bits for windows of more than 32 samples).
+            uint32_t chosen = ~0u;
+            if (a_cell != nullptr && samples > 1 && samples <= 32) {
+              chosen = 0;
+              MNC_SIMD_OR
+              for (int64_t c = 0; c < C; ++c) chosen |= 1u << a_cell[c];  // checked above
+            }
             for (int di = 0; di < window; ++di) {
               const int i = static_cast<int>(pi) * window + di;
               const AxisTaps<A>& ty = taps.y[i];
               const bool y0 = Inert(ty.w0, ty.d0), y1 = Inert(ty.w1, ty.d1);
               for (int dj = 0; dj < window; ++dj) {
+                const int s = di * window + dj;
+                if (s < 32 && !((chosen >> s) & 1u)) continue;
                 const int j = static_cast<int>(pj) * window + dj;
                 const AxisTaps<A>& tx = taps.x[j];
                 const bool x0 = Inert(tx.w0, tx.d0), x1 = Inert(tx.w1, tx.d1);
@@ -309,8 +389,11 @@ bool BackwardCpu(const Dims& d, const T* grad, const T* features,
                 const int64_t o00 = (ty.i0 * W + tx.i0) * C, o01 = (ty.i0 * W + tx.i1) * C;
                 const int64_t o10 = (ty.i1 * W + tx.i0) * C, o11 = (ty.i1 * W + tx.i1) * C;
                 A sy = 0, sx = 0;
-                SampleBackward(g_box + cell, a_box ? a_box + cell : nullptr,
-                               static_cast<int32_t>(i * S + j), fmap + o00,
+                // Only this sample chosen: every channel's gradient goes to it.
+                const bool all = a_cell == nullptr || samples == 1 ||
+                                 (samples <= 32 && chosen == (1u << s));
+                SampleBackward(g_box + cell, all ? nullptr : a_cell,
+                               static_cast<Idx>(s), fmap + o00,
                                fmap + o01, fmap + o10, fmap + o11,
                                (y0 || x0) ? sink.data() : gmap + o00,
                                (y0 || x1) ? sink.data() + C : gmap + o01,

@@ -45,22 +45,22 @@ struct CpuParallelFor {
 
 namespace functor {
 
-template <typename T>
-struct RoiWarpForward<CPUDevice, T> {
+template <typename T, typename Idx>
+struct RoiWarpForward<CPUDevice, T, Idx> {
   Status operator()(OpKernelContext* ctx, const roi_warp::Dims& dims,
                     const T* features, const T* boxes, T* output,
-                    int32_t* argmax) {
+                    Idx* argmax) {
     roi_warp::ForwardCpu(dims, features, boxes, output, argmax,
                          CpuParallelFor{ctx});
     return ::tensorflow::OkStatus();
   }
 };
 
-template <typename T>
-struct RoiWarpBackward<CPUDevice, T> {
+template <typename T, typename Idx>
+struct RoiWarpBackward<CPUDevice, T, Idx> {
   Status operator()(OpKernelContext* ctx, const roi_warp::Dims& dims,
                     const T* grad, const T* features, const T* boxes,
-                    const int32_t* argmax, T* grad_features, T* grad_boxes) {
+                    const Idx* argmax, T* grad_features, T* grad_boxes) {
     using A = typename roi_warp::AccType<T>::type;
     constexpr auto kAccType = ::tensorflow::DataTypeToEnum<A>::value;
     const int64_t feature_elements =
@@ -94,8 +94,8 @@ struct RoiWarpBackward<CPUDevice, T> {
     }
     if (!ok) {
       return errors::InvalidArgument(
-          "argmax holds an index outside [0, output_size^2); it must be the "
-          "argmax output of the forward op");
+          "argmax holds an index outside [0, (output_size / pooled_size)^2); "
+          "it must be the argmax output of the forward op");
     }
     return ::tensorflow::OkStatus();
   }
@@ -111,7 +111,7 @@ struct RoiWarpAttrs {
   int pooled_size = 0;
   float spatial_scale = 0;
 
-  Status Read(OpKernelConstruction* ctx) {
+  Status Read(OpKernelConstruction* ctx, ::tensorflow::DataType argmax_type) {
     TF_RETURN_IF_ERROR(ctx->GetAttr("output_size", &output_size));
     TF_RETURN_IF_ERROR(ctx->GetAttr("pooled_size", &pooled_size));
     TF_RETURN_IF_ERROR(ctx->GetAttr("spatial_scale", &spatial_scale));
@@ -127,6 +127,13 @@ struct RoiWarpAttrs {
       return errors::InvalidArgument("output_size (", output_size,
                                      ") must be divisible by pooled_size (",
                                      pooled_size, ")");
+    }
+    const int64_t window = pooled_size > 0 ? output_size / pooled_size : 1;
+    if (argmax_type == ::tensorflow::DT_UINT8 && window * window > 256) {
+      return errors::InvalidArgument(
+          "Targmax=uint8 holds window indices < 256 only, but the pooling "
+          "window (output_size / pooled_size)^2 = ", window * window,
+          "; use Targmax=int32");
     }
     return ::tensorflow::OkStatus();
   }
@@ -162,11 +169,11 @@ struct RoiWarpAttrs {
   }
 };
 
-template <typename Device, typename T>
+template <typename Device, typename T, typename Idx>
 class RoiWarpOp : public OpKernel {
  public:
   explicit RoiWarpOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, attrs_.Read(ctx));
+    OP_REQUIRES_OK(ctx, attrs_.Read(ctx, ::tensorflow::DataTypeToEnum<Idx>::value));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -182,10 +189,10 @@ class RoiWarpOp : public OpKernel {
                             1, dims.pooled_size > 0 ? out_shape : TensorShape({0}),
                             &argmax));
     if (out_shape.num_elements() == 0) return;
-    OP_REQUIRES_OK(ctx, functor::RoiWarpForward<Device, T>()(
+    OP_REQUIRES_OK(ctx, functor::RoiWarpForward<Device, T, Idx>()(
                             ctx, dims, features.flat<T>().data(),
                             boxes.flat<T>().data(), output->flat<T>().data(),
-                            dims.pooled_size > 0 ? argmax->flat<int32_t>().data()
+                            dims.pooled_size > 0 ? argmax->flat<Idx>().data()
                                                  : nullptr));
   }
 
@@ -193,11 +200,11 @@ class RoiWarpOp : public OpKernel {
   RoiWarpAttrs attrs_;
 };
 
-template <typename Device, typename T>
+template <typename Device, typename T, typename Idx>
 class RoiWarpGradOp : public OpKernel {
  public:
   explicit RoiWarpGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, attrs_.Read(ctx));
+    OP_REQUIRES_OK(ctx, attrs_.Read(ctx, ::tensorflow::DataTypeToEnum<Idx>::value));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -222,10 +229,10 @@ class RoiWarpGradOp : public OpKernel {
     Tensor* grad_boxes = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, features.shape(), &grad_features));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, boxes.shape(), &grad_boxes));
-    OP_REQUIRES_OK(ctx, functor::RoiWarpBackward<Device, T>()(
+    OP_REQUIRES_OK(ctx, functor::RoiWarpBackward<Device, T, Idx>()(
                             ctx, dims, grad.flat<T>().data(),
                             features.flat<T>().data(), boxes.flat<T>().data(),
-                            dims.pooled_size > 0 ? argmax.flat<int32_t>().data()
+                            dims.pooled_size > 0 ? argmax.flat<Idx>().data()
                                                  : nullptr,
                             grad_features->flat<T>().data(),
                             grad_boxes->flat<T>().data()));
@@ -237,13 +244,20 @@ class RoiWarpGradOp : public OpKernel {
 
 }  // namespace
 
-#define REGISTER_CPU(T)                                                     \
-  REGISTER_KERNEL_BUILDER(                                                  \
-      Name("MncTf>RoiWarp").Device(DEVICE_CPU).TypeConstraint<T>("T"),      \
-      RoiWarpOp<CPUDevice, T>);                                             \
-  REGISTER_KERNEL_BUILDER(                                                  \
-      Name("MncTf>RoiWarpGrad").Device(DEVICE_CPU).TypeConstraint<T>("T"),  \
-      RoiWarpGradOp<CPUDevice, T>);
+#define REGISTER_DEVICE(DEVICE, DEVICE_TYPE, T, IDX)                            \
+  REGISTER_KERNEL_BUILDER(Name("MncTf>RoiWarp")                               \
+                              .Device(DEVICE)                                 \
+                              .TypeConstraint<T>("T")                         \
+                              .TypeConstraint<IDX>("Targmax"),                \
+                          RoiWarpOp<DEVICE_TYPE, T, IDX>);                    \
+  REGISTER_KERNEL_BUILDER(Name("MncTf>RoiWarpGrad")                           \
+                              .Device(DEVICE)                                 \
+                              .TypeConstraint<T>("T")                         \
+                              .TypeConstraint<IDX>("Targmax"),                \
+                          RoiWarpGradOp<DEVICE_TYPE, T, IDX>);
+#define REGISTER_CPU(T)                                \
+  REGISTER_DEVICE(DEVICE_CPU, CPUDevice, T, uint8_t); \
+  REGISTER_DEVICE(DEVICE_CPU, CPUDevice, T, int32_t);
 REGISTER_CPU(float);
 REGISTER_CPU(double);
 REGISTER_CPU(Eigen::half);
@@ -251,15 +265,14 @@ REGISTER_CPU(Eigen::bfloat16);
 #undef REGISTER_CPU
 
 #if GOOGLE_CUDA
-#define REGISTER_GPU(T)                                                     \
-  REGISTER_KERNEL_BUILDER(                                                  \
-      Name("MncTf>RoiWarp").Device(::tensorflow::DEVICE_GPU).TypeConstraint<T>("T"), \
-      RoiWarpOp<GPUDevice, T>);                                             \
-  REGISTER_KERNEL_BUILDER(                                                  \
-      Name("MncTf>RoiWarpGrad").Device(::tensorflow::DEVICE_GPU).TypeConstraint<T>("T"), \
-      RoiWarpGradOp<GPUDevice, T>);
+#define REGISTER_GPU(T)                                                 \
+  REGISTER_DEVICE(::tensorflow::DEVICE_GPU, GPUDevice, T, uint8_t);    \
+  REGISTER_DEVICE(::tensorflow::DEVICE_GPU, GPUDevice, T, int32_t);
 REGISTER_GPU(float);
+REGISTER_GPU(Eigen::half);
+REGISTER_GPU(Eigen::bfloat16);
 #undef REGISTER_GPU
 #endif  // GOOGLE_CUDA
+#undef REGISTER_DEVICE
 
 }  // namespace mnc_tf

@@ -11,37 +11,42 @@
 namespace mnc_tf {
 namespace functor {
 
-// output / argmax: [B, K, n, n, C]; argmax is null when pooled_size == 0.
-template <typename Device, typename T>
+// output / argmax: [B, K, n, n, C]; argmax (window indices, Idx = uint8_t or
+// int32_t) is null when pooled_size == 0.
+template <typename Device, typename T, typename Idx>
 struct RoiWarpForward {
   ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
                                   const roi_warp::Dims& dims, const T* features,
-                                  const T* boxes, T* output, int32_t* argmax);
+                                  const T* boxes, T* output, Idx* argmax);
 };
 
 // grad: [B, K, n, n, C]; grad_features [B, H, W, C]; grad_boxes [B, K, 4].
-template <typename Device, typename T>
+template <typename Device, typename T, typename Idx>
 struct RoiWarpBackward {
   ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
                                   const roi_warp::Dims& dims, const T* grad,
                                   const T* features, const T* boxes,
-                                  const int32_t* argmax, T* grad_features,
+                                  const Idx* argmax, T* grad_features,
                                   T* grad_boxes);
 };
 
 #if GOOGLE_CUDA
-// GPU specialisations (float only), defined in roi_warp_kernels_gpu.cu.cc;
-// declared here so every translation unit that instantiates the GPU op sees
-// them before use.
-template <>
-::tensorflow::Status RoiWarpForward<Eigen::GpuDevice, float>::operator()(
-    ::tensorflow::OpKernelContext* ctx, const roi_warp::Dims& dims,
-    const float* features, const float* boxes, float* output, int32_t* argmax);
-template <>
-::tensorflow::Status RoiWarpBackward<Eigen::GpuDevice, float>::operator()(
-    ::tensorflow::OpKernelContext* ctx, const roi_warp::Dims& dims,
-    const float* grad, const float* features, const float* boxes,
-    const int32_t* argmax, float* grad_features, float* grad_boxes);
+// GPU specialisations (float, half, bfloat16 with uint8 / int32 argmax),
+// defined and explicitly instantiated in roi_warp_kernels_gpu.cu.cc.
+template <typename T, typename Idx>
+struct RoiWarpForward<Eigen::GpuDevice, T, Idx> {
+  ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
+                                  const roi_warp::Dims& dims, const T* features,
+                                  const T* boxes, T* output, Idx* argmax);
+};
+template <typename T, typename Idx>
+struct RoiWarpBackward<Eigen::GpuDevice, T, Idx> {
+  ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
+                                  const roi_warp::Dims& dims, const T* grad,
+                                  const T* features, const T* boxes,
+                                  const Idx* argmax, T* grad_features,
+                                  T* grad_boxes);
+};
 #endif  // GOOGLE_CUDA
 
 }  // namespace functor

@@ -28,6 +28,14 @@ Status GridSize(InferenceContext* c, int* grid) {
         pooled_size, ")");
   }
   *grid = pooled_size > 0 ? pooled_size : output_size;
+  tensorflow::DataType argmax_type;
+  TF_RETURN_IF_ERROR(c->GetAttr("Targmax", &argmax_type));
+  const int window = pooled_size > 0 ? output_size / pooled_size : 1;
+  if (argmax_type == tensorflow::DT_UINT8 && window * window > 256) {
+    return tensorflow::errors::InvalidArgument(
+        "Targmax=uint8 holds window indices < 256 only, but the pooling window "
+        "(output_size / pooled_size)^2 = ", window * window, "; use int32");
+  }
   return tensorflow::OkStatus();
 }
 
@@ -49,8 +57,9 @@ REGISTER_OP("MncTf>RoiWarp")
     .Input("features: T")
     .Input("boxes: T")
     .Output("output: T")
-    .Output("argmax: int32")
+    .Output("argmax: Targmax")
     .Attr("T: {half, bfloat16, float, double}")
+    .Attr("Targmax: {uint8, int32} = DT_UINT8")
     .Attr("output_size: int >= 1")
     .Attr("spatial_scale: float")
     .Attr("pooled_size: int >= 0 = 0")
@@ -72,24 +81,27 @@ For box (y1, x1, y2, x2) in input-image pixels, sample i of S sits at
 y_i = y1 * s - 0.5 + (i + 0.5) * (y2 - y1) * s / S (likewise x), and
 output[b, k, i, j, c] = sum_{v,u} kappa(y_i - v) kappa(x_j - u) features[b, v, u, c]
 with kappa(t) = max(0, 1 - |t|) over pixels inside the map.  With
-pooled_size P > 0 the S x S grid is max pooled to P x P; argmax then holds the
-index i * S + j of the chosen sample (else it is empty).  Boxes with a
-non-finite coordinate give zeros.
+pooled_size P > 0 the S x S grid is max pooled to P x P; argmax then holds,
+per output element, the index di * w + dj of the chosen sample inside its
+cell's w x w window, w = S / P (first maximum wins; else argmax is empty).
+Targmax: uint8 (the default; needs w^2 <= 256, one byte per element) or int32.
+Boxes with a non-finite coordinate give zeros.
 
 features: [B, H, W, C].
 boxes: [B, K, 4] (ymin, xmin, ymax, xmax) in input-image pixels.
 output: [B, K, n, n, C], n = P if P > 0 else S.
-argmax: [B, K, P, P, C] int32 when P > 0, else [0].
+argmax: [B, K, P, P, C] Targmax window indices in [0, w^2) when P > 0, else [0].
 )doc");
 
 REGISTER_OP("MncTf>RoiWarpGrad")
     .Input("grad: T")
     .Input("features: T")
     .Input("boxes: T")
-    .Input("argmax: int32")
+    .Input("argmax: Targmax")
     .Output("grad_features: T")
     .Output("grad_boxes: T")
     .Attr("T: {half, bfloat16, float, double}")
+    .Attr("Targmax: {uint8, int32} = DT_UINT8")
     .Attr("output_size: int >= 1")
     .Attr("spatial_scale: float")
     .Attr("pooled_size: int >= 0 = 0")
@@ -105,6 +117,8 @@ REGISTER_OP("MncTf>RoiWarpGrad")
     })
     .Doc(R"doc(
 Gradient of MncTf>RoiWarp w.r.t. features and the four box coordinates.
+argmax must be the forward op's (window indices); an entry outside [0, w^2)
+is an InvalidArgument error on CPU and is skipped on GPU, never an address.
 )doc");
 
 }  // namespace mnc_tf

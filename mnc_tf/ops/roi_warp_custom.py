@@ -40,6 +40,18 @@ def load_error():
   return _state['error']
 
 
+def argmax_dtype(output_size, pooled_size):
+  """dtype of the op's argmax: uint8 when the window indices fit, else int32.
+
+  With pooled_size P > 0 the argmax holds, per output element, the index
+  di * w + dj of the chosen sample inside its cell's w x w window
+  (w = output_size // P), so it needs w^2 <= 256 distinct values for uint8:
+  a quarter of the memory of int32 (for MNC's 28 -> 14 pool, w^2 = 4).
+  """
+  window = output_size // pooled_size if pooled_size else 1
+  return tf.uint8 if window * window <= 256 else tf.int32
+
+
 def roi_warp_custom(features, boxes, output_size, spatial_scale, pooled_size):
   """Calls the compiled op; see `mnc_tf.ops.roi_warp` for the arguments."""
   module = load()
@@ -47,7 +59,8 @@ def roi_warp_custom(features, boxes, output_size, spatial_scale, pooled_size):
     raise tf.errors.NotFoundError(None, None, load_error())
   output, _ = module.mnc_tf_roi_warp(
       features=features, boxes=boxes, output_size=output_size,
-      spatial_scale=spatial_scale, pooled_size=pooled_size)
+      spatial_scale=spatial_scale, pooled_size=pooled_size,
+      Targmax=argmax_dtype(output_size, pooled_size))
   return output
 
 
