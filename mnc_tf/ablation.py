@@ -24,6 +24,7 @@ from absl import app
 from absl import flags
 
 from mnc_tf import demo_lib
+from mnc_tf.utils import atomic_io
 
 VARIANTS = (  # name, stages trained, box gradient
     ('5-stage, box gradient on', 5, True),
@@ -78,14 +79,7 @@ def update_readme(readme, table):
     raise ValueError(f'{readme} lacks the {START} / {END} markers.')
   head, rest = text.split(START, 1)
   _, tail = rest.split(END, 1)
-  _write_text_atomically(readme, head + START + '\n' + table + END + tail)
-
-
-def _write_text_atomically(path, text):
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
+  atomic_io.write_text(readme, head + START + '\n' + table + END + tail)
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -153,8 +147,8 @@ def main(argv, flag_values=flags.FLAGS):
              '--repeats=%d --update_readme'
              % (train_steps, flag_values.num_train, repeats))
   table = markdown_table(rows, command)
-  _write_text_atomically(os.path.join(output_dir, 'ablation', 'ablation.md'),
-                         table)
+  atomic_io.write_text(os.path.join(output_dir, 'ablation', 'ablation.md'),
+                       table)
   print(table)
   if flag_values.update_readme:
     update_readme(os.path.join(demo_lib.REPO_ROOT, 'README.md'), table)

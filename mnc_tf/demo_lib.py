@@ -16,6 +16,7 @@ from typing import Dict, Optional
 
 from mnc_tf.data import create_coco_tfrecord
 from mnc_tf.data import synthetic_shapes
+from mnc_tf.utils import atomic_io
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT_DIR = os.path.join(REPO_ROOT, 'demo_out')
@@ -27,13 +28,6 @@ REPORTED_METRICS = ('mask_AP', 'mask_AP50', 'mask_AP75', 'box_AP', 'box_AP50',
 def stage(message: str) -> None:
   """Prints a stage banner."""
   print(f'\n=== demo: {message}', flush=True)
-
-
-def _write_json_atomically(path: str, value) -> None:
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(value, f)
-  os.replace(tmp, path)
 
 
 def data_paths(output_dir: str) -> Dict[str, str]:
@@ -76,7 +70,7 @@ def make_data(output_dir: str, num_train: int, num_val: int, seed: int,
     create_coco_tfrecord.convert(
         os.path.join(shapes_dir, split), paths[split],
         os.path.join(data_dir, split), num_shards=shards, log_every=10 ** 9)
-  _write_json_atomically(stamp, wanted)
+  atomic_io.write_json(stamp, wanted)
   print(f'TFRecords in {data_dir} ({time.time() - start:.1f} s in all)')
   return data_paths(output_dir)
 
