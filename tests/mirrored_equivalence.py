@@ -39,8 +39,8 @@ def main(data_dir):
       ',task.train_data.global_batch_size=2,'
       'task.train_data.shuffle_buffer_size=1,task.train_data.deterministic=true,'
       'task.train_data.parser.aug_rand_hflip=false,'
-      'task.model.rpn.num_samples=4096,task.model.roi_sampling.num_samples=64,'
-      'task.model.roi_sampling.fg_fraction=1.0,'
+      'task.model.rpn_target_assigner.num_samples=4096,task.model.roi_sampler.num_samples=64,'
+      'task.model.roi_sampler.fg_fraction=1.0,'
       'task.model.cascade.box_gradient=true', is_strict=True)
   task = mnc_task.MncTask(params.task)
   images, labels = next(iter(task.build_inputs(params.task.train_data)))

@@ -55,8 +55,8 @@ class MncTask(cfg.TaskConfig):
     image_summary_min_score: instances scoring less are not drawn.
     metrics_filename: JSON file in model_dir receiving every evaluation.
   """
-  model: model_config.MncModel = dataclasses.field(
-      default_factory=model_config.MncModel)
+  model: model_config.Mnc = dataclasses.field(
+      default_factory=model_config.Mnc)
   losses: model_config.MncLosses = dataclasses.field(
       default_factory=model_config.MncLosses)
   train_data: data_config.DataConfig = dataclasses.field(
@@ -114,7 +114,7 @@ def mnc_vgg16_voc() -> cfg.ExperimentConfig:
   batch = 8
   return cfg.ExperimentConfig(
       task=MncTask(
-          model=model_config.MncModel(
+          model=model_config.Mnc(
               class_ids=VOC_CLASS_IDS,
               backbone=model_config.Backbone(type='vgg16')),
           losses=model_config.MncLosses(l2_weight_decay=5e-4),
@@ -152,13 +152,13 @@ def _coco(model_id: int) -> cfg.ExperimentConfig:
   these experiments warp a 256-channel 1x1 reduction of conv4
   (`roi_feature_channels`, FPN's width) and use 1024-d fc layers (Model
   Garden's / detectron2's box head): the same head widths as the Mask R-CNN
-  peer.  `roi_feature_channels: 0` and `classifier_stage.fc_dims: 4096`
+  peer.  `roi_feature_channels: 0` and `classifier_head.fc_dims: 4096`
   restore the VGG-style head.
   """
   batch = 8
   return cfg.ExperimentConfig(
       task=MncTask(
-          model=model_config.MncModel(
+          model=model_config.Mnc(
               class_ids=COCO_CLASS_IDS,
               backbone=model_config.Backbone(
                   type='resnet',
@@ -166,7 +166,7 @@ def _coco(model_id: int) -> cfg.ExperimentConfig:
               # A light RoI head (see the docstring): 256-channel warped
               # features, 1024-d fc layers in stage 3 / 5.
               roi_feature_channels=256,
-              classifier_stage=model_config.ClassifierStage(fc_dims=1024)),
+              classifier_head=model_config.MaskedClassifierHead(fc_dims=1024)),
           losses=model_config.MncLosses(l2_weight_decay=1e-4),
           train_data=data_config.DataConfig(
               is_training=True, global_batch_size=batch,
@@ -197,7 +197,7 @@ def mnc_resnet50_coco() -> cfg.ExperimentConfig:
   return _coco(50)
 
 
-def shapes_demo_model(**overrides) -> model_config.MncModel:
+def shapes_demo_model(**overrides) -> model_config.Mnc:
   """The demo's small model (tiny backbone) for the synthetic shapes.
 
   End-to-end training through the box coordinates is on (the paper's

@@ -72,15 +72,20 @@ class Anchors(hyperparams.Config):
 
 
 @dataclasses.dataclass
-class Rpn(hyperparams.Config):
-  """Stage 1: the RPN head, its training samples and the proposals it makes.
+class RpnHead(hyperparams.Config):
+  """Stage 1's head (`RpnHead` layer): 3x3 conv + sibling 1x1 convs (§3.1).
 
   Attributes:
     num_filters: channels of the 3x3 conv (512 for VGG-16).
-    fg_iou_threshold: anchors with IoU >= this are positive.
-    bg_iou_threshold: anchors with IoU < this are negative.
-    num_samples: anchors sampled per image for the loss.
-    fg_fraction: at most this fraction of the samples is positive.
+  """
+  num_filters: int = 512
+
+
+@dataclasses.dataclass
+class ProposalGenerator(hyperparams.Config):
+  """The proposals stage 1 makes (`ProposalGenerator` layer).
+
+  Attributes:
     pre_nms_top_k: proposals kept before NMS in training.
     test_pre_nms_top_k: the same at inference.
     nms_iou_threshold: proposal NMS IoU threshold.
@@ -88,34 +93,45 @@ class Rpn(hyperparams.Config):
     test_num_proposals: the same at inference.
     min_size: proposals with a side below this (network-input pixels) are
       dropped.
-    mix_proposal_anchors: the anchors of the proposals sampled for stages
-      2-3 join the RPN loss (positive with a box target when their proposal
-      is foreground, negative otherwise), as the original release's
-      MIX_INDEX; it holds the RPN deltas that the box gradient moves.
   """
-  num_filters: int = 512
-  fg_iou_threshold: float = 0.7
-  bg_iou_threshold: float = 0.3
-  num_samples: int = 256
-  fg_fraction: float = 0.5
   pre_nms_top_k: int = 12000
   test_pre_nms_top_k: int = 6000
   nms_iou_threshold: float = 0.7
   num_proposals: int = 300
   test_num_proposals: int = 300
   min_size: float = 16.0
+
+
+@dataclasses.dataclass
+class RpnTargetAssigner(hyperparams.Config):
+  """Stage-1 training targets (`RpnTargetAssigner` layer).
+
+  Attributes:
+    fg_iou_threshold: anchors with IoU >= this are positive.
+    bg_iou_threshold: anchors with IoU < this are negative.
+    num_samples: anchors sampled per image for the loss.
+    fg_fraction: at most this fraction of the samples is positive.
+    mix_proposal_anchors: the anchors of the proposals sampled for stages
+      2-3 join the RPN loss (positive with a box target when their proposal
+      is foreground, negative otherwise), as the original release's
+      MIX_INDEX; it holds the RPN deltas that the box gradient moves.
+  """
+  fg_iou_threshold: float = 0.7
+  bg_iou_threshold: float = 0.3
+  num_samples: int = 256
+  fg_fraction: float = 0.5
   mix_proposal_anchors: bool = True
 
 
 @dataclasses.dataclass
-class RoiSampling(hyperparams.Config):
-  """RoIs sampled from the proposals for stages 2 and 3 in training (§6).
+class RoiSampler(hyperparams.Config):
+  """RoIs sampled from the proposals for stages 2 and 3 (`RoiSampler`, §6).
 
   Attributes:
     num_samples: RoIs per image.
     fg_fraction: at most this fraction is foreground.
     fg_iou_threshold: box IoU >= this with a gt box is foreground.
-    bg_iou_high_threshold: box IoU < this is background ...
+    bg_iou_high_threshold: background box IoU is < this ...
     bg_iou_low_threshold: ... and >= this.
     mix_gt_boxes: add the gt boxes to the candidates (py-faster-rcnn practice;
       they are constants, so they carry no gradient to the RPN).
@@ -129,53 +145,72 @@ class RoiSampling(hyperparams.Config):
 
 
 @dataclasses.dataclass
-class MaskStage(hyperparams.Config):
-  """Stage 2 (and 4): class-agnostic mask regression (§3.2).
+class RoiWarp(hyperparams.Config):
+  """The RoI warp of stages 2 and 4 (`RoiWarp` layer, Eq. 6-9).
 
   Attributes:
-    warp_size: RoI-warp output side S (28).
+    output_size: RoI-warp output side S (28).
     pooled_size: side after the fused max pool (14); stage 3 reuses these
       features.
-    fc_dim: the hidden fc layer (256, ReLU).
-    mask_size: m, the predicted mask side (m x m sigmoid outputs).
-    fg_iou_threshold: an RoI whose best gt box IoU is > this gets a mask target.
   """
-  warp_size: int = 28
+  output_size: int = 28
   pooled_size: int = 14
-  fc_dim: int = 256
-  mask_size: int = 28
-  fg_iou_threshold: float = 0.5
 
 
 @dataclasses.dataclass
-class ClassifierStage(hyperparams.Config):
-  """Stage 3 (and 5): mask-based + box-based pathways, classifiers, boxes (§3.3).
+class MaskHead(hyperparams.Config):
+  """Stages 2 and 4: class-agnostic mask regression (`MaskHead`, §3.2).
+
+  Attributes:
+    fc_dim: the hidden fc layer (256, ReLU).
+    mask_size: m, the predicted mask side (m x m sigmoid outputs).
+  """
+  fc_dim: int = 256
+  mask_size: int = 28
+
+
+@dataclasses.dataclass
+class MaskedClassifierHead(hyperparams.Config):
+  """Stages 3 and 5: mask and box pathways, classifiers, boxes (§3.3).
 
   Attributes:
     pooled_size: the stage-2 features are max pooled to this side (7 for
       VGG-16's fc6) before the fc layers of both pathways.
     fc_dims: width of the two fc layers of each pathway (4096 for VGG-16).
-    dropout_rate: dropout after each fc layer in training (0.5 as VGG-16).
-    box_fg_iou_threshold: box-level positives: box IoU >= this.
-    mask_fg_iou_threshold: mask-level positives also need mask IoU >= this.
-    mask_iou_binarize_threshold: the predicted mask is binarized at this value
-      to measure its IoU with the gt mask.
-    box_regression_weights: (wy, wx, wh, ww) scaling of the box deltas
-      ((10, 10, 5, 5) = Fast R-CNN's target stds (0.1, 0.1, 0.2, 0.2)).
+    dropout_rate: dropout after each fc layer in training.
   """
   pooled_size: int = 7
   fc_dims: int = 4096
   dropout_rate: float = 0.5
-  box_fg_iou_threshold: float = 0.5
+
+
+@dataclasses.dataclass
+class CascadeTargetAssigner(hyperparams.Config):
+  """Targets of stages 2-5 (`CascadeTargetAssigner` layer, §6).
+
+  Attributes:
+    mask_fg_iou_threshold: an RoI whose best gt box IoU is > this gets a
+      stage-2 mask target.
+    box_fg_iou_threshold: stage-3 box-level positives: box IoU >= this.
+    mask_level_iou_threshold: stage-3 mask-level positives are box-level
+      positives whose stage-2 mask has mask IoU >= this with the gt mask.
+    mask_binarize_threshold: the stage-2 mask is binarized at this value to
+      measure that IoU.
+    box_regression_weights: (wy, wx, wh, ww) scaling of the stage-3 box
+      deltas ((10, 10, 5, 5) = Fast R-CNN's target stds (0.1, 0.1, 0.2, 0.2));
+      they also decode the deltas into the stage-4 boxes.
+  """
   mask_fg_iou_threshold: float = 0.5
-  mask_iou_binarize_threshold: float = 0.4
+  box_fg_iou_threshold: float = 0.5
+  mask_level_iou_threshold: float = 0.5
+  mask_binarize_threshold: float = 0.4
   box_regression_weights: List[float] = dataclasses.field(
       default_factory=lambda: [10.0, 10.0, 5.0, 5.0])
 
 
 @dataclasses.dataclass
 class Cascade(hyperparams.Config):
-  """The cascade (§4-§5).
+  """The cascade (§4-§5): flags of the `MncModel` itself.
 
   Attributes:
     num_train_stages: 3 (Table 1c) or 5 (Table 1d).
@@ -195,8 +230,8 @@ class Cascade(hyperparams.Config):
 
 
 @dataclasses.dataclass
-class Detection(hyperparams.Config):
-  """Inference post-processing (§6).
+class DetectionGenerator(hyperparams.Config):
+  """Inference post-processing (`DetectionGenerator` layer, §6).
 
   Attributes:
     score_threshold: candidates whose class score is not above this are
@@ -224,8 +259,11 @@ class Detection(hyperparams.Config):
 
 
 @dataclasses.dataclass
-class MncModel(hyperparams.Config):
-  """The whole MNC model.
+class Mnc(hyperparams.Config):
+  """Config of the whole MNC model (builds the Keras `MncModel`).
+
+  Named as Model Garden names its configs (`MaskRCNN` builds
+  `MaskRCNNModel`); each sub-config is named after the layer it builds.
 
   Attributes:
     class_ids: data-set category ids of the N foreground classes in the order
@@ -235,6 +273,17 @@ class MncModel(hyperparams.Config):
     init_checkpoint: local ImageNet weights: a Keras `.h5` for VGG-16 (conv
       layers by Keras names; fc1/fc2 also initialize stage 3's fc layers when
       present), a Model Garden checkpoint for ResNet; '' for random init.
+    anchors: the RPN's anchors.
+    rpn_head: stage 1's head.
+    proposal_generator: stage 1's proposals.
+    rpn_target_assigner: stage 1's training targets.
+    roi_sampler: the RoIs of stages 2-3 in training.
+    roi_warp: the RoI warp of stages 2 and 4.
+    mask_head: stages 2 and 4.
+    classifier_head: stages 3 and 5.
+    cascade_target_assigner: the targets of stages 2-5.
+    cascade: stage counts and the gradient through the boxes.
+    detection_generator: inference post-processing.
     roi_warp_implementation: 'auto', 'custom', 'tf' or 'crop_and_resize'
       (inference only; what exports use), see mnc_tf.ops.roi_warp.
     roi_feature_channels: when > 0, a 1x1 conv + ReLU maps the backbone's
@@ -249,13 +298,21 @@ class MncModel(hyperparams.Config):
   backbone: Backbone = dataclasses.field(default_factory=Backbone)
   init_checkpoint: str = ''
   anchors: Anchors = dataclasses.field(default_factory=Anchors)
-  rpn: Rpn = dataclasses.field(default_factory=Rpn)
-  roi_sampling: RoiSampling = dataclasses.field(default_factory=RoiSampling)
-  mask_stage: MaskStage = dataclasses.field(default_factory=MaskStage)
-  classifier_stage: ClassifierStage = dataclasses.field(
-      default_factory=ClassifierStage)
+  rpn_head: RpnHead = dataclasses.field(default_factory=RpnHead)
+  proposal_generator: ProposalGenerator = dataclasses.field(
+      default_factory=ProposalGenerator)
+  rpn_target_assigner: RpnTargetAssigner = dataclasses.field(
+      default_factory=RpnTargetAssigner)
+  roi_sampler: RoiSampler = dataclasses.field(default_factory=RoiSampler)
+  roi_warp: RoiWarp = dataclasses.field(default_factory=RoiWarp)
+  mask_head: MaskHead = dataclasses.field(default_factory=MaskHead)
+  classifier_head: MaskedClassifierHead = dataclasses.field(
+      default_factory=MaskedClassifierHead)
+  cascade_target_assigner: CascadeTargetAssigner = dataclasses.field(
+      default_factory=CascadeTargetAssigner)
   cascade: Cascade = dataclasses.field(default_factory=Cascade)
-  detection: Detection = dataclasses.field(default_factory=Detection)
+  detection_generator: DetectionGenerator = dataclasses.field(
+      default_factory=DetectionGenerator)
   roi_warp_implementation: str = 'auto'
   roi_feature_channels: int = 0
 
@@ -298,21 +355,24 @@ def tiny_model_config(class_ids=(1, 2), **overrides):
     **overrides: nested dict overrides, e.g. `cascade={'box_gradient': False}`.
 
   Returns:
-    An `MncModel`.
+    An `Mnc` config.
   """
-  config = MncModel(
+  config = Mnc(
       class_ids=list(class_ids),
       backbone=Backbone(type='tiny'),
       anchors=Anchors(scales=[24.0, 48.0], aspect_ratios=[0.5, 1.0, 2.0]),
-      rpn=Rpn(num_filters=32, num_samples=64, pre_nms_top_k=200,
-              test_pre_nms_top_k=200, num_proposals=32, test_num_proposals=32,
-              min_size=4.0),
-      roi_sampling=RoiSampling(num_samples=16),
-      mask_stage=MaskStage(warp_size=14, pooled_size=7, fc_dim=64,
-                           mask_size=14),
-      classifier_stage=ClassifierStage(pooled_size=7, fc_dims=64,
-                                       dropout_rate=0.0),
-      detection=Detection(voting_resolution=28, max_num_detections=10,
-                          max_detections_per_class=10, max_voting_members=16))
+      rpn_head=RpnHead(num_filters=32),
+      proposal_generator=ProposalGenerator(
+          pre_nms_top_k=200, test_pre_nms_top_k=200, num_proposals=32,
+          test_num_proposals=32, min_size=4.0),
+      rpn_target_assigner=RpnTargetAssigner(num_samples=64),
+      roi_sampler=RoiSampler(num_samples=16),
+      roi_warp=RoiWarp(output_size=14, pooled_size=7),
+      mask_head=MaskHead(fc_dim=64, mask_size=14),
+      classifier_head=MaskedClassifierHead(pooled_size=7, fc_dims=64,
+                                           dropout_rate=0.0),
+      detection_generator=DetectionGenerator(
+          voting_resolution=28, max_num_detections=10,
+          max_detections_per_class=10, max_voting_members=16))
   config.override(overrides, is_strict=True)
   return config

@@ -19,7 +19,14 @@ Terms (each reported by name):
 
 import tensorflow as tf
 
+from mnc_tf.modeling import stage_names
 from official.vision.losses import maskrcnn_losses
+
+
+def _loss_dtype(x):
+  """float64 stays float64 (gradient checks); other floats become float32."""
+  x = tf.convert_to_tensor(x)
+  return x if x.dtype == tf.float64 else tf.cast(x, tf.float32)
 
 
 def _per_image_mean(values, weights):
@@ -73,10 +80,10 @@ def weighted_classification_loss(logits, class_targets, weights):
   Returns:
     scalar.
   """
+  logits = _loss_dtype(logits)
   ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=tf.cast(class_targets, tf.int32), logits=tf.cast(logits,
-                                                              tf.float32))
-  return _per_image_mean(ce, tf.cast(weights, tf.float32))
+      labels=tf.cast(class_targets, tf.int32), logits=logits)
+  return _per_image_mean(ce, tf.cast(weights, logits.dtype))
 
 
 def compute_losses(outputs, config):
@@ -87,56 +94,85 @@ def compute_losses(outputs, config):
     config: `configs.model.MncLosses`.
 
   Returns:
-    dict of scalar float32 tensors (see the module docstring); stages 4 and 5
-    appear only when the model was trained with 5 stages.
+    dict of scalar tensors named by `stage_names` (see the module docstring);
+    stages 4 and 5 appear only when the model was trained with 5 stages.
   """
   if len(config.stage_weights) != 5:
     raise ValueError('losses.stage_weights needs 5 entries (stages 1-5), got '
                      f'{config.stage_weights}.')
+  key = stage_names.stage_key
+  rpn = stage_names.RPN_STAGE
   losses = {}
-  losses['stage1_rpn_score'] = rpn_score_loss(outputs['rpn_scores'],
-                                              outputs['rpn_score_targets'])
-  losses['stage1_rpn_box'] = maskrcnn_losses.RpnBoxLoss(
+  losses[key('rpn_score', rpn)] = rpn_score_loss(outputs['rpn_scores'],
+                                                 outputs['rpn_score_targets'])
+  losses[key('rpn_box', rpn)] = maskrcnn_losses.RpnBoxLoss(
       config.rpn_huber_loss_delta)(
           {'0': tf.cast(outputs['rpn_boxes'], tf.float32)},
           {'0': outputs['rpn_box_targets']})
-  stage_losses = {1: config.rpn_score_weight * losses['stage1_rpn_score']
-                     + config.rpn_box_weight * losses['stage1_rpn_box']}
+  stage_losses = {rpn: config.rpn_score_weight * losses[key('rpn_score', rpn)]
+                       + config.rpn_box_weight * losses[key('rpn_box', rpn)]}
 
   mask_loss = maskrcnn_losses.MaskrcnnLoss()
   box_loss = maskrcnn_losses.FastrcnnBoxLoss(config.box_huber_loss_delta)
-  for stage in (2, 4):
-    prefix = f'stage{stage}_'
-    if prefix + 'mask_logits' not in outputs:
+  for mask_stage, cls_stage in stage_names.stage_pairs(5):
+    if key('mask_logits', mask_stage) not in outputs:
       continue
-    term = mask_loss(tf.cast(outputs[prefix + 'mask_logits'], tf.float32),
-                     outputs[prefix + 'mask_targets'],
-                     outputs[prefix + 'mask_weights'])
-    losses[prefix + 'mask'] = term
-    stage_losses[stage] = config.mask_weight * term
-  for stage in (3, 5):
-    prefix = f'stage{stage}_'
-    if prefix + 'cls_mask_logits' not in outputs:
-      continue
-    weights = outputs[prefix + 'sample_weights']
-    cls_mask = weighted_classification_loss(
-        outputs[prefix + 'cls_mask_logits'],
-        outputs[prefix + 'cls_mask_targets'], weights)
-    cls_box = weighted_classification_loss(
-        outputs[prefix + 'cls_box_logits'],
-        outputs[prefix + 'cls_box_targets'], weights)
-    box = box_loss(tf.cast(outputs[prefix + 'box_outputs'], tf.float32),
-                   outputs[prefix + 'cls_box_targets'],
-                   outputs[prefix + 'box_targets'])
-    losses[prefix + 'cls_mask'] = cls_mask
-    losses[prefix + 'cls_box'] = cls_box
-    losses[prefix + 'box'] = box
-    stage_losses[stage] = (config.cls_mask_weight * cls_mask
-                           + config.cls_box_weight * cls_box
-                           + config.box_weight * box)
-  total = tf.constant(0.0)
+    out = stage_outputs(outputs, mask_stage, cls_stage)
+    terms = stage_pair_losses(out, mask_loss, box_loss)
+    losses.update(stage_names.prefixed({'mask': terms['mask']}, mask_stage))
+    losses.update(stage_names.prefixed(
+        {t: terms[t] for t in stage_names.CLASSIFIER_LOSS_TERMS}, cls_stage))
+    stage_losses[mask_stage] = config.mask_weight * terms['mask']
+    stage_losses[cls_stage] = (config.cls_mask_weight * terms['cls_mask']
+                               + config.cls_box_weight * terms['cls_box']
+                               + config.box_weight * terms['box'])
+  total = 0.0
   for stage, value in sorted(stage_losses.items()):
-    losses[f'stage{stage}_loss'] = value
+    losses[key(stage_names.STAGE_LOSS, stage)] = value
     total += config.stage_weights[stage - 1] * value
   losses['total_loss'] = total
   return losses
+
+
+def stage_outputs(outputs, mask_stage, cls_stage):
+  """The unprefixed outputs of one stage pair (as `MncModel.run_stage`)."""
+  out = {}
+  for stage in (mask_stage, cls_stage):
+    prefix = stage_names.stage_key('', stage)
+    out.update({name[len(prefix):]: value for name, value in outputs.items()
+                if name.startswith(prefix)})
+  return out
+
+
+def stage_pair_losses(out, mask_loss=None, box_loss=None,
+                      box_huber_loss_delta=1.0):
+  """Unweighted loss terms of one mask / classifier stage pair.
+
+  Args:
+    out: unprefixed outputs and targets of the pair (`MncModel.run_stage`'s
+      two dicts merged, or `stage_outputs`).
+    mask_loss: Model Garden `MaskrcnnLoss` (None: a new one).
+    box_loss: Model Garden `FastrcnnBoxLoss` (None: one with
+      `box_huber_loss_delta`).
+    box_huber_loss_delta: see `MncLosses`.
+
+  Returns:
+    dict `mask`, `cls_mask`, `cls_box`, `box` of scalars in the dtype of the
+    logits (float32 for half-precision logits).
+  """
+  mask_loss = mask_loss or maskrcnn_losses.MaskrcnnLoss()
+  box_loss = box_loss or maskrcnn_losses.FastrcnnBoxLoss(box_huber_loss_delta)
+  mask_logits = _loss_dtype(out['mask_logits'])
+  box_outputs = _loss_dtype(out['box_outputs'])
+  weights = out['sample_weights']
+  return {
+      'mask': mask_loss(mask_logits,
+                        tf.cast(out['mask_targets'], mask_logits.dtype),
+                        tf.cast(out['mask_weights'], mask_logits.dtype)),
+      'cls_mask': weighted_classification_loss(
+          out['cls_mask_logits'], out['cls_mask_targets'], weights),
+      'cls_box': weighted_classification_loss(
+          out['cls_box_logits'], out['cls_box_targets'], weights),
+      'box': box_loss(box_outputs, out['cls_box_targets'],
+                      tf.cast(out['box_targets'], box_outputs.dtype)),
+  }

@@ -17,6 +17,7 @@ from mnc_tf.modeling.layers import detection_generator as detection_lib
 from mnc_tf.modeling.layers import proposals
 from mnc_tf.modeling.layers import roi_sampler as roi_sampler_lib
 from mnc_tf.modeling.layers import roi_warp as roi_warp_lib
+from mnc_tf.modeling.layers import target_assigner
 from mnc_tf.ops.roi_warp import IMPLEMENTATIONS as ROI_WARP_IMPLEMENTATIONS
 
 FEATURE_STRIDE = 16
@@ -39,14 +40,14 @@ def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
                    f'{config.type!r}.')
 
 
-def _check(config: model_cfg.MncModel):
-  mask, cls = config.mask_stage, config.classifier_stage
-  if mask.warp_size % mask.pooled_size:
-    raise ValueError(f'mask_stage.warp_size ({mask.warp_size}) must be a '
-                     f'multiple of mask_stage.pooled_size ({mask.pooled_size}).')
-  if mask.pooled_size % cls.pooled_size:
-    raise ValueError(f'mask_stage.pooled_size ({mask.pooled_size}) must be a '
-                     'multiple of classifier_stage.pooled_size '
+def _check(config: model_cfg.Mnc):
+  warp, cls = config.roi_warp, config.classifier_head
+  if warp.output_size % warp.pooled_size:
+    raise ValueError(f'roi_warp.output_size ({warp.output_size}) must be a '
+                     f'multiple of roi_warp.pooled_size ({warp.pooled_size}).')
+  if warp.pooled_size % cls.pooled_size:
+    raise ValueError(f'roi_warp.pooled_size ({warp.pooled_size}) must be a '
+                     'multiple of classifier_head.pooled_size '
                      f'({cls.pooled_size}).')
   if config.roi_feature_channels < 0:
     raise ValueError('roi_feature_channels must be >= 0 (0: no reduction), '
@@ -66,12 +67,12 @@ def build_roi_feature_reducer(channels, l2_regularizer=None):
       kernel_regularizer=l2_regularizer, name='roi_feature_reduction')
 
 
-def build_mnc_model(config: model_cfg.MncModel, l2_regularizer=None,
+def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
                     build=True):
   """Builds an `MncModel` (and loads `config.init_checkpoint` if set).
 
   Args:
-    config: `configs.model.MncModel`.
+    config: `configs.model.Mnc`.
     l2_regularizer: optional kernel regularizer for every conv / fc layer
       (the training task passes `tf_keras.regularizers.l2(decay / 2)`).
     build: run the model once on a small dummy image so its variables exist
@@ -84,76 +85,59 @@ def build_mnc_model(config: model_cfg.MncModel, l2_regularizer=None,
   num_classes = len(config.class_ids) + 1
   anchors = config.anchors
   num_anchors = len(anchors.scales) * len(anchors.aspect_ratios)
-  backbone = build_backbone(config.backbone, l2_regularizer)
-  rpn, sampling = config.rpn, config.roi_sampling
-  mask, cls, det = (config.mask_stage, config.classifier_stage,
-                    config.detection)
+  cascade = config.cascade
   model = mnc_model.MncModel(
-      backbone=backbone,
-      rpn_head=rpn_head_lib.RpnHead(num_anchors, num_filters=rpn.num_filters,
-                                    kernel_regularizer=l2_regularizer,
-                                    name='rpn_head'),
+      backbone=build_backbone(config.backbone, l2_regularizer),
+      rpn_head=rpn_head_lib.RpnHead(
+          num_anchors, kernel_regularizer=l2_regularizer, name='rpn_head',
+          **config.rpn_head.as_dict()),
       proposal_generator=proposals.ProposalGenerator(
-          pre_nms_top_k=rpn.pre_nms_top_k,
-          test_pre_nms_top_k=rpn.test_pre_nms_top_k,
-          nms_iou_threshold=rpn.nms_iou_threshold,
-          num_proposals=rpn.num_proposals,
-          test_num_proposals=rpn.test_num_proposals, min_size=rpn.min_size,
-          name='proposal_generator'),
+          name='proposal_generator', **config.proposal_generator.as_dict()),
+      rpn_target_assigner=target_assigner.RpnTargetAssigner(
+          name='rpn_target_assigner', **config.rpn_target_assigner.as_dict()),
       roi_sampler=roi_sampler_lib.RoiSampler(
-          num_samples=sampling.num_samples, fg_fraction=sampling.fg_fraction,
-          fg_iou_threshold=sampling.fg_iou_threshold,
-          bg_iou_high_threshold=sampling.bg_iou_high_threshold,
-          bg_iou_low_threshold=sampling.bg_iou_low_threshold,
-          name='roi_sampler'),
+          name='roi_sampler', **_without(config.roi_sampler, 'mix_gt_boxes')),
+      cascade_target_assigner=target_assigner.CascadeTargetAssigner(
+          name='cascade_target_assigner',
+          **config.cascade_target_assigner.as_dict()),
       roi_warp=roi_warp_lib.RoiWarp(
-          output_size=mask.warp_size, spatial_scale=1.0 / FEATURE_STRIDE,
-          pooled_size=mask.pooled_size,
-          implementation=config.roi_warp_implementation, name='roi_warp'),
+          spatial_scale=1.0 / FEATURE_STRIDE,
+          implementation=config.roi_warp_implementation, name='roi_warp',
+          **config.roi_warp.as_dict()),
       mask_head=mask_head_lib.MaskHead(
-          mask_size=mask.mask_size, fc_dim=mask.fc_dim,
-          kernel_regularizer=l2_regularizer, name='mask_head'),
+          kernel_regularizer=l2_regularizer, name='mask_head',
+          **config.mask_head.as_dict()),
       classifier_head=classifier_head_lib.MaskedClassifierHead(
-          num_classes=num_classes, pooled_size=cls.pooled_size,
-          fc_dims=cls.fc_dims, dropout_rate=cls.dropout_rate,
-          kernel_regularizer=l2_regularizer, name='classifier_head'),
+          num_classes=num_classes, kernel_regularizer=l2_regularizer,
+          name='classifier_head', **config.classifier_head.as_dict()),
       detection_generator=detection_lib.DetectionGenerator(
-          score_threshold=det.score_threshold,
-          nms_iou_threshold=det.nms_iou_threshold,
-          max_detections_per_class=det.max_detections_per_class,
-          max_num_detections=det.max_num_detections,
-          use_mask_voting=det.use_mask_voting,
-          voting_iou_threshold=det.voting_iou_threshold,
-          voting_resolution=det.voting_resolution,
-          max_voting_members=det.max_voting_members,
-          name='detection_generator'),
+          name='detection_generator',
+          **_without(config.detection_generator, 'mask_binarize_threshold')),
       roi_feature_reducer=build_roi_feature_reducer(
           config.roi_feature_channels, l2_regularizer),
       class_ids=config.class_ids,
       anchor_scales=anchors.scales,
       anchor_aspect_ratios=anchors.aspect_ratios,
       feature_stride=FEATURE_STRIDE,
-      rpn_fg_iou_threshold=rpn.fg_iou_threshold,
-      rpn_bg_iou_threshold=rpn.bg_iou_threshold,
-      rpn_num_samples=rpn.num_samples,
-      rpn_fg_fraction=rpn.fg_fraction,
-      mix_proposal_anchors=rpn.mix_proposal_anchors,
-      mix_gt_boxes=sampling.mix_gt_boxes,
-      mask_fg_iou_threshold=mask.fg_iou_threshold,
-      box_fg_iou_threshold=cls.box_fg_iou_threshold,
-      mask_level_iou_threshold=cls.mask_fg_iou_threshold,
-      mask_iou_binarize_threshold=cls.mask_iou_binarize_threshold,
-      box_regression_weights=cls.box_regression_weights,
-      num_train_stages=config.cascade.num_train_stages,
-      num_inference_stages=config.cascade.num_inference_stages,
-      box_gradient=config.cascade.box_gradient,
-      box_gradient_clip=config.cascade.box_gradient_clip,
+      mix_gt_boxes=config.roi_sampler.mix_gt_boxes,
+      num_train_stages=cascade.num_train_stages,
+      num_inference_stages=cascade.num_inference_stages,
+      box_gradient=cascade.box_gradient,
+      box_gradient_clip=cascade.box_gradient_clip,
       name='mnc')
   if build or config.init_checkpoint:
     build_with_dummy_input(model)
   if config.init_checkpoint:
     load_init_checkpoint(model, config)
   return model
+
+
+def _without(config, *names):
+  """`config.as_dict()` less the fields that are not the layer's arguments."""
+  values = config.as_dict()
+  for name in names:
+    values.pop(name)
+  return values
 
 
 def build_with_dummy_input(model, size=64):
@@ -164,7 +148,7 @@ def build_with_dummy_input(model, size=64):
   model(images, image_info, training=False)
 
 
-def load_init_checkpoint(model, config: model_cfg.MncModel):
+def load_init_checkpoint(model, config: model_cfg.Mnc):
   """Loads ImageNet weights named by `config.init_checkpoint`.
 
   Raises:

@@ -18,36 +18,39 @@ ops, anchors, anchor labeler, box sampler, losses) are reused instead.
 import tensorflow as tf
 import tf_keras
 
+from mnc_tf.modeling import stage_names
 from mnc_tf.ops import box_utils
 from mnc_tf.ops import gradients
 from mnc_tf.ops import targets as targets_lib
 from official.vision.ops import box_ops
+
+_MASK_TARGETS = ('mask_targets', 'mask_weights')
+_CLASSIFIER_TARGETS = ('cls_mask_targets', 'cls_box_targets', 'box_targets',
+                       'sample_weights', 'box_iou', 'mask_iou')
 
 
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
 class MncModel(tf_keras.Model):
   """MNC: 3- or 5-stage cascade, training targets and inference outputs."""
 
-  def __init__(self, backbone, rpn_head, proposal_generator, roi_sampler,
+  def __init__(self, backbone, rpn_head, proposal_generator,
+               rpn_target_assigner, roi_sampler, cascade_target_assigner,
                roi_warp, mask_head, classifier_head, detection_generator,
                class_ids, roi_feature_reducer=None,
                anchor_scales=(128.0, 256.0, 512.0),
                anchor_aspect_ratios=(0.5, 1.0, 2.0), feature_stride=16,
-               rpn_fg_iou_threshold=0.7, rpn_bg_iou_threshold=0.3,
-               rpn_num_samples=256, rpn_fg_fraction=0.5,
-               mix_proposal_anchors=True, mix_gt_boxes=True,
-               mask_fg_iou_threshold=0.5, box_fg_iou_threshold=0.5,
-               mask_level_iou_threshold=0.5, mask_iou_binarize_threshold=0.4,
-               box_regression_weights=(10.0, 10.0, 5.0, 5.0),
-               num_train_stages=5, num_inference_stages=5, box_gradient=True,
-               box_gradient_clip=1.0 / 512, **kwargs):
-    """Initializes the model from its layers and plain parameters.
+               mix_gt_boxes=True, num_train_stages=5, num_inference_stages=5,
+               box_gradient=True, box_gradient_clip=1.0 / 512, **kwargs):
+    """Initializes the model from its layers and a few flags.
 
     Args:
       backbone: `tf_keras.Model`, images `[B, H, W, 3]` -> `[B, H/16, W/16, C]`.
       rpn_head: `RpnHead`.
       proposal_generator: `ProposalGenerator`.
+      rpn_target_assigner: `RpnTargetAssigner` (training).
       roi_sampler: `RoiSampler` (training).
+      cascade_target_assigner: `CascadeTargetAssigner`; its box regression
+        weights also decode the stage-3 deltas at inference.
       roi_warp: `RoiWarp` with the stage-2 warp size and fused pool.
       mask_head: `MaskHead` (stages 2 and 4).
       classifier_head: `MaskedClassifierHead` (stages 3 and 5).
@@ -60,17 +63,7 @@ class MncModel(tf_keras.Model):
       anchor_scales: anchor sides (pixels).
       anchor_aspect_ratios: anchor width / height ratios.
       feature_stride: backbone stride (16).
-      rpn_fg_iou_threshold: see `configs.model.Rpn`.
-      rpn_bg_iou_threshold: see `configs.model.Rpn`.
-      rpn_num_samples: see `configs.model.Rpn`.
-      rpn_fg_fraction: see `configs.model.Rpn`.
-      mix_proposal_anchors: see `configs.model.Rpn`.
-      mix_gt_boxes: see `configs.model.RoiSampling`.
-      mask_fg_iou_threshold: see `configs.model.MaskStage`.
-      box_fg_iou_threshold: see `configs.model.ClassifierStage`.
-      mask_level_iou_threshold: see `configs.model.ClassifierStage`.
-      mask_iou_binarize_threshold: see `configs.model.ClassifierStage`.
-      box_regression_weights: see `configs.model.ClassifierStage`.
+      mix_gt_boxes: the gt boxes join the candidates of the RoI sampler.
       num_train_stages: 3 or 5.
       num_inference_stages: 3 or 5.
       box_gradient: back-propagate through box coordinates.
@@ -79,15 +72,15 @@ class MncModel(tf_keras.Model):
       **kwargs: base model arguments.
     """
     super().__init__(**kwargs)
-    for name, value in (('num_train_stages', num_train_stages),
-                        ('num_inference_stages', num_inference_stages)):
-      if value not in (3, 5):
-        raise ValueError(f'{name} must be 3 or 5, got {value}.')
+    stage_names.check_num_stages('num_train_stages', num_train_stages)
+    stage_names.check_num_stages('num_inference_stages', num_inference_stages)
     self._config_dict = {
         'backbone': backbone,
         'rpn_head': rpn_head,
         'proposal_generator': proposal_generator,
+        'rpn_target_assigner': rpn_target_assigner,
         'roi_sampler': roi_sampler,
+        'cascade_target_assigner': cascade_target_assigner,
         'roi_warp': roi_warp,
         'mask_head': mask_head,
         'classifier_head': classifier_head,
@@ -97,17 +90,7 @@ class MncModel(tf_keras.Model):
         'anchor_scales': [float(s) for s in anchor_scales],
         'anchor_aspect_ratios': [float(r) for r in anchor_aspect_ratios],
         'feature_stride': int(feature_stride),
-        'rpn_fg_iou_threshold': float(rpn_fg_iou_threshold),
-        'rpn_bg_iou_threshold': float(rpn_bg_iou_threshold),
-        'rpn_num_samples': int(rpn_num_samples),
-        'rpn_fg_fraction': float(rpn_fg_fraction),
-        'mix_proposal_anchors': bool(mix_proposal_anchors),
         'mix_gt_boxes': bool(mix_gt_boxes),
-        'mask_fg_iou_threshold': float(mask_fg_iou_threshold),
-        'box_fg_iou_threshold': float(box_fg_iou_threshold),
-        'mask_level_iou_threshold': float(mask_level_iou_threshold),
-        'mask_iou_binarize_threshold': float(mask_iou_binarize_threshold),
-        'box_regression_weights': [float(w) for w in box_regression_weights],
         'num_train_stages': int(num_train_stages),
         'num_inference_stages': int(num_inference_stages),
         'box_gradient': bool(box_gradient),
@@ -116,7 +99,9 @@ class MncModel(tf_keras.Model):
     self.backbone = backbone
     self.rpn_head = rpn_head
     self.proposal_generator = proposal_generator
+    self.rpn_target_assigner = rpn_target_assigner
     self.roi_sampler = roi_sampler
+    self.cascade_target_assigner = cascade_target_assigner
     self.roi_warp = roi_warp
     self.mask_head = mask_head
     self.classifier_head = classifier_head
@@ -141,35 +126,84 @@ class MncModel(tf_keras.Model):
       return boxes
     return tf.stop_gradient(boxes)
 
-  def _stage_pair(self, features, boxes, training):
-    """Stages 2 and 3 (or 4 and 5) on `[B, K, 4]` boxes."""
+  def clip_box_gradient(self, deltas):
+    """Identity; the gradient reaching `deltas` through boxes is clipped."""
+    return gradients.clip_gradient(deltas,
+                                   self._config_dict['box_gradient_clip'])
+
+  def run_stage(self, features, boxes, sample_valid=None, gt=None,
+                targets=None, training=None):
+    """One mask stage (2 / 4) and its classifier stage (3 / 5).
+
+    Args:
+      features: `[B, h, w, C]` the map the RoIs are warped from
+        (`roi_feature_map`).
+      boxes: `[B, K, 4]` boxes (network-input pixels), differentiable.
+      sample_valid: training: bool `[B, K]`, False for padding rows.
+      gt: training: the ground-truth dict of `CascadeTargetAssigner.call`;
+        None (inference) assigns no targets.
+      targets: optional precomputed targets (the dict
+        `CascadeTargetAssigner` returns) used instead of assigning them, so
+        a caller can hold them fixed (e.g. a gradient check).
+      training: enables dropout.
+
+    Returns:
+      mask_outputs: unprefixed dict: `boxes`, `mask_logits` `[B, K, m, m]`,
+        `mask_probs`, and with targets `mask_targets`, `mask_weights`.
+      classifier_outputs: unprefixed dict: `cls_mask_logits`,
+        `cls_box_logits` `[B, K, N+1]`, `box_outputs` `[B, K, 4(N+1)]`, and
+        with targets `cls_mask_targets`, `cls_box_targets`, `box_targets`,
+        `sample_weights`, `box_iou`, `mask_iou`.
+    """
     roi_features = self.roi_warp(features, self._maybe_stop(boxes))
     mask_logits = self.mask_head(roi_features)
     mask_probs = tf.sigmoid(mask_logits)
+    if targets is None and gt is not None:
+      targets = self.cascade_target_assigner(boxes, sample_valid, mask_probs,
+                                             gt)
     cls_mask, cls_box, box_outputs = self.classifier_head(
         roi_features, mask_probs, training=training)
-    return {
-        'boxes': boxes,
-        'mask_logits': mask_logits,
-        'mask_probs': mask_probs,
-        'cls_mask_logits': cls_mask,
-        'cls_box_logits': cls_box,
-        'box_outputs': box_outputs,
-    }
+    mask_outputs = {'boxes': boxes, 'mask_logits': mask_logits,
+                    'mask_probs': mask_probs}
+    classifier_outputs = {'cls_mask_logits': cls_mask,
+                          'cls_box_logits': cls_box,
+                          'box_outputs': box_outputs}
+    if targets is not None:
+      for name in _MASK_TARGETS:
+        mask_outputs[name] = targets[name]
+      for name in _CLASSIFIER_TARGETS:
+        classifier_outputs[name] = targets[name]
+    return mask_outputs, classifier_outputs
 
-  def _refine_boxes(self, boxes, cls_mask_logits, box_outputs, image_shape):
-    """Stage-3 boxes regressed by each box's top non-background class (§5)."""
-    top_class = tf.argmax(cls_mask_logits[..., 1:], axis=-1,
-                          output_type=tf.int32) + 1
-    box_outputs = gradients.clip_gradient(
-        box_outputs, self._config_dict['box_gradient_clip'])
+  def next_stage_boxes(self, boxes, cls_mask_logits, box_outputs,
+                       image_shape, top_class=None):
+    """Stage-3 boxes regressed by each box's top non-background class (§5).
+
+    Args:
+      boxes: `[B, K, 4]` boxes of the classifier stage.
+      cls_mask_logits: `[B, K, N+1]` its mask-level logits (pick the class).
+      box_outputs: `[B, K, 4(N+1)]` its class-wise deltas.
+      image_shape: `[B, 2]` boxes are clipped to it.
+      top_class: optional int32 `[B, K]` class whose deltas are used (held
+        fixed by a gradient check); None: the top non-background class.
+
+    Returns:
+      boxes: `[B, K, 4]` the next stage's boxes.
+      top_class: int32 `[B, K]`.
+    """
+    if top_class is None:
+      top_class = tf.argmax(cls_mask_logits[..., 1:], axis=-1,
+                            output_type=tf.int32) + 1
+    box_outputs = self.clip_box_gradient(box_outputs)
     shape = tf.shape(box_outputs)
     deltas = tf.reshape(box_outputs,
                         [shape[0], shape[1], self._num_classes, 4])
     deltas = tf.gather(deltas, top_class, batch_dims=2)
     refined = box_ops.decode_boxes(
-        deltas, boxes, weights=self._config_dict['box_regression_weights'])
-    return self._maybe_stop(box_utils.clip_boxes(refined, image_shape))
+        deltas, boxes,
+        weights=self.cascade_target_assigner.box_regression_weights)
+    return (self._maybe_stop(box_utils.clip_boxes(refined, image_shape)),
+            top_class)
 
   def roi_feature_map(self, features):
     """The map stages 2-5 warp: `[B, h, w, C]` -> `[B, h, w, C']`."""
@@ -184,10 +218,9 @@ class MncModel(tf_keras.Model):
     image_shape = tf.cast(image_info[:, 1, :], tf.float32)
     # The RPN loss sees `rpn_boxes`; the proposals see the same deltas with
     # the gradient that comes back through the boxes clipped.
-    proposal_deltas = gradients.clip_gradient(
-        rpn_boxes, self._config_dict['box_gradient_clip'])
     rois, roi_scores, roi_valid, anchor_index = self.proposal_generator(
-        rpn_scores, proposal_deltas, anchors, image_shape, training=training)
+        rpn_scores, self.clip_box_gradient(rpn_boxes), anchors, image_shape,
+        training=training)
     return {
         'features': features, 'roi_features': self.roi_feature_map(features),
         'rpn_scores': rpn_scores,
@@ -195,6 +228,23 @@ class MncModel(tf_keras.Model):
         'image_shape': image_shape, 'rpn_rois': rois,
         'rpn_roi_scores': roi_scores, 'rpn_roi_valid': roi_valid,
         'rpn_roi_anchor_index': anchor_index,
+    }
+
+  def ground_truth(self, gt_boxes, gt_classes, gt_masks):
+    """The gt dict of `CascadeTargetAssigner`, padding rows normalized."""
+    gt_boxes = tf.cast(gt_boxes, tf.float32)
+    gt_classes = tf.cast(gt_classes, tf.int32)
+    gt_valid = (gt_classes >= 0) & (tf.reduce_max(gt_boxes, axis=-1) >= 0.0)
+    gt_masks = tf.cast(gt_masks, tf.uint8)
+    return {
+        'boxes': tf.where(gt_valid[..., None], gt_boxes,
+                          -tf.ones_like(gt_boxes)),
+        'valid': gt_valid,
+        'class_indices': box_utils.map_class_ids_to_indices(
+            tf.where(gt_valid, gt_classes, -tf.ones_like(gt_classes)),
+            self._class_table),
+        'masks': gt_masks,
+        'areas': targets_lib.gt_mask_areas(gt_masks),
     }
 
   # ------------------------------------------------------------------ call
@@ -225,58 +275,62 @@ class MncModel(tf_keras.Model):
                                  gt_masks)
     return self._inference_outputs(images, image_info)
 
+  def _sample_rois(self, rpn, gt):
+    """RoIs of stage 2 (training) and the RPN targets with MIX_INDEX.
+
+    Returns:
+      boxes: `[B, K, 4]` sampled boxes (differentiable w.r.t. the RPN deltas
+        where they are proposals; zero for padding).
+      sample_valid: bool `[B, K]`.
+      score_targets, box_targets: the RPN targets.
+    """
+    score_targets, box_targets = self.rpn_target_assigner(
+        rpn['anchors'], gt['boxes'], gt['valid'])
+    candidates, candidate_valid = rpn['rpn_rois'], rpn['rpn_roi_valid']
+    if self._config_dict['mix_gt_boxes']:
+      candidates = tf.concat([candidates, gt['boxes']], axis=1)
+      candidate_valid = tf.concat([candidate_valid, gt['valid']], axis=1)
+    sample_index, sample_valid = self.roi_sampler(
+        tf.stop_gradient(candidates), candidate_valid, gt['boxes'],
+        gt['valid'])
+    sample_index = tf.stop_gradient(sample_index)
+    boxes = box_utils.batched_gather(candidates, sample_index)
+    boxes = tf.where(sample_valid[..., None], boxes, tf.zeros_like(boxes))
+
+    num_proposals = rpn['rpn_rois'].shape[1]
+    from_proposal = sample_valid & (sample_index < num_proposals)
+    anchor_index = tf.gather(
+        rpn['rpn_roi_anchor_index'],
+        tf.minimum(sample_index, num_proposals - 1), batch_dims=1)
+    sample_iou, _ = targets_lib.match_boxes(tf.stop_gradient(boxes),
+                                            gt['boxes'], gt['valid'])
+    score_targets, box_targets = self.rpn_target_assigner.mix(
+        score_targets, box_targets, rpn['anchors'], gt['boxes'], gt['valid'],
+        anchor_index, self.roi_sampler.is_foreground(sample_iou),
+        from_proposal)
+    return boxes, sample_valid, score_targets, box_targets
+
   def _train_outputs(self, images, image_info, gt_boxes, gt_classes, gt_masks):
     """Training forward pass.
 
     Returns:
       dict: `rpn_scores` `[B, h, w, A]`, `rpn_boxes` `[B, h, w, 4A]`,
-      `rpn_score_targets`, `rpn_box_targets`, `rpn_rois` `[B, P, 4]`; for
-      mask stages s in (2, 4): `stage{s}_boxes`, `stage{s}_mask_logits`
-      `[B, K, m, m]`, `stage{s}_mask_targets`, `stage{s}_mask_weights`
-      `[B, K]`; for classifier stages s in (3, 5): `stage{s}_cls_mask_logits`
-      / `stage{s}_cls_box_logits` `[B, K, N+1]`, `stage{s}_box_outputs`
-      `[B, K, 4(N+1)]`, `stage{s}_cls_mask_targets` / `stage{s}_cls_box_targets`
-      `[B, K]`, `stage{s}_box_targets` `[B, K, 4]`, `stage{s}_sample_weights`
-      `[B, K]`, `stage{s}_box_iou`, `stage{s}_mask_iou`.
+      `rpn_score_targets`, `rpn_box_targets`, `rpn_rois` `[B, P, 4]`; and
+      `run_stage`'s outputs named by `stage_names.prefixed` for every stage
+      of `stage_names.stage_pairs(num_train_stages)`: for mask stages s in
+      (2, 4) `stage{s}_boxes`, `stage{s}_mask_logits` `[B, K, m, m]`,
+      `stage{s}_mask_targets`, `stage{s}_mask_weights` `[B, K]`; for
+      classifier stages s in (3, 5) `stage{s}_cls_mask_logits` /
+      `stage{s}_cls_box_logits` `[B, K, N+1]`, `stage{s}_box_outputs`
+      `[B, K, 4(N+1)]`, `stage{s}_cls_mask_targets` /
+      `stage{s}_cls_box_targets` `[B, K]`, `stage{s}_box_targets`
+      `[B, K, 4]`, `stage{s}_sample_weights` `[B, K]`, `stage{s}_box_iou`,
+      `stage{s}_mask_iou`.
     """
-    cfg = self._config_dict
-    gt_boxes = tf.cast(gt_boxes, tf.float32)
-    gt_classes = tf.cast(gt_classes, tf.int32)
-    gt_valid = (gt_classes >= 0) & (tf.reduce_max(gt_boxes, axis=-1) >= 0.0)
-    gt_class_indices = box_utils.map_class_ids_to_indices(
-        tf.where(gt_valid, gt_classes, -tf.ones_like(gt_classes)),
-        self._class_table)
-    gt_boxes = tf.where(gt_valid[..., None], gt_boxes,
-                        -tf.ones_like(gt_boxes))
-    gt_masks = tf.cast(gt_masks, tf.uint8)
-    gt_areas = targets_lib.gt_mask_areas(gt_masks)
-
+    gt = self.ground_truth(gt_boxes, gt_classes, gt_masks)
     rpn = self._rpn(images, image_info, training=True)
-    score_targets, box_targets = targets_lib.rpn_targets(
-        rpn['anchors'], gt_boxes, gt_valid, cfg['rpn_fg_iou_threshold'],
-        cfg['rpn_bg_iou_threshold'], cfg['rpn_num_samples'],
-        cfg['rpn_fg_fraction'])
-    candidates, candidate_valid = rpn['rpn_rois'], rpn['rpn_roi_valid']
-    if cfg['mix_gt_boxes']:
-      candidates = tf.concat([candidates, gt_boxes], axis=1)
-      candidate_valid = tf.concat([candidate_valid, gt_valid], axis=1)
-    sample_index, sample_valid = self.roi_sampler(
-        tf.stop_gradient(candidates), candidate_valid, gt_boxes, gt_valid)
-    boxes = box_utils.batched_gather(candidates, tf.stop_gradient(sample_index))
-    boxes = tf.where(sample_valid[..., None], boxes, tf.zeros_like(boxes))
-
-    if cfg['mix_proposal_anchors']:
-      num_proposals = rpn['rpn_rois'].shape[1]
-      from_proposal = sample_valid & (sample_index < num_proposals)
-      anchor_index = tf.gather(
-          rpn['rpn_roi_anchor_index'],
-          tf.minimum(sample_index, num_proposals - 1), batch_dims=1)
-      sample_iou, _ = targets_lib.match_boxes(tf.stop_gradient(boxes),
-                                              gt_boxes, gt_valid)
-      fg_threshold = self.roi_sampler.get_config()['fg_iou_threshold']
-      score_targets, box_targets = targets_lib.mix_proposal_anchors(
-          score_targets, box_targets, rpn['anchors'], gt_boxes, gt_valid,
-          anchor_index, sample_iou >= fg_threshold, from_proposal)
+    boxes, sample_valid, score_targets, box_targets = self._sample_rois(rpn,
+                                                                        gt)
     outputs = {
         'rpn_scores': rpn['rpn_scores'],
         'rpn_boxes': rpn['rpn_boxes'],
@@ -284,40 +338,72 @@ class MncModel(tf_keras.Model):
         'rpn_box_targets': box_targets,
         'rpn_rois': rpn['rpn_rois'],
     }
-
-    stages = [(2, 3)] + ([(4, 5)] if cfg['num_train_stages'] == 5 else [])
-    for mask_stage, cls_stage in stages:
-      pair = self._stage_pair(rpn['roi_features'], boxes, training=True)
-      targets = targets_lib.cascade_targets(
-          tf.stop_gradient(boxes), sample_valid,
-          tf.stop_gradient(pair['mask_probs']), gt_boxes, gt_valid,
-          gt_class_indices, gt_masks, gt_areas,
-          mask_size=pair['mask_logits'].shape[-1],
-          mask_fg_iou_threshold=cfg['mask_fg_iou_threshold'],
-          box_fg_iou_threshold=cfg['box_fg_iou_threshold'],
-          mask_level_iou_threshold=cfg['mask_level_iou_threshold'],
-          mask_binarize_threshold=cfg['mask_iou_binarize_threshold'],
-          box_regression_weights=cfg['box_regression_weights'])
-      m, c = f'stage{mask_stage}_', f'stage{cls_stage}_'
-      outputs.update({
-          m + 'boxes': boxes,
-          m + 'mask_logits': pair['mask_logits'],
-          m + 'mask_targets': targets['mask_targets'],
-          m + 'mask_weights': targets['mask_weights'],
-          c + 'cls_mask_logits': pair['cls_mask_logits'],
-          c + 'cls_box_logits': pair['cls_box_logits'],
-          c + 'box_outputs': pair['box_outputs'],
-          c + 'cls_mask_targets': targets['cls_mask_targets'],
-          c + 'cls_box_targets': targets['cls_box_targets'],
-          c + 'box_targets': targets['box_targets'],
-          c + 'sample_weights': targets['sample_weights'],
-          c + 'box_iou': targets['box_iou'],
-          c + 'mask_iou': targets['mask_iou'],
-      })
-      boxes = self._refine_boxes(boxes, pair['cls_mask_logits'],
-                                 pair['box_outputs'], rpn['image_shape'])
-      boxes = tf.where(sample_valid[..., None], boxes, tf.zeros_like(boxes))
+    cascade, _ = self.train_cascade(rpn['roi_features'], boxes, sample_valid,
+                                    gt, rpn['image_shape'])
+    outputs.update(cascade)
     return outputs
+
+  def train_cascade(self, features, boxes, sample_valid, gt, image_shape,
+                    fixed=None):
+    """Stages 2-5 (or 2-3) in training, one `run_stage` per stage pair.
+
+    Args:
+      features: `[B, h, w, C]` `roi_feature_map` output.
+      boxes: `[B, K, 4]` stage-2 boxes (zero for padding).
+      sample_valid: bool `[B, K]`.
+      gt: the dict of `ground_truth`.
+      image_shape: `[B, 2]` (height, width) boxes are clipped to.
+      fixed: optional list, one dict per stage pair with `targets` and
+        `top_class` (as returned here) to use instead of assigning them: the
+        selections and targets are then constants, as Eq. 6-9 treat them (a
+        gradient check holds them fixed this way).
+
+    Returns:
+      outputs: dict named by `stage_names` (see `_train_outputs`).
+      used: the list of {`targets`, `top_class`} dicts of each stage pair.
+    """
+    outputs, used = {}, []
+    pairs = stage_names.stage_pairs(self._config_dict['num_train_stages'])
+    for i, (mask_stage, cls_stage) in enumerate(pairs):
+      held = fixed[i] if fixed else {}
+      mask_out, cls_out = self.run_stage(
+          features, boxes, sample_valid, gt, targets=held.get('targets'),
+          training=True)
+      mask_out.pop('mask_probs')
+      outputs.update(stage_names.prefixed(mask_out, mask_stage))
+      outputs.update(stage_names.prefixed(cls_out, cls_stage))
+      targets = {k: v for k, v in cls_out.items() if k in _CLASSIFIER_TARGETS}
+      targets.update({k: mask_out[k] for k in _MASK_TARGETS})
+      next_boxes, next_valid, top_class = self.next_stage_inputs(
+          boxes, sample_valid, cls_out, gt, image_shape,
+          top_class=held.get('top_class'))
+      used.append({'targets': targets, 'top_class': top_class})
+      boxes, sample_valid = next_boxes, next_valid
+    return outputs, used
+
+  def next_stage_inputs(self, boxes, sample_valid, classifier_outputs, gt,
+                        image_shape, top_class=None):
+    """The boxes of stage 4 in training: stage-3 boxes regressed (§5).
+
+    Args:
+      boxes: `[B, K, 4]` boxes of the classifier stage.
+      sample_valid: bool `[B, K]`.
+      classifier_outputs: `run_stage`'s classifier dict (`cls_mask_logits`,
+        `box_outputs`).
+      gt: the dict of `ground_truth`.
+      image_shape: `[B, 2]`.
+      top_class: optional fixed class per box (see `next_stage_boxes`).
+
+    Returns:
+      boxes: `[B, K, 4]` (zero for padding), sample_valid `[B, K]`,
+      top_class int32 `[B, K]`.
+    """
+    del gt  # Used by the stage-4 gt boxes option.
+    boxes, top_class = self.next_stage_boxes(
+        boxes, classifier_outputs['cls_mask_logits'],
+        classifier_outputs['box_outputs'], image_shape, top_class=top_class)
+    boxes = tf.where(sample_valid[..., None], boxes, tf.zeros_like(boxes))
+    return boxes, sample_valid, top_class
 
   def _inference_outputs(self, images, image_info):
     """Inference forward pass.
@@ -337,18 +423,20 @@ class MncModel(tf_keras.Model):
     boxes = rpn['rpn_rois']
     outputs = {'rpn_rois': boxes, 'rpn_roi_scores': rpn['rpn_roi_scores']}
     cand_boxes, cand_masks, cand_scores = [], [], []
-    stages = (3, 5) if self._config_dict['num_inference_stages'] == 5 else (3,)
-    for stage in stages:
-      pair = self._stage_pair(rpn['roi_features'], boxes, training=False)
-      scores = tf.nn.softmax(pair['cls_mask_logits'], axis=-1) * valid
-      outputs.update({f'stage{stage}_boxes': boxes,
-                      f'stage{stage}_scores': scores,
-                      f'stage{stage}_masks': pair['mask_probs']})
+    for _, stage in stage_names.stage_pairs(
+        self._config_dict['num_inference_stages']):
+      mask_out, cls_out = self.run_stage(rpn['roi_features'], boxes,
+                                         training=False)
+      scores = tf.nn.softmax(cls_out['cls_mask_logits'], axis=-1) * valid
+      outputs.update(stage_names.prefixed(
+          {'boxes': boxes, 'scores': scores, 'masks': mask_out['mask_probs']},
+          stage))
       cand_boxes.append(boxes)
-      cand_masks.append(pair['mask_probs'])
+      cand_masks.append(mask_out['mask_probs'])
       cand_scores.append(scores[..., 1:])
-      boxes = self._refine_boxes(boxes, pair['cls_mask_logits'],
-                                 pair['box_outputs'], rpn['image_shape'])
+      boxes, _ = self.next_stage_boxes(boxes, cls_out['cls_mask_logits'],
+                                       cls_out['box_outputs'],
+                                       rpn['image_shape'])
     detections = self.detection_generator(
         tf.concat(cand_boxes, axis=1), tf.concat(cand_masks, axis=1),
         tf.concat(cand_scores, axis=1))

@@ -96,7 +96,7 @@ class MncExportModule(export_base.ExportModule):
     self._max_size = int(parser.max_size)
     self._padded_sizes = oriented_padded_sizes(parser)
     self._mask_threshold = float(
-        params.task.model.detection.mask_binarize_threshold)
+        params.task.model.detection_generator.mask_binarize_threshold)
     super().__init__(params, batch_size=batch_size,
                      input_image_size=list(self._padded_sizes[0]),
                      input_type=input_type, num_channels=3, model=model,

@@ -29,6 +29,7 @@ from mnc_tf.evaluation import instance_evaluator
 from mnc_tf.evaluation import metrics_io
 from mnc_tf.losses import mnc_losses
 from mnc_tf.modeling import factory
+from mnc_tf.modeling import stage_names
 from mnc_tf.ops import mask_paste
 from mnc_tf.tasks import eval_images
 
@@ -44,14 +45,8 @@ def loss_names(num_train_stages: int) -> List[str]:
   `total_loss` = `model_loss` (the cascade's weighted sum, Eq. 5) + `l2_loss`
   (weight decay from the layers' kernel regularizers).
   """
-  names = ['total_loss', 'model_loss', 'l2_loss', 'stage1_rpn_score',
-           'stage1_rpn_box', 'stage1_loss']
-  stages = [(2, 3)] + ([(4, 5)] if num_train_stages == 5 else [])
-  for mask_stage, cls_stage in stages:
-    names += [f'stage{mask_stage}_mask', f'stage{mask_stage}_loss',
-              f'stage{cls_stage}_cls_mask', f'stage{cls_stage}_cls_box',
-              f'stage{cls_stage}_box', f'stage{cls_stage}_loss']
-  return names
+  return ['total_loss', 'model_loss', 'l2_loss'] + stage_names.loss_names(
+      num_train_stages)
 
 
 @task_factory.register_task_cls(exp_cfg.MncTask)
@@ -207,7 +202,7 @@ class MncTask(base_task.Task):
                   if isinstance(v, dict) else batch_conversion.to_numpy(v))
               for k, v in labels.items()}
     outputs = {k: batch_conversion.to_numpy(v) for k, v in outputs.items()}
-    threshold = self.task_config.model.detection.mask_binarize_threshold
+    threshold = self.task_config.model.detection_generator.mask_binarize_threshold
     if not self.task_config.annotation_file:
       for gt in batch_conversion.image_groundtruths(labels):
         self._evaluator.add_groundtruth(gt['image_id'], gt['height'],

@@ -84,8 +84,9 @@ def test_vgg16_init_checkpoint_loads_convs_and_fc6_fc7(tmp_path):
   keras_model = _keras_vgg16_h5(path, fc_dims=16)
   config = model_cfg.tiny_model_config(
       backbone={'type': 'vgg16'}, init_checkpoint=str(path),
-      mask_stage={'warp_size': 4, 'pooled_size': 2, 'mask_size': 4},
-      classifier_stage={'pooled_size': 1, 'fc_dims': 16})
+      roi_warp={'output_size': 4, 'pooled_size': 2},
+      mask_head={'mask_size': 4},
+      classifier_head={'pooled_size': 1, 'fc_dims': 16})
   model = factory.build_mnc_model(config)
   for name in pretrained.VGG16_CONV_LAYERS:
     for got, want in zip(model.backbone.get_layer(name).get_weights(),
@@ -106,8 +107,9 @@ def test_vgg16_fc_weights_with_another_head_is_a_clear_error(tmp_path):
   config = model_cfg.tiny_model_config(
       backbone={'type': 'vgg16'}, init_checkpoint=str(path),
       roi_feature_channels=8,
-      mask_stage={'warp_size': 4, 'pooled_size': 2, 'mask_size': 4},
-      classifier_stage={'pooled_size': 1, 'fc_dims': 16})
+      roi_warp={'output_size': 4, 'pooled_size': 2},
+      mask_head={'mask_size': 4},
+      classifier_head={'pooled_size': 1, 'fc_dims': 16})
   with pytest.raises(ValueError, match='no-top file'):
     factory.build_mnc_model(config)
 

@@ -8,6 +8,7 @@ from mnc_tf.configs import model as model_cfg
 from mnc_tf.losses import mnc_losses
 from mnc_tf.modeling import factory
 from mnc_tf.modeling import mnc_model
+from mnc_tf.modeling import stage_names
 from mnc_tf.ops import mask_paste
 from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.synthetic_example import make_example
@@ -22,10 +23,12 @@ def build(**overrides):
 # Every anchor (6 x 6 x 6 for 96 x 96) is a proposal and every proposal a
 # sample, gt boxes not mixed in: the stage-2 positives are certainly RPN
 # proposals, whatever the random initialization.
-ALL_ANCHORS = {'rpn': {'pre_nms_top_k': 216, 'num_proposals': 216,
-                       'nms_iou_threshold': 1.0, 'min_size': 0.0},
-               'roi_sampling': {'num_samples': 216, 'fg_fraction': 1.0,
-                                'mix_gt_boxes': False}}
+ALL_ANCHORS = {'proposal_generator': {'pre_nms_top_k': 216,
+                                      'num_proposals': 216,
+                                      'nms_iou_threshold': 1.0,
+                                      'min_size': 0.0},
+               'roi_sampler': {'num_samples': 216, 'fg_fraction': 1.0,
+                               'mix_gt_boxes': False}}
 
 
 def train_call(model, example):
@@ -71,6 +74,7 @@ def test_training_outputs_and_targets(model5):
                          out['stage2_boxes'].numpy())
   losses = mnc_losses.compute_losses(out, model_cfg.MncLosses())
   assert all(np.isfinite(float(v)) for v in losses.values())
+  assert set(losses) == set(stage_names.loss_names(5)) | {'total_loss'}
 
 
 def test_batch_of_two_keeps_images_apart(model5):
@@ -236,8 +240,8 @@ def test_no_roi_feature_reduction_by_default(model5):
 
 
 @pytest.mark.parametrize('overrides, message', [
-    ({'mask_stage': {'warp_size': 14, 'pooled_size': 4}}, 'multiple of'),
-    ({'classifier_stage': {'pooled_size': 5}}, 'multiple of'),
+    ({'roi_warp': {'output_size': 14, 'pooled_size': 4}}, 'multiple of'),
+    ({'classifier_head': {'pooled_size': 5}}, 'multiple of'),
     ({'backbone': {'type': 'alexnet'}}, 'backbone.type'),
     ({'roi_warp_implementation': 'cuda'}, 'roi_warp_implementation'),
     ({'cascade': {'num_train_stages': 4}}, '3 or 5'),

@@ -25,8 +25,8 @@ def test_end_to_end_cascade_overfits_one_image_and_detects_it():
   tf.random.set_seed(1)
   example = make_example(SIZE)
   model = factory.build_mnc_model(model_cfg.tiny_model_config(
-      class_ids=CLASS_IDS, rpn={'num_samples': 256},
-      roi_sampling={'num_samples': 64, 'fg_fraction': 0.5}))
+      class_ids=CLASS_IDS, rpn_target_assigner={'num_samples': 256},
+      roi_sampler={'num_samples': 64, 'fg_fraction': 0.5}))
   assert model.get_config()['box_gradient']
   loss_config = model_cfg.MncLosses(l2_weight_decay=0.0)
   optimizer = tf_keras.optimizers.Adam(

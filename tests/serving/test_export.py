@@ -82,7 +82,7 @@ def test_stock_tensorflow_process_matches_in_process_model(exported,
   assert expected['num_detections'] > 0  # a comparison of something
   assert_same_detections(out, expected)
   # DESIGN.md §6 dtypes and shapes.
-  n_max = params.task.model.detection.max_num_detections
+  n_max = params.task.model.detection_generator.max_num_detections
   assert out['num_detections'].dtype == np.int32
   assert out['detection_boxes'].shape == (1, n_max, 4)
   assert out['detection_classes'].dtype == np.int32
@@ -185,7 +185,7 @@ def test_image_with_nothing_in_it_returns_no_detections(exported):
   out = module.inference_from_image_tensors(tf.constant(image[None]))
   assert out['num_detections'].numpy().tolist() == [0]
   assert out['detection_masks'].shape == (
-      1, params.task.model.detection.max_num_detections, 50, 70)
+      1, params.task.model.detection_generator.max_num_detections, 50, 70)
   assert not out['detection_masks'].numpy().any()
   assert not out['detection_boxes'].numpy().any()
 

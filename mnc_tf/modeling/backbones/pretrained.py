@@ -86,7 +86,7 @@ def load_vgg16_h5(path, backbone, classifier_head=None):
           except ValueError as error:
             raise ValueError(
                 f'{error} VGG-16 fc6/fc7 fit only the paper head '
-                '(roi_feature_channels: 0, classifier_stage.fc_dims: 4096, '
+                '(roi_feature_channels: 0, classifier_head.fc_dims: 4096, '
                 'pooled_size: 7); with another head use the no-top file '
                 '(..._notop.h5).') from error
         loaded.append(source)

@@ -17,6 +17,22 @@ from mnc_tf.ops import box_utils
 from official.vision.ops import box_ops
 
 
+def decode_proposals(deltas, anchors, image_shape):
+  """Every anchor's box: decode the RPN deltas, clip to the image.
+
+  Args:
+    deltas: `[B, N, 4]` (dy, dx, dh, dw) for the N = h * w * A anchors.
+    anchors: `[h, w, 4A]` or `[N, 4]` anchors (ymin, xmin, ymax, xmax).
+    image_shape: `[B, 2]` (height, width).
+
+  Returns:
+    `[B, N, 4]` boxes, differentiable w.r.t. `deltas`.
+  """
+  anchors = tf.reshape(tf.cast(anchors, deltas.dtype), [1, -1, 4])
+  boxes = box_ops.decode_boxes(deltas, anchors)
+  return box_utils.clip_boxes(boxes, image_shape)
+
+
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
 class ProposalGenerator(tf_keras.layers.Layer):
   """Decode -> clip -> drop tiny -> top-k -> NMS -> keep, as routing only."""
@@ -78,9 +94,7 @@ class ProposalGenerator(tf_keras.layers.Layer):
       num_anchors *= dim
     scores = tf.reshape(rpn_scores, [batch, num_anchors])
     deltas = tf.reshape(rpn_boxes, [batch, num_anchors, 4])
-    anchors = tf.reshape(tf.cast(anchors, deltas.dtype), [1, num_anchors, 4])
-    boxes = box_ops.decode_boxes(deltas, anchors)
-    boxes = box_utils.clip_boxes(boxes, image_shape)
+    boxes = decode_proposals(deltas, anchors, image_shape)
 
     fixed = tf.stop_gradient(boxes)
     probs = tf.sigmoid(tf.stop_gradient(scores))

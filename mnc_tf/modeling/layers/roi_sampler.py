@@ -66,6 +66,10 @@ class RoiSampler(tf_keras.layers.Layer):
     return sample_balanced(positive, negative, cfg['num_samples'],
                            cfg['fg_fraction'])
 
+  def is_foreground(self, max_iou):
+    """bool: a sample with this best-gt box IoU counts as foreground."""
+    return max_iou >= self._config_dict['fg_iou_threshold']
+
   def get_config(self):
     config = super().get_config()
     config.update(self._config_dict)
