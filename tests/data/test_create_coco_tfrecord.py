@@ -387,15 +387,21 @@ def _one_error_line(err):
   return lines[0]
 
 
-def test_duplicate_image_is_reported_and_written_once(tmp_path, capsys):
+@pytest.mark.parametrize('repeat', [
+    {},  # the same entry twice
+    {'file_name': 'b.png'},  # the same id, another file
+    {'id': 3},  # the same file, another id
+], ids=['same_entry', 'same_id', 'same_file'])
+def test_duplicate_image_is_reported_and_written_once(tmp_path, capsys,
+                                                      repeat):
   def duplicate(root, images, annotations):
-    images.append(dict(images[0]))
+    images.append(dict(images[0], **repeat))
   json_path = _prepare(tmp_path, duplicate)
   out_dir = tmp_path / 'out'
   args = _args(tmp_path, json_path, str(out_dir / 'train'))
   assert _main(args) == 1
   line = _one_error_line(capsys.readouterr().err)
-  assert 'duplicate_image' in line and 'image 1 (a.jpg)' in line
+  assert 'duplicate_image' in line and 'a.jpg' in line
   assert tu.list_outputs(str(out_dir)) == []
   assert _main(args + ['--skip_invalid']) == 0
   assert 'duplicate_image' in capsys.readouterr().err
