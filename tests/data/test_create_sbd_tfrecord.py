@@ -68,8 +68,7 @@ def test_sbd_to_records(tmp_path):
   inst, inst2 = _dataset(root)
   prefix = str(tmp_path / 'out' / 'sbd_train')
   assert _main(['--sbd_root', root, '--split', 'train',
-                                   '--output_prefix', prefix,
-                                   '--num_shards', '2']) == 0
+                '--output_prefix', prefix, '--num_shards', '2']) == 0
   with open(prefix + '.label_map.json') as f:
     label_map = json.load(f)
   assert label_map['15'] == 'person' and len(label_map) == 20
@@ -119,3 +118,28 @@ def test_sbd_invalid_records(tmp_path, capsys):
   assert summary['skipped_by_reason'] == {errors.UNKNOWN_CATEGORY: 1,
                                           errors.MISSING_ANNOTATION: 1}
   assert summary['images'] == 1 and summary['instances'] == 1
+
+
+def test_sbd_name_listed_twice_and_missing_split(tmp_path, capsys):
+  root = str(tmp_path / 'sbd')
+  _dataset(root)
+  with open(os.path.join(root, 'train.txt'), 'w') as f:
+    f.write('2008_000002\n2008_000003\n2008_000002\n')
+  prefix = str(tmp_path / 'out' / 'x')
+  args = ['--sbd_root', root, '--split', 'train', '--output_prefix', prefix]
+  assert _main(args) == 1
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1
+  assert 'image 2008_000002: duplicate_image' in err
+  assert _main(args + ['--skip_invalid']) == 0
+  records = tu.read_records(prefix + '-*.tfrecord')
+  assert sorted(tu.mg_decode(r)['source_id'] for r in records) == [
+      b'2008000002', b'2008000003']
+  with open(prefix + '.summary.json') as f:
+    assert json.load(f)['skipped_by_reason'] == {errors.DUPLICATE_IMAGE: 1}
+  capsys.readouterr()
+  assert _main(['--sbd_root', root, '--split', 'tain', '--output_prefix',
+                prefix]) == 1
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1
+  assert 'no split file %s' % os.path.join(root, 'tain.txt') in err
