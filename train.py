@@ -17,6 +17,12 @@ order), `--params_override` (YAML/JSON string or file, applied last),
 `num_gpus`, `worker_hosts` + `task_index` (or the TF_CONFIG environment
 variable) for several machines, `tpu` (or `--tpu`).
 
+Console: one progress line per loop of `trainer.steps_per_loop` steps (step,
+losses, learning rate, steps/s, ETA) and one metrics table per evaluation;
+Model Garden's INFO logs are shown with `--verbosity=0`. Bad flags or
+overrides end in one line naming the input, exit status 1, before anything is
+written.
+
 The resolved params go to `<model_dir>/params.yaml`. Training resumes from
 the newest checkpoint in `model_dir` (a killed job loses only the steps after
 its last checkpoint). TensorBoard logs: `<model_dir>/train` and
@@ -28,6 +34,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from official.common import distribute_utils
 from official.common import flags as tfm_flags
@@ -40,6 +47,7 @@ from official.vision.utils import summary_manager
 from mnc_tf import registry_imports  # pylint: disable=unused-import
 from mnc_tf.configs import experiment_params
 from mnc_tf.tasks import progress
+from mnc_tf.tasks import runner
 
 FLAGS = flags.FLAGS
 
@@ -84,6 +92,10 @@ def parse_params(flags_obj):
 def run(flags_obj, params=None):
   """Resolves the params from `flags_obj` (unless given) and runs `--mode`.
 
+  Progress goes to stdout as one line per loop (`progress.ProgressPrinter`)
+  and each evaluation as one table (`progress.MetricsTablePrinter`); Orbit's
+  own dumps of the output dicts are dropped (`progress.quiet_orbit_outputs`).
+
   Returns:
     What `train_lib.run_experiment` returns: (model, {}).
   """
@@ -118,13 +130,15 @@ def run(flags_obj, params=None):
         evaluate='eval' in mode,
         checkpoint_exporter=train_lib.maybe_create_best_ckpt_exporter(
             params, model_dir))
-  train_actions = []
+  print_fn = None if chief else (lambda line: None)
+  train_actions, eval_actions = [], []
   if 'train' in mode:
-    printer = progress.ProgressPrinter(
-        trainer.global_step, params.trainer.train_steps,
-        print_fn=None if chief else (lambda line: None))
-    train_actions.append(printer)
-  return train_lib.run_experiment(
+    train_actions.append(progress.ProgressPrinter(
+        trainer.global_step, params.trainer.train_steps, print_fn=print_fn))
+  if 'eval' in mode:
+    eval_actions.append(progress.MetricsTablePrinter(trainer.global_step,
+                                                     print_fn=print_fn))
+  experiment_runner = runner.MncExperimentRunner(
       distribution_strategy=strategy,
       task=task,
       mode=mode,
@@ -132,12 +146,19 @@ def run(flags_obj, params=None):
       model_dir=model_dir,
       trainer=trainer,
       train_actions=train_actions,
+      eval_actions=eval_actions,
       eval_summary_manager=summary_manager.maybe_build_eval_summary_manager(
           params=params, model_dir=model_dir),
   )
+  with progress.quiet_orbit_outputs():
+    return experiment_runner.run()
 
 
 def main(_):
+  if not FLAGS['verbosity'].present:
+    # Model Garden's INFO logs repeat what the console shows (progress lines,
+    # the metrics table); `--verbosity=0` brings them back.
+    logging.set_verbosity(logging.WARNING)
   try:
     params = parse_params(FLAGS)
   except experiment_params.ParamsError as e:
