@@ -28,7 +28,7 @@ boxes, `area` the mask area.  The output is a function of the seed only
 """
 
 import colorsys
-import json
+import io
 import os
 import sys
 import time
@@ -39,6 +39,8 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 from pycocotools import mask as mask_util
+
+from mnc_tf.utils import atomic_io
 
 CATEGORIES = ({'id': 1, 'name': 'circle', 'supercategory': 'shape'},
               {'id': 2, 'name': 'square', 'supercategory': 'shape'},
@@ -340,17 +342,6 @@ def _rle(mask):
                'counts': rle['counts'].decode('ascii')}
 
 
-def _save_atomically(path, write):
-  """Calls `write(temporary path)`, then renames the file onto `path`."""
-  temporary = '%s.tmp-%d' % (path, os.getpid())
-  try:
-    write(temporary)
-    os.replace(temporary, path)
-  finally:
-    if os.path.exists(temporary):
-      os.remove(temporary)
-
-
 def generate_split(output_dir, split, num_images, seed, **kwargs):
   """Writes `<output_dir>/<split>/*.jpg` and `<output_dir>/<split>.json`.
 
@@ -374,10 +365,10 @@ def generate_split(output_dir, split, num_images, seed, **kwargs):
     image, instances = generate_image(rng, **kwargs)
     image_id = index + 1
     file_name = '%06d.jpg' % image_id
-    _save_atomically(
-        os.path.join(image_dir, file_name),
-        lambda path, im=image: Image.fromarray(im).save(
-            path, format='JPEG', quality=92))
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format='JPEG', quality=92)
+    atomic_io.write_bytes(os.path.join(image_dir, file_name),
+                          encoded.getvalue())
     images.append({'id': image_id, 'file_name': file_name,
                    'height': int(image.shape[0]),
                    'width': int(image.shape[1])})
@@ -396,11 +387,7 @@ def generate_split(output_dir, split, num_images, seed, **kwargs):
           'images': images, 'annotations': annotations,
           'categories': [dict(c) for c in categories]}
   json_path = os.path.join(output_dir, split + '.json')
-
-  def write_json(path):
-    with open(path, 'w') as f:
-      json.dump(data, f)
-  _save_atomically(json_path, write_json)
+  atomic_io.write_json(json_path, data)
   return json_path
 
 
