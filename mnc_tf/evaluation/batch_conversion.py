@@ -1,9 +1,10 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Splits batched model outputs / labels into per-image original-pixel records.
+"""Splits batched labels into per-image original-pixel ground truth.
 
 The Task's validation step hands over batched tensors (or per-replica tuples
-of them); evaluation and drawing want, per image, boxes and binary masks in
-pixels of the original image. This module does that conversion in NumPy.
+of them); evaluation wants, per image, binary masks in pixels of the
+original image. This module does that conversion in NumPy (the detections
+go through `mnc_tf.ops.mask_paste.original_image_detections`).
 """
 import io
 from typing import Any, Dict, Iterator, Mapping
@@ -13,10 +14,6 @@ from PIL import Image
 
 from mnc_tf.evaluation import original_image
 
-PREDICTION_KEYS = ('source_id', 'image_info', 'num_detections',
-                   'detection_boxes', 'detection_classes', 'detection_scores',
-                   'detection_masks')
-
 
 def to_numpy(value):
   """Tensor, per-replica tuple of tensors, or array -> one NumPy array."""
@@ -25,58 +22,6 @@ def to_numpy(value):
   if hasattr(value, 'numpy'):
     return value.numpy()
   return np.asarray(value)
-
-
-def image_predictions(predictions: Mapping[str, Any],
-                      mask_format: str) -> Iterator[Dict[str, Any]]:
-  """Yields one dict per image of a batch of predictions.
-
-  Args:
-    predictions: `source_id` [B], `image_info` [B, 4, 2], `num_detections`
-      [B], `detection_boxes` [B, N, 4] (network-input pixels, ymin xmin ymax
-      xmax), `detection_classes` [B, N], `detection_scores` [B, N],
-      `detection_masks` ([B, N, m, m] box-relative probabilities when
-      `mask_format` is 'box', [B, N, Hp, Wp] masks over the padded network
-      input when it is 'image').
-    mask_format: 'box' or 'image'.
-
-  Yields:
-    dicts with `image_id` (int), `height`, `width` (original size), `boxes`
-    float32 [n, 4] (original pixels), `classes` int64 [n], `scores` float32
-    [n], `masks` uint8 [n, height, width] in {0, 1}.
-
-  Raises:
-    ValueError: on missing keys or an unknown `mask_format`.
-  """
-  if mask_format not in ('box', 'image'):
-    raise ValueError(f"mask_format must be 'box' or 'image', got "
-                     f'{mask_format!r}.')
-  missing = [k for k in PREDICTION_KEYS if k not in predictions]
-  if missing:
-    raise ValueError(f'predictions lack {missing}.')
-  pred = {k: to_numpy(predictions[k]) for k in PREDICTION_KEYS}
-  for b in range(pred['source_id'].shape[0]):
-    image_info = pred['image_info'][b]
-    height, width = (int(v) for v in np.round(image_info[0]))
-    n = int(pred['num_detections'][b])
-    boxes = pred['detection_boxes'][b][:n]
-    masks = pred['detection_masks'][b][:n]
-    if n == 0:
-      orig_masks = np.zeros((0, height, width), np.uint8)
-    elif mask_format == 'image':
-      orig_masks = original_image.full_image_masks_to_original(masks,
-                                                               image_info)
-    else:
-      orig_masks = original_image.box_masks_to_original(masks, boxes,
-                                                        image_info)
-    yield {
-        'image_id': int(pred['source_id'][b]),
-        'height': height, 'width': width,
-        'boxes': original_image.boxes_to_original(boxes, image_info),
-        'classes': pred['detection_classes'][b][:n].astype(np.int64),
-        'scores': pred['detection_scores'][b][:n].astype(np.float32),
-        'masks': orig_masks,
-    }
 
 
 def _decode_png_masks(pngs, height, width):

@@ -10,11 +10,11 @@ given, the ground truth; `evaluate()` then runs
   box_APm, box_APl, box_ARmax1, ...` and the same with a `mask_` prefix;
 * the SDS protocol (`sds_metrics.evaluate_sds`), giving `mAPr50`, `mAPr70`.
 
-Only images seen by `add_detections` / `update_state` are evaluated, including
+Only images seen by `add_detections` are evaluated, including
 those with no detections at all (their ground truth still counts).
 """
 import copy
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from absl import logging
 import numpy as np
@@ -22,7 +22,6 @@ from pycocotools import cocoeval
 from pycocotools import mask as mask_api
 
 from official.vision.evaluation import coco_utils
-from mnc_tf.evaluation import batch_conversion
 from mnc_tf.evaluation import sds_metrics
 
 COCO_METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'ARmax1',
@@ -50,31 +49,20 @@ class InstanceSegmentationEvaluator:
                sds_iou_thresholds: Sequence[float] = (0.5, 0.7),
                sds_use_07_metric: bool = True,
                max_num_eval_detections: int = 100,
-               per_category_metrics: bool = False,
-               detection_mask_format: str = 'box'):
+               per_category_metrics: bool = False):
     """Initializes the evaluator.
 
     Args:
       annotation_file: COCO-format JSON of the evaluation split (original
-        image sizes). If None, the ground truth comes from `update_state`'s
-        `groundtruths` (masks mapped back from the network input) or from
-        `add_groundtruth`.
+        image sizes). If None, the ground truth comes from
+        `add_groundtruth` (the Task feeds it
+        `batch_conversion.image_groundtruths`).
       sds_iou_thresholds: mask IoU thresholds for mAP^r.
       sds_use_07_metric: 11-point VOC07 AP for mAP^r (MNC's evaluator) or
         the VOC 2010+ area.
       max_num_eval_detections: COCOeval's largest maxDets.
       per_category_metrics: also return per-category COCO mask AP and SDS AP.
-      detection_mask_format: what `update_state` gets as `detection_masks`:
-        'box' for [B, N, m, m] probabilities in box coordinates, 'image' for
-        [B, N, Hp, Wp] masks covering the padded network input.
-
-    Raises:
-      ValueError: for an unknown `detection_mask_format`.
     """
-    if detection_mask_format not in ('box', 'image'):
-      raise ValueError("detection_mask_format must be 'box' or 'image', got "
-                       f'{detection_mask_format!r}.')
-    self._detection_mask_format = detection_mask_format
     self._annotation_file = annotation_file
     self._sds_iou_thresholds = tuple(sds_iou_thresholds)
     self._sds_use_07_metric = sds_use_07_metric
@@ -167,35 +155,6 @@ class InstanceSegmentationEvaluator:
           'segmentation': rle})
     if num:
       self._image_sizes.setdefault(image_id, tuple(masks.shape[1:]))
-
-  def update_state(self, labels: Optional[Mapping[str, Any]],
-                   predictions: Mapping[str, Any]):
-    """Adds a batch of model outputs (and labels) as the Task produces them.
-
-    Args:
-      labels: the input pipeline's batched labels (see
-        `batch_conversion.image_groundtruths`); ignored, and may be None,
-        when an annotation file gives the ground truth.
-      predictions: batched model outputs plus `source_id` and `image_info`
-        (see `batch_conversion.image_predictions`); values may be tensors
-        or per-replica tuples of tensors.
-
-    Raises:
-      ValueError: on missing keys, or without any source of ground truth.
-    """
-    if self._file_gt is None:
-      if labels is None:
-        raise ValueError('No annotation file and no labels given: no '
-                         'ground truth to evaluate against.')
-      for gt in batch_conversion.image_groundtruths(labels):
-        self.add_groundtruth(gt['image_id'], gt['height'], gt['width'],
-                             gt['classes'], gt['masks'], gt['is_crowd'])
-    for image in batch_conversion.image_predictions(
-        predictions, self._detection_mask_format):
-      self.add_detections(image['image_id'], image['boxes'], image['classes'],
-                          image['scores'], image['masks'])
-      self._image_sizes.setdefault(image['image_id'],
-                                   (image['height'], image['width']))
 
   # ------------------------------------------------------------ evaluation
   def _coco_groundtruth(self, image_ids):

@@ -7,8 +7,6 @@ pads it at the bottom/right; evaluation happens in original-image pixels.
 """
 import numpy as np
 
-from official.vision.ops import mask_ops
-
 
 def _image_info_parts(image_info):
   image_info = np.asarray(image_info, dtype=np.float64)
@@ -77,29 +75,3 @@ def full_image_masks_to_original(masks, image_info):
   cropped = masks[:, y0:y0 + sh, x0:x0 + sw]
   binary = (cropped.astype(np.float32) > 0.5).astype(np.uint8)
   return resize_nearest(binary, int(orig_hw[0]), int(orig_hw[1]))
-
-
-def box_masks_to_original(masks, boxes, image_info):
-  """m x m masks in box coordinates -> binary masks on the original image.
-
-  Pastes with Model Garden's `mask_ops.paste_instance_masks`.
-
-  Args:
-    masks: float `[N, m, m]` mask probabilities inside each box.
-    boxes: float `[N, 4]` (ymin, xmin, ymax, xmax) in network-input pixels.
-    image_info: `[4, 2]`.
-
-  Returns:
-    uint8 `[N, orig_h, orig_w]` in {0, 1} (probability > 0.5 is foreground).
-  """
-  orig_hw, _, _, _ = _image_info_parts(image_info)
-  masks = np.asarray(masks, dtype=np.float32)
-  if masks.shape[0] == 0:
-    return np.zeros((0, int(orig_hw[0]), int(orig_hw[1])), np.uint8)
-  orig_boxes = boxes_to_original(boxes, image_info).astype(np.float64)
-  xywh = np.stack([orig_boxes[:, 1], orig_boxes[:, 0],
-                   orig_boxes[:, 3] - orig_boxes[:, 1],
-                   orig_boxes[:, 2] - orig_boxes[:, 0]], axis=1)
-  pasted = mask_ops.paste_instance_masks(masks, xywh, int(orig_hw[0]),
-                                         int(orig_hw[1]))
-  return (pasted > 0.5).astype(np.uint8)

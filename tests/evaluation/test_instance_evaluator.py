@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from mnc_tf.evaluation import batch_conversion
 from mnc_tf.evaluation import instance_evaluator
 import sds_scenario
 
@@ -76,8 +77,8 @@ def test_image_without_detections_counts_towards_recall(tmp_path):
   assert metrics['mAPr50'] == pytest.approx((4 + 2.0) / 11.0)
 
 
-def _network_inputs(scale=2, pad=(16, 208)):
-  """The scenario as the Task sees it: images scaled x2 and padded."""
+def _network_labels(scale=2, pad=(16, 208)):
+  """The scenario's labels as the Task sees them: images scaled x2, padded."""
   hp, wp = pad
   image_info = np.array([[sds_scenario.HEIGHT, sds_scenario.WIDTH],
                          [sds_scenario.HEIGHT * scale,
@@ -90,61 +91,38 @@ def _network_inputs(scale=2, pad=(16, 208)):
         mask, np.ones((scale, scale), np.uint8))
     return out
 
-  gts, preds = {}, {}
+  gts = {}
   image_ids = list(sds_scenario.GT)
-  m, n = 3, 4
+  m = 3
   gts['source_id'] = np.array(image_ids)
   gts['image_info'] = np.stack([image_info] * 2)
   gts['gt_num_instances'] = np.array([len(sds_scenario.GT[i]) for i in image_ids])
   gts['gt_classes'] = np.full((2, m), -1, np.int32)
   gts['gt_masks'] = np.zeros((2, m, hp, wp), np.uint8)
-  preds['source_id'] = gts['source_id']
-  preds['image_info'] = gts['image_info']
-  preds['num_detections'] = np.zeros(2, np.int32)
-  preds['detection_boxes'] = np.zeros((2, n, 4), np.float32)
-  preds['detection_classes'] = np.zeros((2, n), np.int32)
-  preds['detection_scores'] = np.zeros((2, n), np.float32)
-  full = np.zeros((2, n, hp, wp), np.float32)
-  box_masks = np.zeros((2, n, 14, 14), np.float32)
   for b, image_id in enumerate(image_ids):
     for k, (cls, x0, x1) in enumerate(sds_scenario.GT[image_id]):
       gts['gt_classes'][b, k] = cls
       gts['gt_masks'][b, k] = up(sds_scenario.strip(x0, x1))
-    rows = [d for d in sds_scenario.DETS if d[0] == image_id]
-    preds['num_detections'][b] = len(rows)
-    for k, (_, cls, score, x0, x1) in enumerate(rows):
-      preds['detection_boxes'][b, k] = [0, x0 * scale,
-                                        sds_scenario.HEIGHT * scale, x1 * scale]
-      preds['detection_classes'][b, k] = cls
-      preds['detection_scores'][b, k] = score
-      full[b, k] = up(sds_scenario.strip(x0, x1)) * 0.9
-      box_masks[b, k] = 0.9
-  return gts, preds, full, box_masks
+  return gts
 
 
-def test_update_state_with_full_image_masks_and_label_groundtruth():
-  gts, preds, full, _ = _network_inputs()
-  preds['detection_masks'] = full
-  evaluator = instance_evaluator.InstanceSegmentationEvaluator(
-      detection_mask_format='image')
-  evaluator.update_state(gts, preds)
-  _check_scenario_metrics(evaluator.result())
+def _add_label_groundtruth(evaluator, labels):
+  """What the Task's aggregate_logs does with the labels of a batch."""
+  for gt in batch_conversion.image_groundtruths(labels):
+    evaluator.add_groundtruth(gt['image_id'], gt['height'], gt['width'],
+                              gt['classes'], gt['masks'], gt['is_crowd'])
 
 
-def test_update_state_with_box_masks_and_per_replica_tuples(tmp_path):
-  gts, preds, _, box_masks = _network_inputs()
-  preds['detection_masks'] = box_masks
+def test_label_groundtruth_from_network_input_masks():
+  gts = _network_labels()
   # Two replicas, one image each (what strategy.experimental_local_results
-  # gives the Task).
-  split = {k: (v[:1], v[1:]) for k, v in preds.items()}
-  evaluator = instance_evaluator.InstanceSegmentationEvaluator(
-      annotation_file=_annotation_file(tmp_path), detection_mask_format='box')
-  evaluator.update_state(None, split)
-  metrics = evaluator.result()
-  # Pasting a full 14 x 14 box mask (Model Garden's paste, which rounds the
-  # box outwards by a pixel at most) keeps every scenario IoU on the same
-  # side of .5 / .7, so the protocol outcome is unchanged.
-  _check_scenario_metrics(metrics)
+  # gives the Task); to_numpy joins them.
+  split = {k: (v[:1], v[1:]) for k, v in gts.items()}
+  labels = {k: batch_conversion.to_numpy(v) for k, v in split.items()}
+  evaluator = instance_evaluator.InstanceSegmentationEvaluator()
+  _add_label_groundtruth(evaluator, labels)
+  _add_scenario_detections(evaluator)
+  _check_scenario_metrics(evaluator.result())
 
 
 def test_bad_inputs_are_reported(tmp_path):
@@ -159,19 +137,15 @@ def test_bad_inputs_are_reported(tmp_path):
   with pytest.raises(ValueError, match='disagree in length'):
     evaluator.add_detections(1, [[0, 0, 1, 1]], [1, 1], [0.5],
                              np.ones((1, 4, 100), np.uint8))
-  with pytest.raises(ValueError, match='detection_mask_format'):
-    instance_evaluator.InstanceSegmentationEvaluator(
-        detection_mask_format='rle')
   with pytest.raises(ValueError, match='lack'):
-    evaluator.update_state(None, {'source_id': np.array([1])})
+    next(batch_conversion.image_groundtruths({'source_id': np.array([1])}))
 
 
-def test_update_state_prefers_original_png_groundtruth():
+def test_label_groundtruth_prefers_original_png_masks():
   """The parser's `groundtruths` PNGs are used exactly; gt_masks ignored."""
   import io
   from PIL import Image
-  gts, preds, full, _ = _network_inputs()
-  preds['detection_masks'] = full
+  gts = _network_labels()
   gts['gt_masks'][:] = 0  # Would give zero-area ground truth if used.
   pngs = np.full((2, 3), b'', dtype=object)
   for b, image_id in enumerate(sds_scenario.GT):
@@ -186,7 +160,7 @@ def test_update_state_prefers_original_png_groundtruth():
       'num_detections': gts['gt_num_instances'],
       'classes': gts['gt_classes'], 'is_crowds': np.zeros((2, 3), np.int32),
       'masks': pngs}
-  evaluator = instance_evaluator.InstanceSegmentationEvaluator(
-      detection_mask_format='image')
-  evaluator.update_state(gts, preds)
+  evaluator = instance_evaluator.InstanceSegmentationEvaluator()
+  _add_label_groundtruth(evaluator, gts)
+  _add_scenario_detections(evaluator)
   _check_scenario_metrics(evaluator.result())

@@ -35,18 +35,6 @@ def test_full_image_masks_to_original():
   np.testing.assert_array_equal(out[0], expected)
 
 
-def test_box_masks_to_original_pastes_inside_the_box():
-  masks = np.ones((1, 14, 14), np.float32)
-  out = original_image.box_masks_to_original(
-      masks, np.array([[16, 8, 32, 40]], np.float32), IMAGE_INFO)
-  expected = np.zeros((30, 50), bool)
-  expected[10:20, 5:25] = True
-  inter = np.logical_and(out[0] > 0, expected).sum()
-  union = np.logical_or(out[0] > 0, expected).sum()
-  assert inter == expected.sum()  # Covers the whole box...
-  assert inter / union > 0.85     # ...and little beyond (rounding outwards).
-
-
 def test_bad_image_info():
   with pytest.raises(ValueError, match=r'\[4, 2\]'):
     original_image.boxes_to_original(np.zeros((1, 4)), np.zeros((3, 2)))
