@@ -12,11 +12,11 @@ from typing import List, Optional, Sequence, Union
 
 from official.core import config_definitions as cfg
 from official.modeling import hyperparams
+from official.vision.ops import preprocess_ops
 
-# ImageNet mean / stddev of RGB values scaled to [0, 1] (Model Garden's
-# preprocess_ops.MEAN_NORM / STDDEV_NORM).
-MEAN_NORM = (0.485, 0.456, 0.406)
-STDDEV_NORM = (0.229, 0.224, 0.225)
+# ImageNet mean / stddev of RGB values scaled to [0, 1]: Model Garden's.
+MEAN_NORM = preprocess_ops.MEAN_NORM
+STDDEV_NORM = preprocess_ops.STDDEV_NORM
 
 
 @dataclasses.dataclass

@@ -15,9 +15,11 @@ to that (a fixed, weight-free layer).
 import tensorflow as tf
 import tf_keras
 
-# Model Garden's preprocess_ops constants (RGB, 0..255 scale).
-MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+from official.vision.ops import preprocess_ops
+
+# Model Garden's ImageNet constants (RGB, 0..255 scale).
+MEAN_RGB = preprocess_ops.MEAN_RGB
+STDDEV_RGB = preprocess_ops.STDDEV_RGB
 # Caffe / Keras VGG-16 per-channel means, BGR order.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
