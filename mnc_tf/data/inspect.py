@@ -298,9 +298,7 @@ def suggest(dataset, scale, max_size, size_divisor, stride, aspect_ratios,
 
 def _rpn_thresholds(model):
   """(fg, bg) anchor IoU thresholds of the RPN's target assigner."""
-  # `rpn_target_assigner` (the stage-loop configs) or `rpn` (before them).
-  assigner = (model.rpn_target_assigner
-              if 'rpn_target_assigner' in model.as_dict() else model.rpn)
+  assigner = model.rpn_target_assigner
   return float(assigner.fg_iou_threshold), float(assigner.bg_iou_threshold)
 
 
