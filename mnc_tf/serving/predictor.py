@@ -8,12 +8,12 @@ import json
 import os
 
 import numpy as np
-from PIL import Image
 from pycocotools import mask as mask_util
 import tensorflow as tf
 
 from mnc_tf.modeling import factory
 from mnc_tf.serving import export_module as export_module_lib
+from mnc_tf.utils import checkpoints
 
 SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 
@@ -39,12 +39,13 @@ def saved_model_predictor(saved_model_dir, signature=SIGNATURE):
 
 
 def checkpoint_predictor(params, checkpoint_path):
-  """The in-process model of `params` with weights from `checkpoint_path`."""
-  if tf.io.gfile.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    if not latest:
-      raise ValueError(f'no checkpoint in directory {checkpoint_path}.')
-    checkpoint_path = latest
+  """The in-process model of `params` with weights from `checkpoint_path`.
+
+  Raises:
+    checkpoints.CheckpointNotFoundError: `checkpoint_path` (a prefix or a
+      directory) names no checkpoint.
+  """
+  checkpoint_path = checkpoints.resolve_checkpoint(checkpoint_path)
   model = factory.build_mnc_model(params.task.model)
   tf.train.Checkpoint(model=model).read(
       checkpoint_path).assert_existing_objects_matched().expect_partial()
@@ -56,12 +57,6 @@ def checkpoint_predictor(params, checkpoint_path):
   def predict(images):
     return serve(tf.constant(images))
   return predict
-
-
-def read_rgb(path):
-  """uint8 `[H, W, 3]` RGB of an image file."""
-  with Image.open(path) as image:
-    return np.asarray(image.convert('RGB'))
 
 
 def load_categories(annotation_file):
