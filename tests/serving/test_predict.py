@@ -162,6 +162,33 @@ def test_bad_images_are_reported_and_the_rest_go_on(tmp_path):
     assert result['category_id'] == 4 and result['score'] == 0.75
 
 
+def test_predict_sees_what_the_converter_stores(tmp_path):
+  """16-bit and EXIF-rotated files: predict's input is the training image."""
+  deep = (np.arange(30 * 40, dtype=np.uint32).reshape(30, 40) * 50).astype(
+      np.uint16)  # mostly > 255: clipping would make it white
+  Image.fromarray(deep).save(tmp_path / 'deep.png')
+  exif = Image.Exif()
+  exif[0x0112] = 8  # shown rotated 90 degrees counter-clockwise
+  Image.fromarray(conftest.test_image(30, 40, seed=5)).save(
+      tmp_path / 'rotated.png', exif=exif)
+  seen = []
+
+  def recording_predict(images):
+    seen.append(images[0])
+    return _stub_predict(images)
+  paths = [str(tmp_path / 'deep.png'), str(tmp_path / 'rotated.png')]
+  run = predict_lib.predict_files(recording_predict, paths,
+                                  str(tmp_path / 'out'))
+  assert run.failures == []
+  for path, image in zip(paths, seen):
+    stored = image_io.load_image(path)[0]  # what the converter writes
+    np.testing.assert_array_equal(
+        image, tf.io.decode_image(stored, channels=3).numpy())
+  np.testing.assert_array_equal(
+      seen[0][..., 0], np.round(deep / 257.0).astype(np.uint8))
+  assert seen[1].shape == (40, 30, 3)
+
+
 def _run_predict_cli(saved_model, images, out_dir):
   return subprocess.run(
       [sys.executable, '-m', 'mnc_tf.predict', f'--saved_model={saved_model}',
