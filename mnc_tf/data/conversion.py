@@ -17,6 +17,7 @@ import sys
 import time
 from typing import List, Optional
 
+from absl import app
 from absl import flags
 
 from mnc_tf.data import errors
@@ -98,10 +99,36 @@ def define_common_flags(flag_values=flags.FLAGS):
                     flag_values=flag_values)
 
 
-def missing_flags(flag_values, names):
-  """The required flags among `names` that have no value, as `--name`s."""
-  return ['--' + name for name in names if flag_values[name].value in
-          (None, '')]
+def common_options(flag_values):
+  """The common flags' values as keyword arguments of a `convert`."""
+  return {name: flag_values[name].value for name in (
+      'num_shards', 'num_workers', 'skip_invalid', 'log_every', 'overwrite')}
+
+
+def run_main(name, argv, flag_values, required, convert_call,
+             input_errors=(OSError,)):
+  """A converter CLI's `main`: checks the flags, then `run_cli`.
+
+  Args:
+    name: program name for the messages.
+    argv: the arguments absl left (only the program name is expected).
+    flag_values: the parsed flags.
+    required: names of the flags that must have a value.
+    convert_call: no-argument callable doing the conversion.
+    input_errors: see `run_cli`.
+
+  Returns:
+    The process exit status.
+  """
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
+  missing = ['--' + flag for flag in required
+             if flag_values[flag].value in (None, '')]
+  if missing:
+    print('%s: error: %s required' % (name, ', '.join(missing)),
+          file=sys.stderr)
+    return 1
+  return run_cli(name, convert_call, input_errors)
 
 
 def run_cli(name, convert_call, input_errors=(OSError,)):

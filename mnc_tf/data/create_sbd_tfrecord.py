@@ -197,26 +197,13 @@ def define_flags(flag_values=flags.FLAGS):
   conversion.define_common_flags(flag_values)
 
 
-_REQUIRED = ('sbd_root', 'split', 'output_prefix')
-
-
 def main(argv, flag_values=flags.FLAGS):
   """Converts as the parsed `flag_values` say; returns the exit status."""
-  if len(argv) > 1:
-    raise app.UsageError('unexpected arguments: %s' % ' '.join(argv[1:]))
-  missing = conversion.missing_flags(flag_values, _REQUIRED)
-  if missing:
-    print('%s: error: %s required' % (_NAME, ', '.join(missing)),
-          file=sys.stderr)
-    return 1
-  return conversion.run_cli(
-      _NAME, lambda: convert(flag_values.sbd_root, flag_values.split,
-                             flag_values.output_prefix,
-                             num_shards=flag_values.num_shards,
-                             num_workers=flag_values.num_workers,
-                             skip_invalid=flag_values.skip_invalid,
-                             log_every=flag_values.log_every,
-                             overwrite=flag_values.overwrite))
+  return conversion.run_main(
+      _NAME, argv, flag_values, ('sbd_root', 'split', 'output_prefix'),
+      lambda: convert(flag_values.sbd_root, flag_values.split,
+                      flag_values.output_prefix,
+                      **conversion.common_options(flag_values)))
 
 
 if __name__ == '__main__':

@@ -494,3 +494,10 @@ def test_temporaries_of_a_killed_run_are_removed(tmp_path):
   assert _main(_args(tmp_path, json_path, prefix, '--num_shards', '2')) == 0
   assert not [n for n in os.listdir(tmp_path / 'out') if '.tmp-' in n]
   assert len(tu.read_records(prefix + '-*.tfrecord')) == 2
+
+
+def test_missing_flags_are_named(capsys):
+  assert _main(['--image_dir', 'x']) == 1
+  line = _one_error_line(capsys.readouterr().err)
+  assert line == ('create_coco_tfrecord: error: --annotations_file, '
+                  '--output_prefix required')
