@@ -329,8 +329,14 @@ class MncLosses(hyperparams.Config):
     cls_mask_weight: stages 3 and 5 mask-level classifier.
     cls_box_weight: stages 3 and 5 box-level classifier.
     box_weight: stages 3 and 5 class-wise box regression.
-    rpn_huber_loss_delta: smooth-L1 transition of the RPN box loss (1/9 =
-      sigma 3 of py-faster-rcnn).
+    rpn_box_loss_type: 'smooth_l1_per_sampled_anchor' (the original
+      release: smooth-L1 with `rpn_smooth_l1_sigma`, summed over the positive
+      anchors' coordinates, divided by the image's sampled anchors, 256; the
+      scale `cascade.box_gradient_clip` = 1/512 was chosen against) or
+      'huber_per_positive' (Model Garden's `RpnBoxLoss`: Huber with
+      `rpn_huber_loss_delta` / 4 x the positives).
+    rpn_smooth_l1_sigma: sigma of the original form (3: transition at 1/9).
+    rpn_huber_loss_delta: Huber transition of the Model Garden form (1/9).
     box_huber_loss_delta: smooth-L1 transition of the stage-3/5 box loss.
     l2_weight_decay: weight decay (applied by the training task).
   """
@@ -342,6 +348,8 @@ class MncLosses(hyperparams.Config):
   cls_mask_weight: float = 1.0
   cls_box_weight: float = 1.0
   box_weight: float = 1.0
+  rpn_box_loss_type: str = 'smooth_l1_per_sampled_anchor'
+  rpn_smooth_l1_sigma: float = 3.0
   rpn_huber_loss_delta: float = 1.0 / 9.0
   box_huber_loss_delta: float = 1.0
   l2_weight_decay: float = 5e-4

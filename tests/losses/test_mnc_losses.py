@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from mnc_tf.configs import model as model_cfg
 from mnc_tf.losses import mnc_losses
+from official.vision.losses import maskrcnn_losses
 
 
 def bce(logit, label):
@@ -15,6 +16,12 @@ def bce(logit, label):
 def huber(x, delta):
   x = abs(x)
   return 0.5 * x * x if x <= delta else delta * (x - 0.5 * delta)
+
+
+def smooth_l1(x, sigma):
+  """py-faster-rcnn's SmoothL1Loss element (independent of `huber`)."""
+  x = abs(x)
+  return 0.5 * (sigma * x) ** 2 if x < 1.0 / sigma ** 2 else x - 0.5 / sigma ** 2
 
 
 def softmax_ce(logits, label):
@@ -55,10 +62,15 @@ def numpy_losses(out, cfg):
                                       if t[i] >= 0])
   bt = out['rpn_box_targets'].reshape(-1, 4)
   bo = out['rpn_boxes'].reshape(-1, 4)
-  pos = np.abs(bt).max(axis=1) > 1e-6
-  want['stage1_rpn_box'] = sum(
-      huber(bo[i, j] - bt[i, j], cfg.rpn_huber_loss_delta)
-      for i in np.where(pos)[0] for j in range(4)) / (4 * pos.sum() + 0.01)
+  if cfg.rpn_box_loss_type == 'huber_per_positive':
+    pos = np.abs(bt).max(axis=1) > 1e-6
+    want['stage1_rpn_box'] = sum(
+        huber(bo[i, j] - bt[i, j], cfg.rpn_huber_loss_delta)
+        for i in np.where(pos)[0] for j in range(4)) / (4 * pos.sum() + 0.01)
+  else:   # the original release: sum over label-1 anchors / sampled anchors
+    want['stage1_rpn_box'] = sum(
+        smooth_l1(bo[i, j] - bt[i, j], cfg.rpn_smooth_l1_sigma)
+        for i in np.where(t == 1)[0] for j in range(4)) / (t >= 0).sum()
   stage = {1: cfg.rpn_score_weight * want['stage1_rpn_score']
               + cfg.rpn_box_weight * want['stage1_rpn_box']}
   for s in (2, 4):
@@ -95,12 +107,15 @@ def numpy_losses(out, cfg):
   return want
 
 
+@pytest.mark.parametrize('rpn_box_loss_type', ['smooth_l1_per_sampled_anchor',
+                                               'huber_per_positive'])
 @pytest.mark.parametrize('stages', [(2, 3, 4, 5), (2, 3)])
-def test_losses_match_numpy(stages):
+def test_losses_match_numpy(stages, rpn_box_loss_type):
   out = make_outputs(np.random.RandomState(0), stages)
   cfg = model_cfg.MncLosses(stage_weights=[1.0, 2.0, 0.5, 1.5, 0.25],
                             rpn_box_weight=3.0, mask_weight=2.0,
-                            cls_box_weight=0.7, box_weight=1.3)
+                            cls_box_weight=0.7, box_weight=1.3,
+                            rpn_box_loss_type=rpn_box_loss_type)
   got = {k: float(v) for k, v in mnc_losses.compute_losses(
       {k: tf.constant(v) for k, v in out.items()}, cfg).items()}
   want = numpy_losses(out, cfg)
@@ -151,3 +166,42 @@ def test_objectness_and_classification_normalize_per_image():
       softmax_ce(cls[1, k], targets[1, k]) for k in range(3)) / 3)
   np.testing.assert_allclose(float(mnc_losses.weighted_classification_loss(
       cls, targets, weights)), want, rtol=1e-5)
+
+
+def test_mask_and_box_terms_equal_model_gardens_and_keep_float64():
+  rng = np.random.RandomState(3)
+  out = make_outputs(rng)
+  out['stage3_box_targets'][0, 2] = 0.0
+  mg_mask = maskrcnn_losses.MaskrcnnLoss()(
+      tf.constant(out['stage2_mask_logits']),
+      tf.constant(out['stage2_mask_targets']),
+      tf.constant(out['stage2_mask_weights']))
+  mg_box = maskrcnn_losses.FastrcnnBoxLoss(1.0)(
+      tf.constant(out['stage3_box_outputs']),
+      tf.constant(out['stage3_cls_box_targets']),
+      tf.constant(out['stage3_box_targets']))
+  mg_rpn = maskrcnn_losses.RpnBoxLoss(1.0 / 9.0)(
+      {'0': tf.constant(out['rpn_boxes'])},
+      {'0': tf.constant(out['rpn_box_targets'])})
+  for dtype in (tf.float32, tf.float64):
+    c = lambda name: tf.constant(out[name], dtype)
+    mask = mnc_losses.mask_loss(c('stage2_mask_logits'),
+                                c('stage2_mask_targets'),
+                                c('stage2_mask_weights'))
+    box = mnc_losses.class_box_loss(c('stage3_box_outputs'),
+                                    out['stage3_cls_box_targets'],
+                                    c('stage3_box_targets'), 1.0)
+    rpn = mnc_losses.rpn_box_loss(c('rpn_boxes'), c('rpn_box_targets'),
+                                  out['rpn_score_targets'],
+                                  'huber_per_positive', huber_delta=1.0 / 9.0)
+    for got, want in ((mask, mg_mask), (box, mg_box), (rpn, mg_rpn)):
+      assert got.dtype == dtype
+      np.testing.assert_allclose(float(got), float(want), rtol=1e-5)
+
+
+def test_unknown_rpn_box_loss_type_is_named():
+  out = make_outputs(np.random.RandomState(0), (2, 3))
+  with pytest.raises(ValueError, match='rpn_box_loss_type'):
+    mnc_losses.compute_losses(
+        {k: tf.constant(v) for k, v in out.items()},
+        model_cfg.MncLosses(rpn_box_loss_type='l2'))

@@ -182,3 +182,19 @@ def test_feature_masking_identity_size():
   got = masking.FeatureMasking()(feats, probs)
   np.testing.assert_allclose(got.numpy(), (feats * probs[..., None]).numpy(),
                              rtol=1e-6)
+
+
+@pytest.mark.parametrize('mask_size, side', [(14, 7), (28, 14), (21, 14),
+                                             (14, 14), (7, 14)])
+def test_feature_masking_resize_equals_tf_image_resize(mask_size, side):
+  feats = tf.random.normal([2, 3, side, side, 4])
+  probs = tf.random.uniform([2, 3, mask_size, mask_size])
+  want = tf.image.resize(tf.reshape(probs, [-1, mask_size, mask_size, 1]),
+                         [side, side], method='bilinear')
+  want = tf.reshape(want, [2, 3, side, side, 1]) * feats
+  got = masking.FeatureMasking()(feats, probs)
+  np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+  # float64 in, float64 out (no float32 resize in between).
+  got64 = masking.FeatureMasking(dtype='float64')(
+      tf.cast(feats, tf.float64), tf.cast(probs, tf.float64))
+  assert got64.dtype == tf.float64

@@ -1,8 +1,28 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """Feature masking (paper §3.3, Eq. 3): F_mask = F_RoI * M, M resized to F."""
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
+
+
+def bilinear_resize_matrix(in_size, out_size):
+  """`[out, in]` weights of a 1-D bilinear resize with half-pixel centres.
+
+  Output sample i reads input position (i + 0.5) in / out - 0.5, clamped to
+  [0, in - 1], interpolated linearly: `tf.image.resize(method='bilinear')`
+  (antialias off) along one axis, as a matrix, so the 2-D resize is
+  `A @ M @ A^T` in the dtype of M (tf.image.resize always returns float32).
+  """
+  position = (np.arange(out_size) + 0.5) * in_size / out_size - 0.5
+  position = np.clip(position, 0.0, in_size - 1)
+  low = np.floor(position).astype(int)
+  high = np.minimum(low + 1, in_size - 1)
+  frac = position - low
+  weights = np.zeros([out_size, in_size])
+  weights[np.arange(out_size), low] += 1.0 - frac
+  weights[np.arange(out_size), high] += frac
+  return weights
 
 
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
@@ -28,9 +48,9 @@ class FeatureMasking(tf_keras.layers.Layer):
     if side is None or mask_size is None:
       raise ValueError('FeatureMasking needs static RoI and mask sizes, got '
                        f'{features.shape} and {masks.shape}.')
-    shape = tf.shape(masks)
-    flat = tf.reshape(masks, [-1, mask_size, mask_size, 1])
+    masks = tf.cast(masks, features.dtype)
     if mask_size != side:
-      flat = tf.image.resize(flat, [side, side], method='bilinear')
-    resized = tf.reshape(flat, [shape[0], shape[1], side, side, 1])
-    return features * tf.cast(resized, features.dtype)
+      weights = tf.constant(bilinear_resize_matrix(mask_size, side),
+                            features.dtype)
+      masks = tf.einsum('pm,bkmn,qn->bkpq', weights, masks, weights)
+    return features * masks[..., None]

@@ -131,11 +131,12 @@ class CascadeTargetAssigner(tf_keras.layers.Layer):
         `[B, M, H, W]` and `areas` `[B, M]` (pixel counts).
 
     Returns:
-      dict of `targets.cascade_targets`.
+      dict of `targets.cascade_targets` (float32 whatever the model's dtype).
     """
     cfg = self._config_dict
     return targets_lib.cascade_targets(
-        tf.stop_gradient(boxes), sample_valid, tf.stop_gradient(mask_probs),
+        tf.cast(tf.stop_gradient(boxes), tf.float32), sample_valid,
+        tf.cast(tf.stop_gradient(mask_probs), tf.float32),
         gt['boxes'], gt['valid'], gt['class_indices'], gt['masks'],
         gt['areas'], mask_size=mask_probs.shape[-1],
         mask_fg_iou_threshold=cfg['mask_fg_iou_threshold'],
