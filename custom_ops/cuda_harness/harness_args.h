@@ -33,13 +33,15 @@ options:
   --no-timing        correctness checks only
   --seed N           random seed (default 1)
   --threads N        host threads of the CPU reference (default: all cores)
+  --dtype NAME       element type: float32 (default), float16, bfloat16; the
+                     CPU reference runs in the same type (float accumulation)
   --force-int64      run the kernels with 64-bit indexing
   --force-scalar     one channel per vector (no float4) even where C % 4 == 0
   --naive            also check the CPU reference against the naive
                      double-precision evaluation of DESIGN.md 4
   --cpu-only         no GPU: only check the CPU reference against the naive one
   --peak-bandwidth-tbs X   DRAM bandwidth for the forward bound (default
-                     3.35, NVIDIA H100 SXM HBM3)
+                     4.3: device-to-device copy measured on the H200)
   --json PATH        also write the results as JSON (- for stdout)
   --print-boxes NAME N     print the first N boxes of workload NAME and exit
   --help             this text
@@ -56,7 +58,8 @@ struct Args {
   bool force_scalar = false;
   bool naive = false;
   bool cpu_only = false;
-  double peak_tbs = 3.35;
+  double peak_tbs = 4.3;
+  std::string dtype = "float32";
   std::string json_path;
   std::string print_boxes;  // workload name
   int64_t print_count = 0;
@@ -147,6 +150,11 @@ inline Args ParseArgs(int argc, char** argv) {
       a.seed = static_cast<uint64_t>(ParseInt(flag, value(), 0, INT64_MAX));
     } else if (flag == "--threads") {
       a.threads = static_cast<int>(ParseInt(flag, value(), 1, 1024));
+    } else if (flag == "--dtype") {
+      a.dtype = value();
+      if (a.dtype != "float32" && a.dtype != "float16" && a.dtype != "bfloat16") {
+        UsageError("--dtype must be float32, float16 or bfloat16, got '" + a.dtype + "'");
+      }
     } else if (flag == "--force-int64") {
       a.force_int64 = true;
     } else if (flag == "--force-scalar") {

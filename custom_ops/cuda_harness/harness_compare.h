@@ -20,6 +20,16 @@ namespace harness {
 
 constexpr double kRelTolerance = 1e-4;
 
+// Tolerance by element type: float 1e-4; float16 / bfloat16 results are
+// rounded to 11 / 8 significant bits after float accumulation, so two
+// float sums that differ in their last bits may round one unit apart
+// (2^-11 ~ 4.9e-4, 2^-8 ~ 3.9e-3 of the value).
+inline double RelTolerance(const std::string& dtype) {
+  if (dtype == "float16") return 2e-3;
+  if (dtype == "bfloat16") return 1.6e-2;
+  return kRelTolerance;
+}
+
 struct Diff {
   double max_abs_err = 0;
   double max_abs_ref = 0;
@@ -65,8 +75,8 @@ bool BitwiseEqual(const std::vector<T>& a, const std::vector<T>& b) {
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
-inline int64_t CountMismatches(const std::vector<int32_t>& a,
-                               const std::vector<int32_t>& b) {
+template <typename I>
+int64_t CountMismatches(const std::vector<I>& a, const std::vector<I>& b) {
   if (a.size() != b.size()) return static_cast<int64_t>(std::max(a.size(), b.size()));
   int64_t m = 0;
   for (size_t i = 0; i < a.size(); ++i) m += a[i] != b[i];

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "harness_compare.h"
@@ -102,23 +103,26 @@ Timing TimeIt(const std::string& name, Fn&& fn, const GpuOptions& opt, cudaStrea
 }
 
 // Checks (and, for timed workloads, times) the CUDA kernels on one workload
-// against `cpu` (the CPU forward, and the CPU backward fed the CPU argmax).
-inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
-                           const GpuOptions& opt, cudaStream_t stream,
-                           WorkloadReport* report) {
+// against `cpu` (the CPU forward, and the CPU backward fed the CPU argmax),
+// both in element type T (inputs already rounded to T).
+template <typename T>
+void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
+                    const GpuOptions& opt, cudaStream_t stream, WorkloadReport* report) {
   const Dims& d = w.dims;
   const bool pooled = d.pooled_size > 0;
   const size_t out_n = static_cast<size_t>(d.output_elements());
   const size_t map_n = in.features.size();
   const size_t box_n = in.boxes.size();
-  DeviceArray<float> features(in.features), boxes(in.boxes), grad(in.grad);
-  DeviceArray<float> output(out_n), grad_features(map_n), grad_boxes(box_n);
-  DeviceArray<int32_t> argmax(pooled ? out_n : 0);
-  DeviceArray<int32_t> cpu_argmax(cpu.argmax);
+  constexpr bool kNarrow = !std::is_same<T, float>::value;
+  DeviceArray<T> features(ToType<T>(in.features)), boxes(ToType<T>(in.boxes)),
+      grad(ToType<T>(in.grad));
+  DeviceArray<T> output(out_n), grad_features(map_n), grad_boxes(box_n);
+  DeviceArray<uint8_t> argmax(pooled ? out_n : 0);
+  DeviceArray<uint8_t> cpu_argmax(cpu.argmax);
   DeviceArray<unsigned int> bad(1);
   const int64_t ws_bytes = std::max({rw::ForwardWorkspace::For(d).bytes,
-                                     rw::BackwardWorkspace::For(d, false).bytes,
-                                     rw::BackwardWorkspace::For(d, true).bytes});
+                                     rw::BackwardWorkspace::For(d, false, kNarrow).bytes,
+                                     rw::BackwardWorkspace::For(d, true, kNarrow).bytes});
   DeviceArray<char> workspace(static_cast<size_t>(ws_bytes));
 
   rw::LaunchOptions lo;
@@ -129,20 +133,21 @@ inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cp
     HARNESS_CUDA_CHECK(rw::LaunchForward(d, features.get(), boxes.get(), output.get(),
                                          argmax.get(), workspace.get(), stream, lo));
   };
-  auto backward = [&](bool deterministic, const int32_t* arg) {
+  auto backward = [&](bool deterministic, const uint8_t* arg) {
     rw::LaunchOptions o = lo;
     o.deterministic = deterministic;
     HARNESS_CUDA_CHECK(rw::LaunchBackward(d, grad.get(), features.get(), boxes.get(), arg,
                                           grad_features.get(), grad_boxes.get(),
                                           workspace.get(), stream, o));
   };
+  auto download = [](const DeviceArray<T>& a) { return ToFloatVector(a.Download()); };
 
   // Forward.
   output.Poison();
   argmax.Poison();
   forward();
   HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
-  const std::vector<float> out = output.Download();
+  const std::vector<float> out = download(output);
   report->Add("gpu forward vs cpu", Compare(out, cpu.output),
               BitwiseEqual(out, cpu.output) ? "bitwise equal" : "");
   if (pooled) {
@@ -161,8 +166,8 @@ inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cp
       HARNESS_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(unsigned int)));
       backward(det, cpu_argmax.get());
       HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
-      gf[rep] = grad_features.Download();
-      gb[rep] = grad_boxes.Download();
+      gf[rep] = download(grad_features);
+      gb[rep] = download(grad_boxes);
     }
     report->Add("gpu grad_features (" + mode + ") vs cpu", Compare(gf[0], cpu.grad_features));
     report->Add("gpu grad_boxes (" + mode + ") vs cpu", Compare(gb[0], cpu.grad_boxes));
@@ -177,16 +182,18 @@ inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cp
     report->Add("bad-argmax flag clear (" + mode + ")", bad.Download()[0] == 0u);
   }
 
-  // Corrupted argmax: out-of-range entries must be skipped and flagged, with
-  // no out-of-bounds access (run under compute-sanitizer memcheck).
-  if (pooled && out_n > 0) {
-    std::vector<int32_t> broken = cpu.argmax;
-    const int32_t s2 = d.output_size * d.output_size;
-    const int32_t bad_values[] = {-1, -7, s2, s2 + 5, INT_MAX, INT_MIN};
+  // Corrupted argmax: window indices >= window^2 must be skipped and flagged,
+  // with no out-of-bounds access (run under compute-sanitizer memcheck).
+  const int window = pooled ? d.output_size / d.pooled_size : 1;
+  const int samples = window * window;
+  if (pooled && out_n > 0 && samples < 256) {
+    std::vector<uint8_t> broken = cpu.argmax;
+    const uint8_t bad_values[] = {static_cast<uint8_t>(samples),
+                                  static_cast<uint8_t>(std::min(samples + 5, 255)), 255};
     for (size_t i = 0; i < broken.size(); i += std::max<size_t>(1, broken.size() / 64)) {
-      broken[i] = bad_values[i % 6];
+      broken[i] = bad_values[i % 3];
     }
-    DeviceArray<int32_t> broken_dev(broken);
+    DeviceArray<uint8_t> broken_dev(broken);
     for (const bool det : {false, true}) {
       HARNESS_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(unsigned int)));
       backward(det, broken_dev.get());
@@ -196,25 +203,25 @@ inline void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cp
     }
   }
 
-  // Misrouted argmax: valid sample indices that lie in another cell's window
-  // contribute nothing (CPU semantics); the GPU must agree with the CPU.
-  if (pooled && out_n > 0 && d.pooled_size > 1) {
-    std::vector<int32_t> misrouted = cpu.argmax;
-    const int32_t s2 = d.output_size * d.output_size;
-    const int32_t shift = (d.output_size / d.pooled_size) * d.output_size;  // one cell down
-    for (size_t i = 0; i < misrouted.size(); i += 7) misrouted[i] = (misrouted[i] + shift) % s2;
-    Result cpu_mis;
-    CpuBackward(d, in, misrouted, opt.cpu_threads, &cpu_mis);
-    DeviceArray<int32_t> misrouted_dev(misrouted);
+  // Rerouted argmax: valid window indices other than the forward's choice;
+  // the GPU must route each cell's gradient to the named sample like the CPU.
+  if (pooled && out_n > 0 && samples > 1) {
+    std::vector<uint8_t> rerouted = cpu.argmax;
+    for (size_t i = 0; i < rerouted.size(); i += 3) {
+      rerouted[i] = static_cast<uint8_t>((rerouted[i] + 1 + i % (samples - 1)) % samples);
+    }
+    Result cpu_re;
+    CpuBackward<T>(d, in, rerouted, opt.cpu_threads, &cpu_re);
+    DeviceArray<uint8_t> rerouted_dev(rerouted);
     for (const bool det : {false, true}) {
       HARNESS_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(unsigned int)));
-      backward(det, misrouted_dev.get());
+      backward(det, rerouted_dev.get());
       HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
       const std::string mode = det ? "deterministic" : "atomic";
-      report->Add("misrouted argmax: grad_features (" + mode + ") vs cpu",
-                  Compare(grad_features.Download(), cpu_mis.grad_features));
-      report->Add("misrouted argmax: grad_boxes (" + mode + ") vs cpu",
-                  Compare(grad_boxes.Download(), cpu_mis.grad_boxes));
+      report->Add("rerouted argmax: grad_features (" + mode + ") vs cpu",
+                  Compare(download(grad_features), cpu_re.grad_features));
+      report->Add("rerouted argmax: grad_boxes (" + mode + ") vs cpu",
+                  Compare(download(grad_boxes), cpu_re.grad_boxes));
     }
   }
 

@@ -31,16 +31,20 @@ void CheckArgmaxAgainstNaive(const Dims& d, const Naive& naive, const Result& cp
   const int S = d.output_size;
   double scale = 1;
   for (double v : ref.output) scale = std::max(scale, std::fabs(v));
+  const int w = S / d.pooled_size;
   int64_t differ = 0, unexplained = 0;
   for (size_t e = 0; e < cpu.argmax.size(); ++e) {
     if (cpu.argmax[e] == ref.argmax[e]) continue;
     ++differ;
     const int64_t box = static_cast<int64_t>(e) / (n * n * C);
+    const int64_t cell = (static_cast<int64_t>(e) / C) % (n * n);
+    const int pi = static_cast<int>(cell / n), pj = static_cast<int>(cell % n);
     const int64_t c = static_cast<int64_t>(e) % C;
     const int32_t a = cpu.argmax[e], b = ref.argmax[e];
-    const bool valid = a >= 0 && a < S * S;
-    if (!valid || std::fabs(naive.Value(box, a / S, a % S, c) -
-                            naive.Value(box, b / S, b % S, c)) > 1e-6 * scale) {
+    const bool valid = a >= 0 && a < w * w;
+    if (!valid || std::fabs(naive.Value(box, pi * w + a / w, pj * w + a % w, c) -
+                            naive.Value(box, pi * w + b / w, pj * w + b % w, c)) >
+                      1e-6 * scale) {
       ++unexplained;
     }
   }
@@ -96,8 +100,19 @@ bool OpenDevice(std::vector<std::pair<std::string, std::string>>* meta) {
   return true;
 }
 
-int Run(const Args& a) {
+// Rounds the float inputs to T, so that the naive reference and both
+// implementations see the same values.
+template <typename T>
+void RoundInputs(Inputs* in) {
+  for (auto* v : {&in->features, &in->boxes, &in->grad}) {
+    for (float& x : *v) x = static_cast<float>(static_cast<T>(x));
+  }
+}
+
+template <typename T>
+int RunTyped(const Args& a) {
   std::vector<std::pair<std::string, std::string>> meta;
+  meta.push_back({"dtype", a.dtype});
   cudaStream_t stream = nullptr;
   if (a.cpu_only) {
     meta.push_back({"device", "none (--cpu-only)"});
@@ -122,17 +137,20 @@ int Run(const Args& a) {
   gopt.cpu_threads = a.threads;
   std::vector<WorkloadReport> reports;
   for (const Workload& w : a.workloads) {
-    const Inputs in = MakeInputs(w, a.seed);
+    Inputs in = MakeInputs(w, a.seed);
+    RoundInputs<T>(&in);
     WorkloadReport r;
     r.workload = w;
-    r.forward_bytes = ForwardBytes(w.dims);
+    r.tolerance = RelTolerance(a.dtype);
+    r.element_bytes = sizeof(T);
+    r.forward_bytes = ForwardBytes(w.dims, sizeof(T));
     r.forward_bound_ms = r.forward_bytes / (a.peak_tbs * 1e12) * 1e3;
     Result cpu;
-    CpuForward(w.dims, in, a.threads, &cpu);
-    CpuBackward(w.dims, in, cpu.argmax, a.threads, &cpu);
+    CpuForward<T>(w.dims, in, a.threads, &cpu);
+    CpuBackward<T>(w.dims, in, cpu.argmax, a.threads, &cpu);
     r.Add("cpu backward accepted the cpu argmax", cpu.argmax_ok);
     if (a.naive || a.cpu_only) NaiveChecks(w, in, cpu, &r);
-    if (!a.cpu_only) RunGpuWorkload(w, in, cpu, gopt, stream, &r);
+    if (!a.cpu_only) RunGpuWorkload<T>(w, in, cpu, gopt, stream, &r);
     PrintChecks(r);
     if (w.timed) {
       std::printf("  forward memory bound: %.1f MB / %.2f TB/s = %.4f ms\n",
@@ -162,6 +180,12 @@ int Run(const Args& a) {
   if (stream != nullptr) cudaStreamDestroy(stream);
   std::printf("\n%s\n", ok ? "ALL CHECKS PASSED" : "SOME CHECKS FAILED");
   return ok ? 0 : 1;
+}
+
+int Run(const Args& a) {
+  if (a.dtype == "float16") return RunTyped<mnc_tf::roi_warp::Half>(a);
+  if (a.dtype == "bfloat16") return RunTyped<mnc_tf::roi_warp::BFloat16>(a);
+  return RunTyped<float>(a);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // References of the RoI-warp CUDA harness.
 //
-// 1. The project's CPU implementation (roi_warp_cpu.h, float), run on host
-//    threads: what the CUDA kernels are checked against.
+// 1. The project's CPU implementation (roi_warp_cpu.h), run on host threads in
+//    the harness's element type (float, Half or BFloat16; --dtype): what the
+//    CUDA kernels are checked against.  Results are returned as float.
 // 2. A naive double-precision evaluation written straight from DESIGN.md §4
 //    (kappa(t) = max(0, 1 - |t|) summed over the pixels near each sample,
 //    kappa'(t) = -sign(t) for |t| < 1), independent of roi_warp_math.h: used by
@@ -43,35 +44,61 @@ struct ThreadedParallelFor {
 
 struct Result {
   std::vector<float> output;         // [B, K, n, n, C]
-  std::vector<int32_t> argmax;       // same shape when pooled, else empty
+  std::vector<uint8_t> argmax;       // same shape when pooled (window indices), else empty
   std::vector<float> grad_features;  // [B, H, W, C]
   std::vector<float> grad_boxes;     // [B, K, 4]
   bool argmax_ok = true;             // BackwardCpu's validity report
 };
 
-inline void CpuForward(const Dims& d, const Inputs& in, int threads, Result* r) {
-  r->output.assign(static_cast<size_t>(d.output_elements()), 0.0f);
-  r->argmax.assign(d.pooled_size > 0 ? static_cast<size_t>(d.output_elements()) : 0, 0);
-  mnc_tf::roi_warp::ForwardCpu(d, in.features.data(), in.boxes.data(),
-                               r->output.data(),
-                               d.pooled_size > 0 ? r->argmax.data() : nullptr,
-                               ThreadedParallelFor{threads});
+template <typename T>
+std::vector<T> ToType(const std::vector<float>& v) {
+  std::vector<T> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<T>(v[i]);
+  return out;
+}
+template <typename T>
+std::vector<float> ToFloatVector(const std::vector<T>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
+  return out;
 }
 
-// Backward of the CPU implementation with the given argmax (pooled only).
-inline void CpuBackward(const Dims& d, const Inputs& in,
-                        const std::vector<int32_t>& argmax, int threads,
-                        Result* r) {
+// Forward of the CPU implementation in element type T.
+template <typename T>
+void CpuForward(const Dims& d, const Inputs& in, int threads, Result* r) {
+  const std::vector<T> features = ToType<T>(in.features), boxes = ToType<T>(in.boxes);
+  std::vector<T> output(static_cast<size_t>(d.output_elements()), T(0.0f));
+  r->argmax.assign(d.pooled_size > 0 ? static_cast<size_t>(d.output_elements()) : 0, 0);
+  mnc_tf::roi_warp::ForwardCpu(d, features.data(), boxes.data(), output.data(),
+                               d.pooled_size > 0 ? r->argmax.data() : nullptr,
+                               ThreadedParallelFor{threads});
+  r->output = ToFloatVector(output);
+}
+
+// Backward of the CPU implementation in element type T with the given argmax
+// (pooled only): accumulates in float, rounds to T at the end (as the
+// TensorFlow CPU kernel does).
+template <typename T>
+void CpuBackward(const Dims& d, const Inputs& in, const std::vector<uint8_t>& argmax,
+                 int threads, Result* r) {
+  using A = typename mnc_tf::roi_warp::AccType<T>::type;
   const int64_t map = d.batch * d.height * d.width * d.channels;
   const int64_t chunks =
       std::max<int64_t>(1, std::min<int64_t>({8, threads, d.batch * d.num_boxes}));
-  std::vector<float> scratch(static_cast<size_t>((chunks - 1) * map));
-  r->grad_features.assign(static_cast<size_t>(map), 0.0f);
-  r->grad_boxes.assign(static_cast<size_t>(d.batch * d.num_boxes * 4), 0.0f);
+  std::vector<A> scratch(static_cast<size_t>((chunks - 1) * map));
+  std::vector<A> acc(static_cast<size_t>(map), A(0));
+  std::vector<T> grad_boxes(static_cast<size_t>(d.batch * d.num_boxes * 4), T(0.0f));
+  const std::vector<T> grad = ToType<T>(in.grad), features = ToType<T>(in.features),
+                       boxes = ToType<T>(in.boxes);
   r->argmax_ok = mnc_tf::roi_warp::BackwardCpu(
-      d, in.grad.data(), in.features.data(), in.boxes.data(),
-      d.pooled_size > 0 ? argmax.data() : nullptr, r->grad_features.data(),
-      scratch.data(), chunks, r->grad_boxes.data(), ThreadedParallelFor{threads});
+      d, grad.data(), features.data(), boxes.data(),
+      d.pooled_size > 0 ? argmax.data() : nullptr, acc.data(), scratch.data(), chunks,
+      grad_boxes.data(), ThreadedParallelFor{threads});
+  r->grad_features.resize(acc.size());
+  for (size_t i = 0; i < acc.size(); ++i) {
+    r->grad_features[i] = static_cast<float>(static_cast<T>(static_cast<float>(acc[i])));
+  }
+  r->grad_boxes = ToFloatVector(grad_boxes);
 }
 
 // ---------------------------------------------------------------------------
@@ -79,7 +106,7 @@ inline void CpuBackward(const Dims& d, const Inputs& in,
 
 struct NaiveResult {
   std::vector<double> output;
-  std::vector<int32_t> argmax;
+  std::vector<uint8_t> argmax;  // window indices
   std::vector<double> grad_features;
   std::vector<double> grad_boxes;
 };
@@ -125,7 +152,7 @@ class Naive {
     return Sum(box / d_.num_boxes, Y(box, i), X(box, j), c, Kappa, Kappa);
   }
 
-  NaiveResult Run(const std::vector<int32_t>& backward_argmax) const;
+  NaiveResult Run(const std::vector<uint8_t>& backward_argmax) const;
 
  private:
   double Pos(int64_t box, int q0, int q1, int i) const {
@@ -142,7 +169,7 @@ class Naive {
 
 // Forward (first maximum wins) and backward; the backward routes pooled
 // gradients through `backward_argmax` (the CPU's), like the GPU check does.
-inline NaiveResult Naive::Run(const std::vector<int32_t>& backward_argmax) const {
+inline NaiveResult Naive::Run(const std::vector<uint8_t>& backward_argmax) const {
   const Dims& d = d_;
   const int S = d.output_size, P = d.pooled_size;
   const int64_t n = d.grid(), C = d.channels, K = d.num_boxes;
@@ -170,20 +197,19 @@ inline NaiveResult Naive::Run(const std::vector<int32_t>& backward_argmax) const
             const double v = Value(box, i, j, c);
             if ((di | dj) == 0 || v > best) {
               best = v;
-              best_index = i * S + j;
+              best_index = di * w + dj;
             }
           }
         }
         r.output[e] = best;
-        if (P > 0) r.argmax[e] = best_index;
+        if (P > 0) r.argmax[e] = static_cast<uint8_t>(best_index);
         // Backward of this element: one sample.
         int i = pi, j = pj;
         if (P > 0) {
           const int32_t a = backward_argmax[e];
-          if (a < 0 || a >= S * S) continue;
-          i = a / S;
-          j = a % S;
-          if (i / w != pi || j / w != pj) continue;
+          if (a < 0 || a >= w * w) continue;
+          i = pi * w + a / w;
+          j = pj * w + a % w;
         }
         const double g = in_.grad[e];
         const double y = Y(box, i), x = X(box, j);

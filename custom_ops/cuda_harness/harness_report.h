@@ -35,9 +35,11 @@ struct WorkloadReport {
   std::vector<Timing> timings;
   double forward_bytes = 0;     // compulsory DRAM traffic of the forward
   double forward_bound_ms = 0;  // forward_bytes / peak bandwidth
+  double tolerance = kRelTolerance;  // of the element type (RelTolerance)
+  int element_bytes = 4;
 
   void Add(const std::string& name, const Diff& d, const std::string& detail = "") {
-    checks.push_back({name, d.Ok(), d.Rel(), detail});
+    checks.push_back({name, d.Ok(tolerance), d.Rel(), detail});
   }
   void Add(const std::string& name, bool ok, const std::string& detail = "") {
     checks.push_back({name, ok, NAN, detail});
@@ -51,12 +53,13 @@ struct WorkloadReport {
 };
 
 // Bytes a forward pass must move at least: read features and boxes once,
-// write the output (and the int32 argmax when pooled).
-inline double ForwardBytes(const Dims& d) {
+// write the output (elements of `element_bytes`) and, when pooled, the
+// compact argmax (one byte per output element: uint8 window indices).
+inline double ForwardBytes(const Dims& d, int element_bytes = 4) {
   const double out = static_cast<double>(d.output_elements());
-  return 4.0 * (static_cast<double>(d.batch * d.height * d.width * d.channels) +
-                static_cast<double>(d.batch * d.num_boxes * 4) + out +
-                (d.pooled_size > 0 ? out : 0.0));
+  return element_bytes * (static_cast<double>(d.batch * d.height * d.width * d.channels) +
+                          static_cast<double>(d.batch * d.num_boxes * 4) + out) +
+         (d.pooled_size > 0 ? out : 0.0);
 }
 
 inline std::string DimsString(const Dims& d) {
@@ -125,7 +128,7 @@ inline std::string ToJson(const std::vector<std::pair<std::string, std::string>>
     j += "  \"" + JsonEscape(m.first) + "\": \"" + JsonEscape(m.second) + "\",\n";
   }
   j += "  \"peak_bandwidth_tbs\": " + JsonNumber(peak_tbs) + ",\n";
-  j += "  \"rel_tolerance\": " + JsonNumber(kRelTolerance) + ",\n";
+  j += "  \"rel_tolerance\": " + JsonNumber(reports.empty() ? kRelTolerance : reports[0].tolerance) + ",\n";
   bool all_ok = true;
   j += "  \"workloads\": [\n";
   for (size_t w = 0; w < reports.size(); ++w) {

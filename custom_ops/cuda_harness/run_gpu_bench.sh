@@ -6,7 +6,10 @@
 #   3. runs compute-sanitizer memcheck / racecheck / initcheck / synccheck on the
 #      edge cases (all kernels, both modes, corrupt argmax included),
 #   4. times torchvision's roi_align on the same workloads and boxes,
-#   5. compares the two against issue 3's targets.
+#   5. checks and times the float16 / bfloat16 kernels against the CPU kernels
+#      in the same types (--dtype),
+#   6. compares the timings against the targets of issues 3 and 15 and prints
+#      the verdicts (compare_results.py).
 # Usage: custom_ops/cuda_harness/run_gpu_bench.sh [RESULTS_DIR]
 #   (default: $OUT if set, else custom_ops/cuda_harness/results)
 # Exit status: non-zero if a check, a sanitizer or a target failed.
@@ -37,6 +40,12 @@ step "harness: checks + timings"
 step "harness: 64-bit indexing (checks only)"
 "$HARNESS" --force-int64 --no-timing 2>&1 | tee "$RESULTS/harness_int64.txt" | tail -n 3 || status=1
 
+for dtype in float16 bfloat16; do
+  step "harness: $dtype (checks against the CPU kernels in $dtype + timings)"
+  "$HARNESS" --dtype "$dtype" --json "$RESULTS/harness_$dtype.json" 2>&1 \
+    | tee "$RESULTS/harness_$dtype.txt" | tail -n 12 || status=1
+done
+
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$SANITIZER" ]; then
   for tool in memcheck racecheck initcheck synccheck; do
@@ -64,5 +73,12 @@ if [ -f "$RESULTS/harness.json" ] && [ -f "$RESULTS/torchvision.json" ]; then
 else
   echo "missing results: no comparison"; status=1
 fi
+for dtype in float16 bfloat16; do
+  if grep -q "ALL CHECKS PASSED" "$RESULTS/harness_$dtype.txt" 2> /dev/null; then
+    echo "verdict: $dtype kernels match the CPU kernels in $dtype -> met"
+  else
+    echo "verdict: $dtype kernels vs CPU -> NOT met (see $RESULTS/harness_$dtype.txt)"; status=1
+  fi
+done
 echo; echo "results in $RESULTS (exit status $status)"
 exit $status

@@ -5,7 +5,10 @@
 // All pointers are device pointers; all work is enqueued on `stream` and
 // nothing synchronises.  Layouts as in roi_warp_cpu.h: features [B, H, W, C],
 // boxes [B, K, 4] (ymin, xmin, ymax, xmax) in input-image pixels, output,
-// argmax and grad [B, K, n, n, C] (argmax only when pooled_size > 0).
+// argmax and grad [B, K, n, n, C] (argmax only when pooled_size > 0: the
+// window index di * (S / P) + dj of the chosen sample, uint8_t or int32_t).
+// Element type T: float, Half or BFloat16 (roi_warp_half.h), all arithmetic
+// and accumulation in float.
 // Each call needs a scratch `workspace` of ForwardWorkspace / BackwardWorkspace
 // ::For(...).bytes bytes, 16-byte aligned (cudaMalloc and TensorFlow's GPU
 // allocator give 256).
@@ -19,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <type_traits>
 
 #include "roi_warp_cuda_backward.cu.h"
 #include "roi_warp_cuda_common.cu.h"
@@ -59,9 +63,13 @@ struct BackwardWorkspace {
   int64_t partials_offset = 0;  // float [B*K, chunks, 4]
   int64_t ranges_y_offset = 0;  // int2 [B*K, H] (deterministic mode)
   int64_t ranges_x_offset = 0;  // int2 [B*K, W] (deterministic mode)
+  int64_t acc_offset = 0;       // float [B, H, W, C] (atomic mode, 16-bit T)
   int64_t bytes = 0;            // total, taps table first
 
-  static BackwardWorkspace For(const Dims& d, bool deterministic) {
+  // float_accumulator: the atomic mode needs a float copy of the feature
+  // gradient (element types narrower than float).
+  static BackwardWorkspace For(const Dims& d, bool deterministic,
+                               bool float_accumulator = false) {
     BackwardWorkspace w;
     const int64_t boxes = d.batch * d.num_boxes;
     w.groups = (d.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
@@ -73,6 +81,10 @@ struct BackwardWorkspace {
       end += AlignUp(boxes * d.height * int64_t{sizeof(int2)});
       w.ranges_x_offset = end;
       end += AlignUp(boxes * d.width * int64_t{sizeof(int2)});
+    }
+    if (!deterministic && float_accumulator) {
+      w.acc_offset = end;
+      end += AlignUp(d.batch * d.height * d.width * d.channels * int64_t{sizeof(float)});
     }
     w.bytes = std::max<int64_t>(end, 1);
     return w;
@@ -92,6 +104,13 @@ inline int64_t LargestIndexedCount(const Dims& d) {
                    boxes * n * n * groups * 4});                  // tile partials
 }
 
+// uint8_t window indices need window^2 <= 256.
+template <typename Idx>
+inline bool ArgmaxTypeFits(const Dims& d) {
+  const int64_t window = d.pooled_size > 0 ? d.output_size / d.pooled_size : 1;
+  return sizeof(Idx) >= 4 || window * window <= 256;
+}
+
 inline bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // float4 channels when C % 4 == 0 and every vector-accessed pointer allows it.
@@ -104,63 +123,64 @@ inline bool UseVec4(const Dims& d, const LaunchOptions& opt,
   return true;
 }
 
-#define MNC_RETURN_IF_CUDA_ERROR(expr)    \
+#define MNC_RETURN_IF_CUDA_ERROR(...)     \
   do {                                    \
-    const cudaError_t err_ = (expr);      \
+    const cudaError_t err_ = (__VA_ARGS__); \
     if (err_ != cudaSuccess) return err_; \
   } while (0)
 
 // Taps table for all boxes (needs H, W >= 1).
-template <typename IndexT>
-cudaError_t LaunchTaps(const Dims& dims, int sms, const float* boxes, TapEntry* taps,
+template <typename T, typename IndexT>
+cudaError_t LaunchTaps(const Dims& dims, int sms, const T* boxes, TapEntry* taps,
                        cudaStream_t stream) {
   const int64_t total = dims.batch * dims.num_boxes * 2 * dims.output_size;
   if (total == 0) return cudaSuccess;
-  return LaunchKernel(TapsKernel<IndexT>, GridBlocks(total, kThreads, sms), stream,
+  return LaunchKernel(TapsKernel<T, IndexT>, GridBlocks(total, kThreads, sms), stream,
                       KernelDims::From(dims), static_cast<IndexT>(total), boxes, taps);
 }
 
-template <typename IndexT, int kVec>
-cudaError_t LaunchForwardT(const Dims& dims, int sms, const float* features,
-                           const float* boxes, float* output, int32_t* argmax,
+template <typename T, typename Idx, typename IndexT, int kVec>
+cudaError_t LaunchForwardT(const Dims& dims, int sms, const T* features,
+                           const T* boxes, T* output, Idx* argmax,
                            TapEntry* taps, cudaStream_t stream) {
   constexpr int kR = kChannelsPerLane / kVec;
   if (dims.height > 0 && dims.width > 0) {
-    MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<IndexT>(dims, sms, boxes, taps, stream));
+    MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<T, IndexT>(dims, sms, boxes, taps, stream));
   }
   const int64_t groups = (dims.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
   const int64_t items = dims.batch * dims.num_boxes * dims.grid() * dims.grid() * groups;
-  return LaunchKernel(RoiWarpForwardKernel<IndexT, kVec, kR>,
+  return LaunchKernel(RoiWarpForwardKernel<T, Idx, IndexT, kVec, kR>,
                       GridBlocks(items, kWarpsPerBlock, sms), stream, KernelDims::From(dims),
                       static_cast<IndexT>(items), static_cast<IndexT>(groups), features, boxes,
                       taps, output, argmax);
 }
 
-// Forward: output (and argmax if pooled) for every element.
-inline cudaError_t LaunchForward(const Dims& dims, const float* features, const float* boxes,
-                                 float* output, int32_t* argmax, void* workspace,
-                                 cudaStream_t stream,
-                                 const LaunchOptions& opt = LaunchOptions()) {
+// Forward: output (and argmax if pooled) for every element.  An argmax type
+// too narrow for the window (uint8_t with window^2 > 256) is rejected.
+template <typename T, typename Idx>
+cudaError_t LaunchForward(const Dims& dims, const T* features, const T* boxes, T* output,
+                          Idx* argmax, void* workspace, cudaStream_t stream,
+                          const LaunchOptions& opt = LaunchOptions()) {
   if (dims.output_elements() == 0) return cudaSuccess;
   if (dims.height >= INT32_MAX || dims.width >= INT32_MAX) return cudaErrorInvalidValue;
+  if (!ArgmaxTypeFits<Idx>(dims)) return cudaErrorInvalidValue;
   const int sms = opt.num_sms > 0 ? opt.num_sms : CurrentDeviceSmCount();
-  int32_t* arg = dims.pooled_size > 0 ? argmax : nullptr;
+  Idx* arg = dims.pooled_size > 0 ? argmax : nullptr;
   TapEntry* taps = static_cast<TapEntry*>(workspace);
   const bool int32 = !opt.force_int64 && LargestIndexedCount(dims) < kInt32IndexLimit;
   const bool vec4 = UseVec4(dims, opt, {features, output, arg});
-  if (int32) {
-    return vec4 ? LaunchForwardT<int32_t, 4>(dims, sms, features, boxes, output, arg, taps, stream)
-                : LaunchForwardT<int32_t, 1>(dims, sms, features, boxes, output, arg, taps, stream);
-  }
-  return vec4 ? LaunchForwardT<int64_t, 4>(dims, sms, features, boxes, output, arg, taps, stream)
-              : LaunchForwardT<int64_t, 1>(dims, sms, features, boxes, output, arg, taps, stream);
+#define MNC_FORWARD(IndexT, kVec) \
+  LaunchForwardT<T, Idx, IndexT, kVec>(dims, sms, features, boxes, output, arg, taps, stream)
+  if (int32) return vec4 ? MNC_FORWARD(int32_t, 4) : MNC_FORWARD(int32_t, 1);
+  return vec4 ? MNC_FORWARD(int64_t, 4) : MNC_FORWARD(int64_t, 1);
+#undef MNC_FORWARD
 }
 
 // Deterministic feature gradient: sample ranges per box row / column, then
 // the gather over boxes.  Needs a non-empty feature map.
-template <typename IndexT, int kVec>
+template <typename T, typename Idx, typename IndexT, int kVec>
 cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws,
-                          const float* grad, const int32_t* argmax, float* grad_features,
+                          const T* grad, const Idx* argmax, T* grad_features,
                           char* workspace, cudaStream_t stream) {
   constexpr int kR = kChannelsPerLane / kVec;
   const KernelDims kd = KernelDims::From(dims);
@@ -184,68 +204,82 @@ cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws
                                           ranges_x));
   }
   const int64_t items = dims.batch * dims.height * dims.width * ws.groups;
-  return LaunchKernel(GatherFeatureGradKernel<IndexT, kVec, kR>,
+  return LaunchKernel(GatherFeatureGradKernel<T, Idx, IndexT, kVec, kR>,
                       GridBlocks(items, kWarpsPerBlock, sms), stream, kd,
                       static_cast<IndexT>(items), static_cast<IndexT>(ws.groups), ranges_y,
                       ranges_x, taps, grad, argmax, grad_features);
 }
 
-template <typename IndexT, int kVec>
+template <typename T, typename Idx, typename IndexT, int kVec>
 cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& ws,
-                            const float* grad, const float* features, const float* boxes,
-                            const int32_t* argmax, float* grad_features, float* grad_boxes,
+                            const T* grad, const T* features, const T* boxes,
+                            const Idx* argmax, T* grad_features, T* grad_boxes,
                             char* workspace, const LaunchOptions& opt, cudaStream_t stream) {
   constexpr int kR = kChannelsPerLane / kVec;
+  constexpr bool kFloat = std::is_same<T, float>::value;
   const KernelDims kd = KernelDims::From(dims);
   const int64_t boxes_total = dims.batch * dims.num_boxes;
   const int64_t feature_elements = dims.batch * dims.height * dims.width * dims.channels;
   TapEntry* taps = reinterpret_cast<TapEntry*>(workspace);
   float* partials = reinterpret_cast<float*>(workspace + ws.partials_offset);
+  // Atomic mode accumulates in float: the output itself, or the workspace.
+  float* acc = nullptr;
+  if (!opt.deterministic) {
+    acc = kFloat ? reinterpret_cast<float*>(grad_features)
+                 : reinterpret_cast<float*>(workspace + ws.acc_offset);
+  }
   const bool map = dims.height > 0 && dims.width > 0;
-  if (map) MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<IndexT>(dims, sms, boxes, taps, stream));
+  if (map) MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<T, IndexT>(dims, sms, boxes, taps, stream));
   if (!opt.deterministic && feature_elements > 0) {  // atomics accumulate into zeros
     MNC_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
-        grad_features, 0, static_cast<size_t>(feature_elements) * sizeof(float), stream));
+        acc, 0, static_cast<size_t>(feature_elements) * sizeof(float), stream));
   }
   const int64_t tiles = boxes_total * ws.chunks;
   if (tiles > 0) {
-    auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<IndexT, kVec, kR, false>
-                                          : BoxGradTileKernel<IndexT, kVec, kR, true>;
+    auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<T, Idx, IndexT, kVec, kR, false>
+                                          : BoxGradTileKernel<T, Idx, IndexT, kVec, kR, true>;
     MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
         tile_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(ws.groups),
         static_cast<IndexT>(ws.chunks), static_cast<IndexT>(tiles), grad, features, boxes,
-        taps, argmax, grad_features, partials, opt.bad_argmax));
+        taps, argmax, acc, partials, opt.bad_argmax));
   }
   if (boxes_total > 0) {
     const int64_t values = boxes_total * 4;
     MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
-        BoxReduceKernel<IndexT>, GridBlocks(values, kThreads, sms), stream,
+        BoxReduceKernel<T, IndexT>, GridBlocks(values, kThreads, sms), stream,
         static_cast<IndexT>(values), static_cast<IndexT>(ws.chunks), partials, grad_boxes));
   }
   if (opt.deterministic && feature_elements > 0) {
-    return LaunchGatherT<IndexT, kVec>(dims, sms, ws, grad, argmax, grad_features, workspace,
-                                       stream);
+    return LaunchGatherT<T, Idx, IndexT, kVec>(dims, sms, ws, grad, argmax, grad_features,
+                                               workspace, stream);
+  }
+  if (!kFloat && feature_elements > 0) {  // float accumulator -> T
+    return LaunchKernel(ConvertKernel<T, IndexT>, GridBlocks(feature_elements, kThreads, sms),
+                        stream, static_cast<IndexT>(feature_elements),
+                        static_cast<const float*>(acc), grad_features);
   }
   return cudaSuccess;
 }
 
 // Backward: grad_features [B, H, W, C] and grad_boxes [B, K, 4], both fully
-// overwritten; `argmax` is the forward's (pooled only).
-inline cudaError_t LaunchBackward(const Dims& dims, const float* grad, const float* features,
-                                  const float* boxes, const int32_t* argmax,
-                                  float* grad_features, float* grad_boxes, void* workspace,
-                                  cudaStream_t stream,
-                                  const LaunchOptions& opt = LaunchOptions()) {
+// overwritten; `argmax` is the forward's (pooled only).  The workspace is
+// BackwardWorkspace::For(dims, opt.deterministic, !is_same<T, float>).
+template <typename T, typename Idx>
+cudaError_t LaunchBackward(const Dims& dims, const T* grad, const T* features, const T* boxes,
+                           const Idx* argmax, T* grad_features, T* grad_boxes, void* workspace,
+                           cudaStream_t stream, const LaunchOptions& opt = LaunchOptions()) {
   if (dims.height >= INT32_MAX || dims.width >= INT32_MAX) return cudaErrorInvalidValue;
-  const BackwardWorkspace ws = BackwardWorkspace::For(dims, opt.deterministic);
+  if (!ArgmaxTypeFits<Idx>(dims)) return cudaErrorInvalidValue;
+  const BackwardWorkspace ws =
+      BackwardWorkspace::For(dims, opt.deterministic, !std::is_same<T, float>::value);
   const int sms = opt.num_sms > 0 ? opt.num_sms : CurrentDeviceSmCount();
   char* base = static_cast<char*>(workspace);
-  const int32_t* arg = dims.pooled_size > 0 ? argmax : nullptr;
+  const Idx* arg = dims.pooled_size > 0 ? argmax : nullptr;
   const bool int32 = !opt.force_int64 && LargestIndexedCount(dims) < kInt32IndexLimit;
   const bool vec4 = UseVec4(dims, opt, {grad, features, arg, grad_features});
-#define MNC_BACKWARD(IndexT, kVec)                                                       \
-  LaunchBackwardT<IndexT, kVec>(dims, sms, ws, grad, features, boxes, arg, grad_features, \
-                                grad_boxes, base, opt, stream)
+#define MNC_BACKWARD(IndexT, kVec)                                                    \
+  LaunchBackwardT<T, Idx, IndexT, kVec>(dims, sms, ws, grad, features, boxes, arg,     \
+                                        grad_features, grad_boxes, base, opt, stream)
   if (int32) return vec4 ? MNC_BACKWARD(int32_t, 4) : MNC_BACKWARD(int32_t, 1);
   return vec4 ? MNC_BACKWARD(int64_t, 4) : MNC_BACKWARD(int64_t, 1);
 #undef MNC_BACKWARD

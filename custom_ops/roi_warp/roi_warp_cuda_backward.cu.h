@@ -14,10 +14,15 @@
 // Feature gradient, fast mode: the same kernel adds g * weight into the four
 // taps with atomicAdd (float4 atomics on sm_90 when channels are vectorised).
 //
-// Argmax entries outside [0, S*S) are skipped (never used as an address) and
-// raise the optional `bad_argmax` flag; entries naming a sample outside their
-// own cell's window contribute nothing.  Taps of zero weight are skipped by
-// the atomics (the CPU adds 0 * g there; this differs only for non-finite g).
+// Pooled: argmax holds the window index of each cell's chosen sample, so
+// each (cell, channel) visits exactly that one sample.  Entries outside
+// [0, window^2) are skipped (never used as an address) and raise the
+// optional `bad_argmax` flag.  Taps of zero weight are skipped by the atomics
+// (the CPU adds 0 * g there; this differs only for non-finite g).
+//
+// T (grad, features, boxes) is float, Half or BFloat16; the feature gradient
+// is accumulated in float (`grad_features_acc`: the output itself for float,
+// a float workspace converted afterwards for 16-bit types).
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_BACKWARD_CU_H_
 #define MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_BACKWARD_CU_H_
 
@@ -56,12 +61,12 @@ __device__ __forceinline__ void Scatter(float* p, float w, const float (&g)[kVec
 // One tile of the box gradient (and, if kAtomic, the scatter of the feature
 // gradient).  items_per_box = n * n * groups; num_tiles = B * K * chunks,
 // chunks = ceil(items_per_box / kItemsPerTile).
-template <typename IndexT, int kVec, int kR, bool kAtomic>
+template <typename T, typename Idx, typename IndexT, int kVec, int kR, bool kAtomic>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     BoxGradTileKernel(KernelDims d, IndexT groups, IndexT chunks, IndexT num_tiles,
-                      const float* __restrict__ grad, const float* __restrict__ features,
-                      const float* __restrict__ boxes, const TapEntry* __restrict__ taps,
-                      const int32_t* __restrict__ argmax, float* __restrict__ grad_features,
+                      const T* __restrict__ grad, const T* __restrict__ features,
+                      const T* __restrict__ boxes, const TapEntry* __restrict__ taps,
+                      const Idx* __restrict__ argmax, float* __restrict__ grad_features,
                       float* __restrict__ partials, unsigned int* __restrict__ bad_argmax) {
   using V = Vec<kVec>;
   __shared__ float warp_sums[kWarpsPerBlock][4];
@@ -84,7 +89,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     if (H > 0 && W > 0 && Finite(LoadBox(boxes, box))) {
       const TapEntry* ty_row = taps + box * 2 * S;
       const TapEntry* tx_row = ty_row + S;
-      const float* fmap = features + b * H * W * C;
+      const T* fmap = features + b * H * W * C;
       float* gmap = kAtomic ? grad_features + b * H * W * C : nullptr;
       for (int s = 0; s < kItemsPerWarp; ++s) {
         const IndexT item = (chunk * kWarpsPerBlock + warp) * kItemsPerWarp + s;
@@ -135,16 +140,16 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
             float g[kVec];
             int32_t a[kVec];
             V::Load(grad + cell_base + c, g);
-            V::Load(argmax + cell_base + c, a);
+            V::LoadIndex(argmax + cell_base + c, a);
 #pragma unroll
             for (int v = 0; v < kVec; ++v) {
-              if (a[v] < 0 || a[v] >= S * S) {
+              if (a[v] < 0 || a[v] >= window * window) {
                 if (bad_argmax != nullptr) atomicOr(bad_argmax, 1u);
                 continue;
               }
-              const int i = a[v] / S;
-              const int j = a[v] - i * S;
-              if (i / window != pi || j / window != pj) continue;
+              const int di = a[v] / window;
+              const int i = pi * window + di;
+              const int j = pj * window + (a[v] - di * window);
               const TapEntry ty = LoadTap(ty_row + i);
               const TapEntry tx = LoadTap(tx_row + j);
               const IndexT cv = c + v;
@@ -153,8 +158,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
               const IndexT o10 = (static_cast<IndexT>(ty.i1) * W + tx.i0) * C + cv;
               const IndexT o11 = (static_cast<IndexT>(ty.i1) * W + tx.i1) * C + cv;
               SampleGrad sg;
-              sg.Add(ty, tx, g[v], __ldg(fmap + o00), __ldg(fmap + o01), __ldg(fmap + o10),
-                     __ldg(fmap + o11));
+              sg.Add(ty, tx, g[v], LoadOne(fmap + o00), LoadOne(fmap + o01),
+                     LoadOne(fmap + o10), LoadOne(fmap + o11));
               acc[0] += sg.sy * ty.dstart;
               acc[1] += sg.sx * tx.dstart;
               acc[2] += sg.sy * ty.dend;
@@ -194,10 +199,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 
 // grad_boxes[box * 4 + q] = sum over chunks, in order, of the tile partials.
 // num_values = B * K * 4.
-template <typename IndexT>
+template <typename T, typename IndexT>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     BoxReduceKernel(IndexT num_values, IndexT chunks, const float* __restrict__ partials,
-                    float* __restrict__ grad_boxes) {
+                    T* __restrict__ grad_boxes) {
   const IndexT stride = static_cast<IndexT>(gridDim.x) * kThreads;
   for (IndexT v = static_cast<IndexT>(blockIdx.x) * kThreads + threadIdx.x; v < num_values;
        v += stride) {
@@ -206,7 +211,18 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     const float* p = partials + static_cast<int64_t>(box) * chunks * 4 + q;
     float sum = 0.0f;
     for (IndexT ch = 0; ch < chunks; ++ch) sum += p[static_cast<int64_t>(ch) * 4];
-    grad_boxes[v] = sum;
+    grad_boxes[v] = FromFloat<T>::Convert(sum);
+  }
+}
+
+// out[e] = acc[e] converted to T, e < count (16-bit feature gradients).
+template <typename T, typename IndexT>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    ConvertKernel(IndexT count, const float* __restrict__ acc, T* __restrict__ out) {
+  const IndexT stride = static_cast<IndexT>(gridDim.x) * kThreads;
+  for (IndexT e = static_cast<IndexT>(blockIdx.x) * kThreads + threadIdx.x; e < count;
+       e += stride) {
+    out[e] = FromFloat<T>::Convert(acc[e]);
   }
 }
 

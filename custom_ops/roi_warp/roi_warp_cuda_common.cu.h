@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "roi_warp_cpu.h"  // Dims
+#include "roi_warp_half.h"
 #include "roi_warp_math.h"
 
 namespace mnc_tf {
@@ -94,10 +95,19 @@ struct Box {
   float y1, x1, y2, x2;
 };
 
-template <typename IndexT>
-__device__ __forceinline__ Box LoadBox(const float* __restrict__ boxes, IndexT box) {
-  const float* p = boxes + static_cast<int64_t>(box) * 4;
-  return Box{__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3)};
+// One element converted to float (scalar loads outside the vector layout).
+__device__ __forceinline__ float LoadOne(const float* p) { return __ldg(p); }
+template <typename T>
+__device__ __forceinline__ float LoadOne(const T* p) {
+  T t;
+  t.bits = __ldg(reinterpret_cast<const unsigned short*>(p));
+  return ToFloat(t);
+}
+
+template <typename T, typename IndexT>
+__device__ __forceinline__ Box LoadBox(const T* __restrict__ boxes, IndexT box) {
+  const T* p = boxes + static_cast<int64_t>(box) * 4;
+  return Box{LoadOne(p), LoadOne(p + 1), LoadOne(p + 2), LoadOne(p + 3)};
 }
 
 __device__ __forceinline__ bool Finite(const Box& b) {
@@ -123,34 +133,77 @@ __device__ __forceinline__ int64_t ChannelOf(int64_t group, int r, int lane) {
   return group * kChannelsPerWarp + (static_cast<int64_t>(r) * kWarpSize + lane) * kVec;
 }
 
-// kVec consecutive values: loads (read-only cache), stores, atomic adds.
+// kVec consecutive elements: loads (read-only cache) converted to float,
+// stores converted from float, float atomic adds.  Element types: float,
+// Half and BFloat16 (roi_warp_half.h; 16-bit loads, float arithmetic);
+// argmax types: uint8_t and int32_t.  kVec = 4 needs kVec * sizeof(element)
+// alignment (see UseVec4).
 template <int kVec>
 struct Vec;
 
 template <>
 struct Vec<1> {
   __device__ static void Load(const float* p, float (&v)[1]) { v[0] = __ldg(p); }
-  __device__ static void Load(const int32_t* p, int32_t (&v)[1]) { v[0] = __ldg(p); }
-  __device__ static void Store(float* p, const float (&v)[1]) { p[0] = v[0]; }
-  __device__ static void Store(int32_t* p, const int32_t (&v)[1]) { p[0] = v[0]; }
+  template <typename T>
+  __device__ static void Load(const T* p, float (&v)[1]) {
+    T t;
+    t.bits = __ldg(reinterpret_cast<const unsigned short*>(p));
+    v[0] = ToFloat(t);
+  }
+  template <typename Idx>
+  __device__ static void LoadIndex(const Idx* p, int32_t (&v)[1]) {
+    v[0] = static_cast<int32_t>(__ldg(p));
+  }
+  template <typename T>
+  __device__ static void Store(T* p, const float (&v)[1]) { p[0] = FromFloat<T>::Convert(v[0]); }
+  template <typename Idx>
+  __device__ static void StoreIndex(Idx* p, const int32_t (&v)[1]) { p[0] = static_cast<Idx>(v[0]); }
   __device__ static void AtomicAdd(float* p, const float (&v)[1]) { atomicAdd(p, v[0]); }
 };
 
 template <>
-struct Vec<4> {  // p must be 16-byte aligned
+struct Vec<4> {
   __device__ static void Load(const float* p, float (&v)[4]) {
     const float4 t = __ldg(reinterpret_cast<const float4*>(p));
     v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
   }
-  __device__ static void Load(const int32_t* p, int32_t (&v)[4]) {
+  template <typename T>  // Half / BFloat16: one 8-byte load
+  __device__ static void Load(const T* p, float (&v)[4]) {
+    const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
+    T t[4];
+    t[0].bits = static_cast<uint16_t>(u.x & 0xffffu);
+    t[1].bits = static_cast<uint16_t>(u.x >> 16);
+    t[2].bits = static_cast<uint16_t>(u.y & 0xffffu);
+    t[3].bits = static_cast<uint16_t>(u.y >> 16);
+    for (int k = 0; k < 4; ++k) v[k] = ToFloat(t[k]);
+  }
+  __device__ static void LoadIndex(const int32_t* p, int32_t (&v)[4]) {
     const int4 t = __ldg(reinterpret_cast<const int4*>(p));
     v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  }
+  __device__ static void LoadIndex(const uint8_t* p, int32_t (&v)[4]) {  // one 4-byte load
+    const unsigned int u = __ldg(reinterpret_cast<const unsigned int*>(p));
+    for (int k = 0; k < 4; ++k) v[k] = static_cast<int32_t>((u >> (8 * k)) & 0xffu);
   }
   __device__ static void Store(float* p, const float (&v)[4]) {
     *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
   }
-  __device__ static void Store(int32_t* p, const int32_t (&v)[4]) {
+  template <typename T>
+  __device__ static void Store(T* p, const float (&v)[4]) {
+    unsigned int w[2];
+    for (int k = 0; k < 2; ++k) {
+      w[k] = static_cast<unsigned int>(FromFloat<T>::Convert(v[2 * k]).bits) |
+             (static_cast<unsigned int>(FromFloat<T>::Convert(v[2 * k + 1]).bits) << 16);
+    }
+    *reinterpret_cast<uint2*>(p) = make_uint2(w[0], w[1]);
+  }
+  __device__ static void StoreIndex(int32_t* p, const int32_t (&v)[4]) {
     *reinterpret_cast<int4*>(p) = make_int4(v[0], v[1], v[2], v[3]);
+  }
+  __device__ static void StoreIndex(uint8_t* p, const int32_t (&v)[4]) {
+    unsigned int u = 0;
+    for (int k = 0; k < 4; ++k) u |= (static_cast<unsigned int>(v[k]) & 0xffu) << (8 * k);
+    *reinterpret_cast<unsigned int*>(p) = u;
   }
   __device__ static void AtomicAdd(float* p, const float (&v)[4]) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(MNC_ROI_WARP_CUDA_EMULATION)

@@ -23,9 +23,9 @@ namespace cuda {
 // taps[(box * 2 + axis) * S + i] for total = B * K * 2 * S entries.  A box
 // with a non-finite coordinate gets the taps of position -2 (all weights 0),
 // like the CPU's BoxTaps.  Needs H, W >= 1.
-template <typename IndexT>
+template <typename T, typename IndexT>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
-    TapsKernel(KernelDims d, IndexT total, const float* __restrict__ boxes,
+    TapsKernel(KernelDims d, IndexT total, const T* __restrict__ boxes,
                TapEntry* __restrict__ taps) {
   const int S = d.output_size;
   const IndexT stride = static_cast<IndexT>(gridDim.x) * kThreads;
@@ -52,15 +52,17 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   }
 }
 
-// output / argmax: [B, K, n, n, C]; argmax null when not pooled.
+// output / argmax: [B, K, n, n, C]; argmax (window index di * window + dj of
+// the chosen sample, Idx = uint8_t or int32_t) null when not pooled.
 // num_items = B * K * n * n * groups, groups = ceil(C / kChannelsPerWarp).
-template <typename IndexT, int kVec, int kR>
+// T = float, Half or BFloat16 (loads and stores only; float arithmetic).
+template <typename T, typename Idx, typename IndexT, int kVec, int kR>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     RoiWarpForwardKernel(KernelDims d, IndexT num_items, IndexT groups,
-                         const float* __restrict__ features,
-                         const float* __restrict__ boxes,
+                         const T* __restrict__ features,
+                         const T* __restrict__ boxes,
                          const TapEntry* __restrict__ taps,
-                         float* __restrict__ output, int32_t* __restrict__ argmax) {
+                         T* __restrict__ output, Idx* __restrict__ argmax) {
   using V = Vec<kVec>;
   const IndexT C = static_cast<IndexT>(d.channels);
   const IndexT H = static_cast<IndexT>(d.height);
@@ -91,12 +93,12 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     if (H > 0 && W > 0 && Finite(LoadBox(boxes, box))) {
       const TapEntry* ty_row = taps + box * 2 * S;
       const TapEntry* tx_row = ty_row + S;
-      const float* fmap = features + b * H * W * C;
+      const T* fmap = features + b * H * W * C;
       for (int di = 0; di < window; ++di) {
         const int i = pi * window + di;
         const TapEntry ty = LoadTap(ty_row + i);
-        const float* row0 = fmap + static_cast<IndexT>(ty.i0) * W * C;
-        const float* row1 = fmap + static_cast<IndexT>(ty.i1) * W * C;
+        const T* row0 = fmap + static_cast<IndexT>(ty.i0) * W * C;
+        const T* row1 = fmap + static_cast<IndexT>(ty.i1) * W * C;
         for (int dj = 0; dj < window; ++dj) {
           const int j = pj * window + dj;
           const TapEntry tx = LoadTap(tx_row + j);
@@ -105,7 +107,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
           const float w00 = ty.w0 * tx.w0, w01 = ty.w0 * tx.w1;
           const float w10 = ty.w1 * tx.w0, w11 = ty.w1 * tx.w1;
           const bool first = (di | dj) == 0;
-          const int32_t sample = i * S + j;
+          const int32_t sample = di * window + dj;  // window index
 #pragma unroll
           for (int r = 0; r < kR; ++r) {
             const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
@@ -133,7 +135,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
       if (c >= C) continue;
       V::Store(output + cell_base + c, best[r]);
-      if (argmax != nullptr) V::Store(argmax + cell_base + c, best_index[r]);
+      if (argmax != nullptr) V::StoreIndex(argmax + cell_base + c, best_index[r]);
     }
   }
 }

@@ -65,16 +65,17 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // grad_features[b, v, u, c] = sum over boxes k of image b, rows i in
 // ranges_y[b*K+k, v], columns j in ranges_x[b*K+k, u] of wy * wx * g, where
 // g = grad[b, k, i, j, c] (no pooling) or grad[b, k, i/w, j/w, c] if its
-// argmax is i * S + j (pooled).  num_items = B * H * W * groups.
-template <typename IndexT, int kVec, int kR>
+// argmax is the window index (i % w) * w + j % w (pooled).  Sums in float,
+// stores T.  num_items = B * H * W * groups.
+template <typename T, typename Idx, typename IndexT, int kVec, int kR>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     GatherFeatureGradKernel(KernelDims d, IndexT num_items, IndexT groups,
                             const int2* __restrict__ ranges_y,
                             const int2* __restrict__ ranges_x,
                             const TapEntry* __restrict__ taps,
-                            const float* __restrict__ grad,
-                            const int32_t* __restrict__ argmax,
-                            float* __restrict__ grad_features) {
+                            const T* __restrict__ grad,
+                            const Idx* __restrict__ argmax,
+                            T* __restrict__ grad_features) {
   using V = Vec<kVec>;
   const IndexT C = static_cast<IndexT>(d.channels);
   const IndexT H = static_cast<IndexT>(d.height);
@@ -106,8 +107,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       if (rx.x > rx.y) continue;
       const TapEntry* ty_row = taps + box * 2 * S;
       const TapEntry* tx_row = ty_row + S;
-      const float* g_box = grad + box * n * n * C;
-      const int32_t* a_box = argmax != nullptr ? argmax + box * n * n * C : nullptr;
+      const T* g_box = grad + box * n * n * C;
+      const Idx* a_box = argmax != nullptr ? argmax + box * n * n * C : nullptr;
       for (int i = ry.x; i <= ry.y; ++i) {
         const float wy = TapWeightAt(LoadTap(ty_row + i), v);
         if (wy == 0.0f) continue;
@@ -116,7 +117,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
           if (wx == 0.0f) continue;
           const float w = wy * wx;
           const IndexT cell_base = (static_cast<IndexT>(i / window) * n + j / window) * C;
-          const int32_t sample = i * S + j;
+          const int32_t sample = (i % window) * window + j % window;  // window index
 #pragma unroll
           for (int r = 0; r < kR; ++r) {
             const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
@@ -125,7 +126,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
             V::Load(g_box + cell_base + c, g);
             if (a_box != nullptr) {
               int32_t a[kVec];
-              V::Load(a_box + cell_base + c, a);
+              V::LoadIndex(a_box + cell_base + c, a);
 #pragma unroll
               for (int q = 0; q < kVec; ++q) g[q] = a[q] == sample ? g[q] : 0.0f;
             }
