@@ -33,32 +33,13 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from mnc_tf.configs import experiment_params
 from mnc_tf.data import errors
 from mnc_tf.data import image_io
-from mnc_tf.serving import export_lib
 from mnc_tf.serving import predictor
 from mnc_tf.utils import atomic_io
 from mnc_tf.utils import checkpoints
 from mnc_tf.visualization import draw_instances as draw_lib
-
-_SAVED_MODEL = flags.DEFINE_string('saved_model', None, 'SavedModel dir.')
-_SIGNATURE = flags.DEFINE_string('signature', predictor.SIGNATURE,
-                                 'Signature of --saved_model (uint8 input).')
-_EXPERIMENT = flags.DEFINE_string(
-    'experiment', None, 'Instead of --saved_model: an experiment name ...')
-_CHECKPOINT_PATH = flags.DEFINE_string(
-    'checkpoint_path', None, '... and its checkpoint (file or model_dir).')
-_CONFIG_FILE = flags.DEFINE_multi_string('config_file', None,
-                                         'Experiment overrides (YAML).')
-_PARAMS_OVERRIDE = flags.DEFINE_string('params_override', '',
-                                       'Experiment overrides.')
-_IMAGES = flags.DEFINE_string('images', None, 'Glob of image files.')
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Where to write.')
-_ANNOTATION_FILE = flags.DEFINE_string(
-    'annotation_file', None, 'COCO JSON giving class names and image ids.')
-_MIN_SCORE = flags.DEFINE_float('min_score', 0.5,
-                                'Instances scoring less are not drawn '
-                                '(the JSON keeps all).')
 
 RESULTS_FILENAME = 'coco_results.json'
 
@@ -152,47 +133,93 @@ def _fail(message):
   return 1
 
 
-def main(_):
-  if not _IMAGES.value or not _OUTPUT_DIR.value:
-    raise app.UsageError('--images and --output_dir are required.')
-  if bool(_SAVED_MODEL.value) == bool(_EXPERIMENT.value):
-    raise app.UsageError('give either --saved_model or --experiment (with '
-                         '--checkpoint_path).')
-  paths = sorted(glob.glob(_IMAGES.value))
-  if not paths:
-    raise app.UsageError(f'no files match --images={_IMAGES.value!r}.')
-  annotation_file = _ANNOTATION_FILE.value
-  if _SAVED_MODEL.value:
-    if not tf.saved_model.contains_saved_model(_SAVED_MODEL.value):
-      return _fail(f'--saved_model={_SAVED_MODEL.value} holds no SavedModel '
-                   '(no saved_model.pb); pass the directory written by '
-                   'export/export_saved_model.py.')
-    predict = predictor.saved_model_predictor(_SAVED_MODEL.value,
-                                              _SIGNATURE.value)
-  else:
-    if not _CHECKPOINT_PATH.value:
-      raise app.UsageError('--experiment needs --checkpoint_path.')
-    try:
-      checkpoint = checkpoints.resolve_checkpoint(_CHECKPOINT_PATH.value)
-    except checkpoints.CheckpointNotFoundError as e:
-      return _fail(f'--checkpoint_path: {e}')
-    params = export_lib.experiment_params(
-        _EXPERIMENT.value, _CONFIG_FILE.value, _PARAMS_OVERRIDE.value)
-    predict = predictor.checkpoint_predictor(params, checkpoint)
-    if annotation_file is None and os.path.exists(
-        params.task.annotation_file):
-      annotation_file = params.task.annotation_file
+def define_flags(flag_values=flags.FLAGS):
+  """Defines predict's flags (called by `__main__`, as Model Garden does)."""
+  flags.DEFINE_string('saved_model', None, 'SavedModel directory.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('signature', predictor.SIGNATURE,
+                      'Signature of --saved_model (uint8 input).',
+                      flag_values=flag_values)
+  flags.DEFINE_string('experiment', None, 'Instead of --saved_model: a '
+                      'registered experiment ...', flag_values=flag_values)
+  flags.DEFINE_string('checkpoint_path', None, '... and its checkpoint '
+                      '(prefix or model_dir).', flag_values=flag_values)
+  flags.DEFINE_multi_string('config_file', None,
+                            'Experiment overrides (YAML).',
+                            flag_values=flag_values)
+  flags.DEFINE_string('params_override', '', 'Experiment overrides.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('images', None, 'Glob of image files.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('output_dir', None, 'Where to write.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('annotation_file', None,
+                      'COCO JSON giving class names and image ids.',
+                      flag_values=flag_values)
+  flags.DEFINE_float('min_score', 0.5, 'Instances scoring less are not '
+                     'drawn (the JSON keeps all).', flag_values=flag_values)
+
+
+class _UsageProblem(Exception):
+  """A flag names something unusable; the message says which and the fix."""
+
+
+def _predictor(flag_values):
+  """(predict callable, annotation file); raises _UsageProblem."""
+  annotation_file = flag_values.annotation_file
+  if flag_values.saved_model:
+    if not tf.saved_model.contains_saved_model(flag_values.saved_model):
+      raise _UsageProblem(
+          f'--saved_model={flag_values.saved_model} holds no SavedModel (no '
+          'saved_model.pb); pass the directory written by '
+          'export/export_saved_model.py.')
+    return (predictor.saved_model_predictor(flag_values.saved_model,
+                                            flag_values.signature),
+            annotation_file)
+  if not flag_values.checkpoint_path:
+    raise _UsageProblem('--experiment needs --checkpoint_path (a training '
+                        'model_dir or a checkpoint prefix).')
   try:
-    class_names, image_ids = predictor.load_categories(annotation_file)
-  except (ValueError, KeyError, TypeError, AttributeError,
-          tf.errors.OpError) as e:
-    return _fail(f'--annotation_file={annotation_file} is not a COCO JSON '
-                 f'({type(e).__name__}: {e}); pass a COCO JSON with '
-                 '"categories" and "images" or leave the flag out.')
-  run = predict_files(predict, paths, _OUTPUT_DIR.value, class_names,
-                      image_ids, _MIN_SCORE.value)
+    checkpoint = checkpoints.resolve_checkpoint(flag_values.checkpoint_path)
+    params = experiment_params.parse(flag_values.experiment,
+                                     flag_values.config_file or [],
+                                     flag_values.params_override)
+  except (checkpoints.CheckpointNotFoundError,
+          experiment_params.ParamsError) as e:
+    raise _UsageProblem(str(e)) from None
+  if annotation_file is None and os.path.exists(params.task.annotation_file):
+    annotation_file = params.task.annotation_file
+  return predictor.checkpoint_predictor(params, checkpoint), annotation_file
+
+
+def main(argv, flag_values=flags.FLAGS):
+  """Predicts as the parsed `flag_values` say; returns the exit status."""
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  try:
+    if not flag_values.images or not flag_values.output_dir:
+      raise _UsageProblem('--images and --output_dir are required.')
+    if bool(flag_values.saved_model) == bool(flag_values.experiment):
+      raise _UsageProblem('give either --saved_model or --experiment (with '
+                          '--checkpoint_path).')
+    paths = sorted(glob.glob(flag_values.images))
+    if not paths:
+      raise _UsageProblem(f'no files match --images={flag_values.images!r}.')
+    predict, annotation_file = _predictor(flag_values)
+    try:
+      class_names, image_ids = predictor.load_categories(annotation_file)
+    except (ValueError, KeyError, TypeError, AttributeError,
+            tf.errors.OpError) as e:
+      raise _UsageProblem(
+          f'--annotation_file={annotation_file} is not a COCO JSON '
+          f'({type(e).__name__}: {e}); pass a COCO JSON with "categories" '
+          'and "images" or leave the flag out.') from None
+  except _UsageProblem as e:
+    return _fail(str(e))
+  run = predict_files(predict, paths, flag_values.output_dir, class_names,
+                      image_ids, flag_values.min_score)
   print(f'{len(run.pngs)} pictures and {run.num_detections} detections: '
-        f'{_OUTPUT_DIR.value} ({os.path.basename(run.json_path)})')
+        f'{flag_values.output_dir} ({os.path.basename(run.json_path)})')
   if run.failures:
     return _fail(f'{len(run.failures)} of {len(paths)} images could not be '
                  'predicted (listed above); the others were written.')
@@ -200,4 +227,5 @@ def main(_):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(lambda argv: sys.exit(main(argv)))

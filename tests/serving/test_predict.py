@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from absl import flags
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_util
@@ -187,6 +188,36 @@ def test_predict_sees_what_the_converter_stores(tmp_path):
   np.testing.assert_array_equal(
       seen[0][..., 0], np.round(deep / 257.0).astype(np.uint8))
   assert seen[1].shape == (40, 30, 3)
+
+
+def _main(*args):
+  flag_values = flags.FlagValues()
+  predict_lib.define_flags(flag_values)
+  flag_values(['predict', *args])
+  return predict_lib.main(['predict'], flag_values)
+
+
+def test_unusable_model_flags_are_one_line(tmp_path, capsys):
+  _write_images(str(tmp_path))
+  common = [f'--images={tmp_path}/img_*.png', f'--output_dir={tmp_path}/o']
+  checkpoint = tf.train.Checkpoint(v=tf.Variable(1.0)).write(
+      str(tmp_path / 'ckpts' / 'ckpt-3'))
+  cases = [
+      ([f'--saved_model={tmp_path}'], 'holds no SavedModel'),
+      (['--experiment=mnc_shapes_demo', f'--checkpoint_path={tmp_path}'],
+       f'no checkpoint in directory {tmp_path}'),
+      (['--experiment=mnc_nope', f'--checkpoint_path={tmp_path}/ckpt-1'],
+       'ckpt-1 does not exist'),
+      (['--experiment=mnc_nope', f'--checkpoint_path={checkpoint}'],
+       'unknown --experiment=mnc_nope'),
+      ([f'--saved_model={tmp_path}', '--experiment=mnc_shapes_demo'],
+       'either --saved_model or --experiment'),
+  ]
+  for args, message in cases:
+    assert _main(*common, *args) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+  assert not (tmp_path / 'o').exists()
 
 
 def _run_predict_cli(saved_model, images, out_dir):
