@@ -1,6 +1,7 @@
 """Benchmark of RoI warping: custom op vs pure-TF twin vs crop_and_resize.
 
-    python -m mnc_tf.benchmarks.roi_warp [--json] [--runs 7] [--workload vgg16]
+    python -m mnc_tf.benchmarks.roi_warp [--json] [--runs=7] [--repeats=3]
+        [--workload=vgg16|resnet_light|small] [--implementations=custom,builtin]
 
 Times, in one process, the forward pass and the forward + backward pass
 (gradients w.r.t. features AND boxes) of:
@@ -10,16 +11,25 @@ Times, in one process, the forward pass and the forward + backward pass
     (`implementation='crop_and_resize'`, exact zero padding),
   * `builtin`: `tf.image.crop_and_resize` sampling the same points (normalized
     boxes set to the first and last sample positions) + `tf.nn.max_pool2d`.
-Each is a `tf.function`, warmed up once, then timed `--runs` times; the table
-shows the median and the speed-up of `custom` over `builtin`.
+Each is a `tf.function`, warmed up once, then timed `--runs` times (median).
+With `--repeats` R > 1 the whole comparison runs R times, interleaved, and
+the speed-ups over `builtin` are reported per repeat and as their median and
+range (on a shared machine the ratio within one repeat is what is comparable).
+
+Boxes are spread like RPN proposals: centres uniform over the image, areas
+log-uniform between 16^2 and 600^2 px, aspect ratios (h / w) log-uniform in
+[0.5, 2], clipped to the image.
 """
 
-import argparse
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 
+from absl import app
+from absl import flags
 import numpy as np
 import tensorflow as tf
 
@@ -37,15 +47,33 @@ WORKLOADS = {
 SPATIAL_SCALE = 1.0 / 16
 
 
+# Proposal-like boxes (see the module docstring).
+MIN_SIDE, MAX_SIDE = 16.0, 600.0
+MIN_ASPECT, MAX_ASPECT = 0.5, 2.0
+
+
+def proposal_boxes(rng, batch, num_boxes, img_h, img_w):
+  """[batch, num_boxes, 4] boxes (ymin, xmin, ymax, xmax) like RPN proposals.
+
+  Centres uniform over the image; sqrt(area) log-uniform in [16, 600] px;
+  aspect h / w log-uniform in [0.5, 2]; clipped to the image.
+  """
+  shape = (batch, num_boxes)
+  side = np.exp(rng.uniform(np.log(MIN_SIDE), np.log(MAX_SIDE), shape))
+  aspect = np.exp(rng.uniform(np.log(MIN_ASPECT), np.log(MAX_ASPECT), shape))
+  h, w = side * np.sqrt(aspect), side / np.sqrt(aspect)
+  cy, cx = rng.uniform(0, img_h, shape), rng.uniform(0, img_w, shape)
+  return np.stack([np.clip(cy - h / 2, 0, img_h), np.clip(cx - w / 2, 0, img_w),
+                   np.clip(cy + h / 2, 0, img_h), np.clip(cx + w / 2, 0, img_w)],
+                  -1)
+
+
 def make_inputs(workload, seed=0):
-  """Random features and boxes (inside the image) for a workload."""
+  """Random features and proposal-like boxes for a workload."""
   (b, h, w, c), k, _, _ = WORKLOADS[workload]
   rng = np.random.default_rng(seed)
   features = rng.standard_normal((b, h, w, c)).astype(np.float32)
-  img_h, img_w = h / SPATIAL_SCALE, w / SPATIAL_SCALE
-  y = np.sort(rng.uniform(0, img_h, size=(b, k, 2)), axis=-1)
-  x = np.sort(rng.uniform(0, img_w, size=(b, k, 2)), axis=-1)
-  boxes = np.stack([y[..., 0], x[..., 0], y[..., 1], x[..., 1]], -1)
+  boxes = proposal_boxes(rng, b, k, h / SPATIAL_SCALE, w / SPATIAL_SCALE)
   return tf.constant(features), tf.constant(boxes.astype(np.float32))
 
 
@@ -66,16 +94,21 @@ def builtin_warp(features, boxes, output_size, pooled_size):
   return out
 
 
-def _implementations():
+IMPLEMENTATIONS = ('custom', 'twin', 'crop_and_resize', 'builtin')
+
+
+def _implementations(names=IMPLEMENTATIONS):
   impls = {}
-  if roi_warp_custom.load() is not None:
+  if 'custom' in names and roi_warp_custom.load() is not None:
     impls['custom'] = lambda f, b, s, p: roi_warp(
         f, b, s, SPATIAL_SCALE, p, implementation='custom')
-  impls['twin'] = lambda f, b, s, p: roi_warp(
-      f, b, s, SPATIAL_SCALE, p, implementation='tf')
-  impls['crop_and_resize'] = lambda f, b, s, p: roi_warp(
-      f, b, s, SPATIAL_SCALE, p, implementation='crop_and_resize')
-  impls['builtin'] = builtin_warp
+  if 'twin' in names:
+    impls['twin'] = lambda f, b, s, p: roi_warp(
+        f, b, s, SPATIAL_SCALE, p, implementation='tf')
+  if 'crop_and_resize' in names:
+    impls['crop_and_resize'] = lambda f, b, s, p: roi_warp(
+        f, b, s, SPATIAL_SCALE, p, implementation='crop_and_resize')
+  impls['builtin'] = builtin_warp  # the yardstick, always timed
   return impls
 
 
@@ -90,12 +123,10 @@ def _time(fn, runs):
   return statistics.median(times)
 
 
-def run(workload='vgg16', runs=7):
-  """Returns a list of result rows (dicts) for one workload."""
-  features, boxes = make_inputs(workload)
-  _, _, output_size, pooled_size = WORKLOADS[workload]
-  rows = []
-  for name, warp in _implementations().items():
+def _timed_functions(features, boxes, output_size, pooled_size, names):
+  """{name: (forward fn, forward + backward fn)} as tf.functions."""
+  fns = {}
+  for name, warp in _implementations(names).items():
 
     @tf.function
     def forward(warp=warp):
@@ -109,53 +140,140 @@ def run(workload='vgg16', runs=7):
         loss = tf.reduce_sum(out * out)
       return tape.gradient(loss, [features, boxes])
 
-    rows.append({'implementation': name,
-                 'forward_ms': _time(forward, runs),
-                 'forward_backward_ms': _time(forward_backward, runs)})
-  builtin = next(r for r in rows if r['implementation'] == 'builtin')
-  for r in rows:
-    r['forward_speedup_vs_builtin'] = builtin['forward_ms'] / r['forward_ms']
-    r['forward_backward_speedup_vs_builtin'] = (
-        builtin['forward_backward_ms'] / r['forward_backward_ms'])
+    fns[name] = (forward, forward_backward)
+  return fns
+
+
+def run(workload='vgg16', runs=7, repeats=1, names=IMPLEMENTATIONS):
+  """Result rows (dicts) for one workload, medians over the repeats.
+
+  Each row holds the median forward / forward + backward times (ms) and
+  speed-ups over `builtin`; with repeats > 1 also `*_per_repeat` lists (each
+  repeat times every implementation once, in turn) and `*_range` [min, max].
+  """
+  features, boxes = make_inputs(workload)
+  _, _, output_size, pooled_size = WORKLOADS[workload]
+  fns = _timed_functions(features, boxes, output_size, pooled_size, names)
+  per = {name: {'forward_ms': [], 'forward_backward_ms': []} for name in fns}
+  for _ in range(repeats):
+    for name, (forward, forward_backward) in fns.items():
+      per[name]['forward_ms'].append(_time(forward, runs))
+      per[name]['forward_backward_ms'].append(_time(forward_backward, runs))
+  rows = []
+  builtin = per['builtin']
+  for name, t in per.items():
+    row = {'implementation': name}
+    for key in ('forward', 'forward_backward'):
+      ms = t[key + '_ms']
+      ratios = [b / m for b, m in zip(builtin[key + '_ms'], ms)]
+      row[key + '_ms'] = statistics.median(ms)
+      row[key + '_speedup_vs_builtin'] = statistics.median(ratios)
+      if repeats > 1:
+        row[key + '_ms_per_repeat'] = ms
+        row[key + '_speedup_per_repeat'] = ratios
+        row[key + '_speedup_range'] = [min(ratios), max(ratios)]
+    rows.append(row)
   return rows
 
 
 def machine():
   return {'machine': platform.machine(), 'processor': platform.processor(),
-          'cpus': len(__import__('os').sched_getaffinity(0)),
+          'cpus': len(os.sched_getaffinity(0)),
+          'load_average_1min': os.getloadavg()[0],
           'tensorflow': tf.__version__}
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--json', action='store_true', help='print JSON only')
-  parser.add_argument('--runs', type=int, default=7)
-  parser.add_argument('--workload', choices=sorted(WORKLOADS), default='vgg16')
-  args = parser.parse_args(argv)
-  if args.runs < 5:
-    parser.error('--runs must be >= 5 (the table reports a median)')
-  rows = run(args.workload, args.runs)
-  (b, h, w, c), k, s, p = WORKLOADS[args.workload]
-  report = {'workload': {'name': args.workload, 'features': [b, h, w, c],
-                         'boxes_per_image': k, 'output_size': s,
-                         'pooled_size': p, 'runs': args.runs},
-            'machine': machine(), 'results': rows}
-  if args.json:
-    print(json.dumps(report, indent=2))
-    return report
-  print(f'RoI warp, {args.workload}: features {b}x{h}x{w}x{c}, {k} boxes, '
-        f'S={s}, P={p}, median of {args.runs} runs ({report["machine"]["cpus"]} CPUs)')
-  print(f'{"implementation":<16} {"forward ms":>11} {"fwd+bwd ms":>11} '
-        f'{"fwd x":>7} {"fwd+bwd x":>10}')
-  for r in rows:
-    print(f'{r["implementation"]:<16} {r["forward_ms"]:>11.1f} '
-          f'{r["forward_backward_ms"]:>11.1f} '
-          f'{r["forward_speedup_vs_builtin"]:>7.2f} '
-          f'{r["forward_backward_speedup_vs_builtin"]:>10.2f}')
-  print('x = speed-up over builtin (crop_and_resize + max_pool2d); '
-        'fwd+bwd = gradients w.r.t. features and boxes')
-  return report
+def define_flags(flag_values=flags.FLAGS):
+  """The CLI's flags on `flag_values` (the CLI: absl's global FLAGS)."""
+  define = dict(flag_values=flag_values)
+  flags.DEFINE_bool('json', False, 'Print JSON only.', **define)
+  flags.DEFINE_integer('runs', 7, 'Timed runs per measurement (median; >= 5).',
+                       lower_bound=5, **define)
+  flags.DEFINE_integer('repeats', 1, 'Times the whole comparison is repeated '
+                       '(interleaved); the speed-ups are reported per repeat '
+                       'and as median and range.', lower_bound=1, **define)
+  flags.DEFINE_enum('workload', 'vgg16', sorted(WORKLOADS), 'Workload.',
+                    **define)
+  flags.DEFINE_list('implementations', list(IMPLEMENTATIONS),
+                    'Which implementations to time (builtin always is).',
+                    **define)
+
+
+def report(flag_values):
+  """Runs the benchmark for parsed `flag_values`; returns the report dict."""
+  unknown = set(flag_values.implementations) - set(IMPLEMENTATIONS)
+  if unknown:
+    raise ValueError(f'unknown --implementations {sorted(unknown)}; known: '
+                     f'{", ".join(IMPLEMENTATIONS)}')
+  rows = run(flag_values.workload, flag_values.runs, flag_values.repeats,
+             tuple(flag_values.implementations))
+  (b, h, w, c), k, s, p = WORKLOADS[flag_values.workload]
+  return {'workload': {'name': flag_values.workload, 'features': [b, h, w, c],
+                       'boxes_per_image': k, 'output_size': s,
+                       'pooled_size': p, 'runs': flag_values.runs,
+                       'repeats': flag_values.repeats,
+                       'boxes': 'proposal-like: sqrt(area) log-uniform in '
+                                f'[{MIN_SIDE:g}, {MAX_SIDE:g}] px, aspect '
+                                f'log-uniform in [{MIN_ASPECT:g}, '
+                                f'{MAX_ASPECT:g}], centres uniform, clipped'},
+          'machine': machine(), 'results': rows}
+
+
+def format_table(rep):
+  """The human-readable table of a report."""
+  wl = rep['workload']
+  b, h, w, c = wl['features']
+  lines = [f'RoI warp, {wl["name"]}: features {b}x{h}x{w}x{c}, '
+           f'{wl["boxes_per_image"]} boxes ({wl["boxes"]}), '
+           f'S={wl["output_size"]}, P={wl["pooled_size"]}, median of '
+           f'{wl["runs"]} runs x {wl["repeats"]} repeats '
+           f'({rep["machine"]["cpus"]} CPUs, load '
+           f'{rep["machine"]["load_average_1min"]:.1f})',
+           f'{"implementation":<16} {"forward ms":>11} {"fwd+bwd ms":>11} '
+           f'{"fwd x":>7} {"fwd+bwd x":>10} {"fwd+bwd x range":>16}']
+  for r in rep['results']:
+    rng = r.get('forward_backward_speedup_range')
+    lines.append(
+        f'{r["implementation"]:<16} {r["forward_ms"]:>11.1f} '
+        f'{r["forward_backward_ms"]:>11.1f} '
+        f'{r["forward_speedup_vs_builtin"]:>7.2f} '
+        f'{r["forward_backward_speedup_vs_builtin"]:>10.2f} '
+        + (f'{rng[0]:>7.2f} - {rng[1]:<6.2f}' if rng else f'{"-":>16}'))
+  lines.append('x = speed-up over builtin (crop_and_resize + max_pool2d), '
+               'median over repeats; fwd+bwd = gradients w.r.t. features and '
+               'boxes')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  """Parses `argv` (program name first) on fresh flags; returns the report.
+
+  Raises:
+    SystemExit(1) with a one-line message on bad flags.
+  """
+  flag_values = flags.FlagValues()
+  define_flags(flag_values)
+  try:
+    flag_values(argv)
+    rep = report(flag_values)
+  except (flags.Error, ValueError) as e:
+    print(f'roi_warp benchmark: error: {e}', file=sys.stderr)
+    raise SystemExit(1) from e
+  print(json.dumps(rep, indent=2) if flag_values.json else format_table(rep))
+  return rep
 
 
 if __name__ == '__main__':
-  main()
+  define_flags()
+
+  def _main(argv):
+    try:
+      rep = report(flags.FLAGS)
+    except ValueError as e:
+      print(f'roi_warp benchmark: error: {e}', file=sys.stderr)
+      return 1
+    print(json.dumps(rep, indent=2) if flags.FLAGS.json else format_table(rep))
+    del argv
+    return 0
+
+  app.run(lambda argv: sys.exit(_main(argv)))
