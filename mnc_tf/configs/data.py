@@ -37,6 +37,10 @@ class Parser(hyperparams.Config):
     skip_crowd_during_training: drop is_crowd instances from training labels.
     mean: RGB mean (on [0, 1]) subtracted by the normalisation.
     stddev: RGB stddev (on [0, 1]) the normalisation divides by.
+    mask_crop_size: training masks as per-instance C x C crops inside their
+      gt boxes (`mnc_tf.ops.mask_crop_targets`; 100 instances cost
+      100 * C^2 bytes instead of 100 * Hp * Wp) when > 0; 0: full-image
+      [M, Hp, Wp] masks.  Evaluation always keeps full-image masks.
   """
   scale: int = 600
   max_size: int = 1000
@@ -49,6 +53,7 @@ class Parser(hyperparams.Config):
       default_factory=lambda: list(MEAN_NORM))
   stddev: List[float] = dataclasses.field(
       default_factory=lambda: list(STDDEV_NORM))
+  mask_crop_size: int = 0
 
 
 def resolve_padded_size(parser: Parser):

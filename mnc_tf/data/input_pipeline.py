@@ -61,7 +61,7 @@ def build_dataset(file_pattern, params, input_context=None):
       cycle_length, block_length, deterministic, seed, sharding, dtype,
       prefetch_buffer_size and `parser` (scale, max_size, padded_size,
       size_divisor, max_num_instances, aug_rand_hflip,
-      skip_crowd_during_training, mean, stddev).
+      skip_crowd_during_training, mean, stddev, mask_crop_size).
     input_context: optional `tf.distribute.InputContext` (what
       `strategy.distribute_datasets_from_function` passes): the data are
       sharded between its input pipelines and the batch is the per-replica
@@ -77,7 +77,9 @@ def build_dataset(file_pattern, params, input_context=None):
         gt_boxes: float32 [B, N, 4], [ymin, xmin, ymax, xmax] in input
           pixels, -1 rows after the valid ones;
         gt_classes: int32 [B, N], the data set's category ids, -1 padding;
-        gt_masks: uint8 [B, N, Hp, Wp], full-image 0 / 1 masks;
+        gt_masks: uint8 [B, N, Hp, Wp], full-image 0 / 1 masks; in training
+          with `parser.mask_crop_size` C > 0 a dict {'crops': uint8
+          [B, N, C, C]} of per-instance crops (`parser.Parser`);
         gt_is_crowd: int32 [B, N];
         gt_num_instances: int32 [B];
         source_id: int64 [B];

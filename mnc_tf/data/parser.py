@@ -37,7 +37,12 @@ Output (per example; the pipeline batches it):
     gt_classes: int32 [max_num_instances], the data set's category ids;
       padding -1.
     gt_masks: uint8 [max_num_instances, Hp, Wp], full-image 0 / 1 masks
-      aligned with `image`; padding all 0.
+      aligned with `image`; padding all 0.  In training with
+      `mask_crop_size` C > 0 instead a dict {'crops': uint8
+      [max_num_instances, C, C]}: each instance's mask coverage (x 255) on a
+      C x C grid over `mask_crop_targets.crop_boxes(gt_boxes, [Hp, Wp])`
+      (its gt box + 1 pixel, clipped to the image), sampled from the
+      original-resolution mask (no full-image mask is made); padding 0.
     gt_is_crowd: int32 [max_num_instances], 0 / 1; padding 0.
     gt_num_instances: int32 scalar, the valid rows (<= max_num_instances).
     source_id: int64 scalar.
@@ -58,6 +63,7 @@ from official.vision.ops import box_ops
 from official.vision.ops import preprocess_ops
 
 from mnc_tf.configs import data as data_config
+from mnc_tf.ops import mask_crop_targets
 
 
 def compute_scaled_size(image_size, scale, max_size):
@@ -121,7 +127,7 @@ class Parser(mg_parser.Parser):
                size_divisor=32, max_num_instances=100, aug_rand_hflip=True,
                skip_crowd_during_training=True,
                mean=data_config.MEAN_NORM, stddev=data_config.STDDEV_NORM,
-               dtype='float32'):
+               dtype='float32', mask_crop_size=0):
     """Initialises the parser.
 
     Args:
@@ -136,7 +142,12 @@ class Parser(mg_parser.Parser):
       mean: RGB mean on [0, 1].
       stddev: RGB stddev on [0, 1].
       dtype: image dtype.
+      mask_crop_size: C > 0: training masks as per-instance C x C crops
+        (see the module docstring); 0: full-image masks.
     """
+    if mask_crop_size < 0:
+      raise ValueError('mask_crop_size must be >= 0 (0: full-image masks), '
+                       'got %d' % mask_crop_size)
     params = data_config.Parser(
         scale=scale, max_size=max_size, padded_size=list(padded_size or []),
         size_divisor=size_divisor)
@@ -149,6 +160,7 @@ class Parser(mg_parser.Parser):
     self._mean = tuple(float(v) for v in mean)
     self._stddev = tuple(float(v) for v in stddev)
     self._dtype = dtype
+    self._mask_crop_size = int(mask_crop_size)
 
   @classmethod
   def from_config(cls, params, dtype='float32'):
@@ -159,7 +171,8 @@ class Parser(mg_parser.Parser):
                max_num_instances=params.max_num_instances,
                aug_rand_hflip=params.aug_rand_hflip,
                skip_crowd_during_training=params.skip_crowd_during_training,
-               mean=params.mean, stddev=params.stddev, dtype=dtype)
+               mean=params.mean, stddev=params.stddev, dtype=dtype,
+               mask_crop_size=params.mask_crop_size)
 
   @property
   def padded_size(self):
@@ -206,22 +219,27 @@ class Parser(mg_parser.Parser):
     boxes = box_ops.denormalize_boxes(boxes, image_size)
     boxes = preprocess_ops.resize_and_crop_boxes(
         boxes, image_info[2, :], image_info[1, :], image_info[3, :])
-    # Masks are flipped after their resize: nearest-neighbour resampling does
-    # not commute with a flip, bilinear (the image's) does.
-    masks = resize_masks(masks, scaled_size, None)
-    masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]), lambda: masks)
-
     keep = box_ops.get_non_empty_box_indices(boxes)
     boxes, classes, is_crowd, masks = [
         tf.gather(t, keep) for t in (boxes, classes, is_crowd, masks)]
     num_instances = tf.minimum(tf.shape(classes)[0], self._max_num_instances)
 
     n = self._max_num_instances
+    if is_training and self._mask_crop_size:
+      gt_masks = {'crops': self._instance_crops(
+          masks[:n], boxes[:n], image_info, flip)}
+    else:
+      # Masks are flipped after their resize: nearest-neighbour resampling
+      # does not commute with a flip, bilinear (the image's) does.
+      masks = resize_masks(masks, scaled_size, None)
+      masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]),
+                      lambda: masks)
+      gt_masks = _pad_masks(masks, n, self._padded_size)
     labels = {
         'image_info': image_info,
         'gt_boxes': preprocess_ops.clip_or_pad_to_fixed_size(boxes, n, -1),
         'gt_classes': preprocess_ops.clip_or_pad_to_fixed_size(classes, n, -1),
-        'gt_masks': _pad_masks(masks, n, self._padded_size),
+        'gt_masks': gt_masks,
         'gt_is_crowd': preprocess_ops.clip_or_pad_to_fixed_size(is_crowd, n,
                                                                 0),
         'gt_num_instances': tf.cast(num_instances, tf.int32),
@@ -230,6 +248,29 @@ class Parser(mg_parser.Parser):
     if not is_training:
       labels['groundtruths'] = self._groundtruths(data, image_size)
     return tf.cast(image, self._dtype), labels
+
+  def _instance_crops(self, masks, boxes, image_info, flip):
+    """uint8 [max_num_instances, C, C] crops of the original-size masks.
+
+    Args:
+      masks: uint8 [n, H, W] original masks, NOT flipped.
+      boxes: [n, 4] gt boxes in network-input pixels (flipped if `flip`).
+      image_info: the parser's [4, 2] image info.
+      flip: bool scalar, the image was flipped.
+    """
+    size = self._mask_crop_size
+    # As the full-image path: flipped masks, zeros after the content's
+    # bottom / right edge (the bilinear samples fade there as they do next
+    # to the network input's zero padding).
+    masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]), lambda: masks)
+    masks = tf.pad(masks, [[0, 0], [0, 1], [0, 1]])
+    crop_boxes = mask_crop_targets.crop_boxes(boxes, self._padded_size)
+    crop_boxes /= tf.tile(image_info[2, :], [2])  # original pixels
+    crops = mask_crop_targets.crop_instance_masks(masks, crop_boxes, size)
+    crops = tf.pad(crops, [[0, self._max_num_instances - tf.shape(crops)[0]],
+                           [0, 0], [0, 0]])
+    crops.set_shape([self._max_num_instances, size, size])
+    return crops
 
   def _groundtruths(self, data, image_size):
     """Model Garden's COCO-evaluator groundtruth dict (original pixels)."""
