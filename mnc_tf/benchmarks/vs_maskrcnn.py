@@ -1,0 +1,264 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+r"""MNC vs Model Garden's Mask R-CNN: same data, backbone depth and steps.
+
+    python -m mnc_tf.benchmarks.vs_maskrcnn \
+        --train_input='out/hard_data/train-*.tfrecord' \
+        --val_input='out/hard_data/val-*.tfrecord' \
+        --annotation_file=out/hard/val.json --class_ids=1,2,4,7,10 \
+        --train_steps=2500 --work_dir=/tmp/vs_maskrcnn [--json]
+
+Trains, from scratch and one after the other in this process, with the
+same optimizer (SGD momentum 0.9, the custom-data recipe's learning rate,
+warm-up, step decay at 80 % and gradient-norm clip), batch size and number
+of steps:
+
+  * MNC: the custom-data recipe (`configs/experiments/mnc_custom_data.yaml`
+    over `mnc_shapes_demo`) with Model Garden's ResNet-18 cut after conv4
+    (`backbone.resnet.model_id=18`, stride 16, batch norm trained);
+  * Mask R-CNN: Model Garden's `maskrcnn_resnetfpn_coco` with ResNet-18 and
+    its FPN (levels 2-6), images resized to fit `--maskrcnn_size` square
+    (the MNC recipe's longer side), no pretrained weights, no bfloat16 / XLA.
+
+Both are then evaluated on the validation TFRecords by their tasks' COCO
+evaluators (pycocotools on `--annotation_file`): mask AP / AP50 / APs, box
+AP.  Train time is the wall time of the training steps (tracing included);
+inference time is the evaluation's wall time per validation image (model
+plus post-processing plus the evaluator's bookkeeping).  Run it alone:
+timings on a shared machine are only comparable within one run.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from official.common import distribute_utils
+from official.core import exp_factory
+from official.core import task_factory
+from official.core import train_lib
+from official.core import train_utils
+from official.modeling.hyperparams import params_dict
+from official.vision import registry_imports  # pylint: disable=unused-import
+
+from mnc_tf import registry_imports as mnc_registry  # pylint: disable=unused-import
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+RECIPE_YAML = os.path.join(_REPO_ROOT, 'configs', 'experiments',
+                           'mnc_custom_data.yaml')
+METRICS = ('mask_AP', 'mask_AP50', 'mask_APs', 'mask_APm', 'box_AP')
+
+
+def _optimizer(train_steps, learning_rate, clipnorm):
+  warmup = min(100, max(train_steps // 5, 1))
+  return {
+      'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9,
+                                           'global_clipnorm': clipnorm}},
+      'learning_rate': {'type': 'stepwise', 'stepwise': {
+          'boundaries': [max(int(train_steps * 0.8), warmup + 1)],
+          'values': [learning_rate, learning_rate / 10]}},
+      'warmup': {'type': 'linear', 'linear': {
+          'warmup_steps': warmup, 'warmup_learning_rate': learning_rate / 4}},
+  }
+
+
+def _trainer(train_steps, val_steps, learning_rate, clipnorm):
+  loop = min(100, train_steps)
+  return {'train_steps': train_steps, 'validation_steps': val_steps,
+          'validation_interval': train_steps, 'steps_per_loop': loop,
+          'summary_interval': loop, 'checkpoint_interval': train_steps,
+          'max_to_keep': 1,
+          'optimizer_config': _optimizer(train_steps, learning_rate,
+                                         clipnorm)}
+
+
+def mnc_params(train_input, val_input, annotation_file, class_ids,
+               train_steps, val_steps, batch_size, learning_rate,
+               clipnorm=30.0, model_id=18):
+  """The MNC experiment: the custom-data recipe with a ResNet conv4 trunk."""
+  params = exp_factory.get_exp_config('mnc_shapes_demo')
+  params = params_dict.override_params_dict(params, RECIPE_YAML,
+                                            is_strict=True)
+  params.override({
+      'task': {
+          'annotation_file': annotation_file,
+          'model': {'class_ids': list(class_ids),
+                    'backbone': {'type': 'resnet', 'resnet': {
+                        'model_id': model_id, 'freeze_batch_norm': False}}},
+          'train_data': {'input_path': train_input,
+                         'global_batch_size': batch_size},
+          'validation_data': {'input_path': val_input,
+                              'global_batch_size': batch_size}},
+      'trainer': _trainer(train_steps, val_steps, learning_rate, clipnorm),
+  }, is_strict=True)
+  return params
+
+
+def maskrcnn_params(train_input, val_input, annotation_file, class_ids,
+                    train_steps, val_steps, batch_size, learning_rate,
+                    image_size, max_num_instances, clipnorm=30.0,
+                    model_id=18):
+  """Model Garden's Mask R-CNN (ResNet-FPN) on the same data, from scratch."""
+  params = exp_factory.get_exp_config('maskrcnn_resnetfpn_coco')
+  params.override({
+      'runtime': {'mixed_precision_dtype': 'float32', 'enable_xla': False,
+                  'distribution_strategy': 'one_device', 'num_gpus': 0},
+      'task': {
+          'init_checkpoint': '', 'init_checkpoint_modules': '',
+          'annotation_file': annotation_file,
+          'model': {'num_classes': max(class_ids) + 1,
+                    'input_size': [image_size, image_size, 3],
+                    'backbone': {'type': 'resnet',
+                                 'resnet': {'model_id': model_id}},
+                    'norm_activation': {'use_sync_bn': False}},
+          'losses': {'l2_weight_decay': 1e-4},
+          'train_data': {'input_path': train_input,
+                         'global_batch_size': batch_size,
+                         'shuffle_buffer_size': 256,
+                         'parser': {'aug_rand_hflip': True,
+                                    'aug_scale_min': 1.0,
+                                    'aug_scale_max': 1.0,
+                                    'max_num_instances': max_num_instances}},
+          'validation_data': {'input_path': val_input,
+                              'global_batch_size': batch_size,
+                              'drop_remainder': False}},
+      'trainer': _trainer(train_steps, val_steps, learning_rate, clipnorm),
+  }, is_strict=True)
+  return params
+
+
+def train_and_evaluate(params, model_dir, runner_class):
+  """Trains `params.trainer.train_steps` steps, then evaluates once.
+
+  Returns:
+    {'train_seconds', 'eval_seconds', metric: value ...}.
+  """
+  strategy = distribute_utils.get_distribution_strategy(
+      distribution_strategy='one_device', num_gpus=0)
+  with strategy.scope():
+    task = task_factory.get_task(params.task, logging_dir=model_dir)
+  train_utils.serialize_config(params, model_dir)
+  runner = runner_class(distribution_strategy=strategy, task=task,
+                        mode='train_and_eval', params=params,
+                        model_dir=model_dir)
+  start = time.time()
+  with strategy.scope():
+    runner.controller.train(steps=params.trainer.train_steps)
+  train_seconds = time.time() - start
+  start = time.time()
+  with strategy.scope():
+    logs = runner.controller.evaluate(steps=params.trainer.validation_steps)
+  eval_seconds = time.time() - start
+  result = {'train_seconds': train_seconds, 'eval_seconds': eval_seconds}
+  for name in METRICS:
+    if name in logs:
+      result[name] = float(logs[name])
+  return result
+
+
+def _num_images(annotation_file):
+  with open(annotation_file) as f:
+    return len(json.load(f)['images'])
+
+
+def format_table(rows):
+  """Markdown table of the results."""
+  header = ('| model | steps | train s | inference s/image | mask AP | '
+            'mask AP50 | mask APs | mask APm | box AP |')
+  lines = [header, '|' + '---|' * 9]
+  for name, r in rows.items():
+    lines.append('| %s | %d | %.0f | %.3f | %s |' % (
+        name, r['steps'], r['train_seconds'], r['inference_seconds'],
+        ' | '.join('%.3f' % r[m] if m in r else 'n/a' for m in METRICS)))
+  return '\n'.join(lines)
+
+
+def define_flags(flag_values=flags.FLAGS):
+  """The CLI's flags on `flag_values` (the CLI: absl's global FLAGS)."""
+  define = dict(flag_values=flag_values)
+  flags.DEFINE_string('train_input', None, 'Training TFRecord glob.', **define)
+  flags.DEFINE_string('val_input', None, 'Validation TFRecord glob.',
+                      **define)
+  flags.DEFINE_string('annotation_file', None, 'Validation COCO JSON.',
+                      **define)
+  flags.DEFINE_list('class_ids', None, 'Data-set category ids.', **define)
+  flags.DEFINE_integer('train_steps', 2500, 'Steps for each model.', **define)
+  flags.DEFINE_integer('batch_size', 2, 'Images per step.', **define)
+  flags.DEFINE_float('learning_rate', 0.004, 'Peak learning rate.', **define)
+  flags.DEFINE_integer('maskrcnn_size', 448, 'Mask R-CNN input square.',
+                       **define)
+  flags.DEFINE_string('work_dir', '/tmp/mnc_vs_maskrcnn', 'Model dirs go '
+                      'here (one per model).', **define)
+  flags.DEFINE_list('models', ['mnc', 'maskrcnn'], 'Which models to run.',
+                    **define)
+  flags.DEFINE_bool('json', False, 'Print JSON instead of the table.',
+                    **define)
+
+
+def run(flag_values):
+  """Runs the comparison for parsed `flag_values`; returns 0 or 1."""
+  from mnc_tf.tasks import runner as mnc_runner  # pylint: disable=g-import-not-at-top
+  missing = [n for n in ('train_input', 'val_input', 'annotation_file',
+                         'class_ids') if not flag_values[n].value]
+  if missing:
+    print('vs_maskrcnn: error: --%s is required' % ', --'.join(missing),
+          file=sys.stderr)
+    return 1
+  try:
+    class_ids = [int(c) for c in flag_values.class_ids]
+    num_val = _num_images(flag_values.annotation_file)
+  except (ValueError, OSError, KeyError) as e:
+    print('vs_maskrcnn: error: %s' % e, file=sys.stderr)
+    return 1
+  unknown = set(flag_values.models) - {'mnc', 'maskrcnn'}
+  if unknown:
+    print('vs_maskrcnn: error: unknown --models %s' % sorted(unknown),
+          file=sys.stderr)
+    return 1
+  steps = flag_values.train_steps
+  val_steps = int(math.ceil(num_val / flag_values.batch_size))
+  common = (flag_values.train_input, flag_values.val_input,
+            flag_values.annotation_file, class_ids, steps, val_steps,
+            flag_values.batch_size, flag_values.learning_rate)
+  builders = {
+      'mnc': lambda: (mnc_params(*common), mnc_runner.MncExperimentRunner),
+      'maskrcnn': lambda: (maskrcnn_params(
+          *common, image_size=flag_values.maskrcnn_size,
+          max_num_instances=32), train_lib.OrbitExperimentRunner)}
+  rows = {}
+  for name in flag_values.models:
+    params, runner_class = builders[name]()
+    model_dir = os.path.join(flag_values.work_dir, name)
+    logging.info('vs_maskrcnn: %s -> %s', name, model_dir)
+    result = train_and_evaluate(params, model_dir, runner_class)
+    result['steps'] = steps
+    result['inference_seconds'] = result['eval_seconds'] / max(num_val, 1)
+    rows[{'mnc': 'MNC ResNet-18 C4', 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}[
+        name]] = result
+    print('vs_maskrcnn: %s done: %s' % (name, json.dumps(result)),
+          file=sys.stderr, flush=True)
+  print(json.dumps(rows, indent=1) if flag_values.json
+        else format_table(rows))
+  return 0
+
+
+def main(argv):
+  """Parses `argv` (program name first) on fresh flags and runs."""
+  flag_values = flags.FlagValues()
+  define_flags(flag_values)
+  try:
+    flag_values(argv)
+  except flags.Error as e:
+    print('vs_maskrcnn: error: %s' % e, file=sys.stderr)
+    return 1
+  return run(flag_values)
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(lambda argv: sys.exit(run(flags.FLAGS)))

@@ -1,0 +1,57 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""MNC vs Mask R-CNN benchmark: both configs match where they must."""
+
+import json
+
+from mnc_tf.benchmarks import vs_maskrcnn
+
+
+def _configs(tmp_path):
+  common = ('tr-*.tfrecord', 'va-*.tfrecord', 'val.json', [1, 4, 9], 40, 5,
+            2, 0.01)
+  return (vs_maskrcnn.mnc_params(*common),
+          vs_maskrcnn.maskrcnn_params(*common, image_size=448,
+                                      max_num_instances=32))
+
+
+def test_same_data_depth_steps_and_optimizer(tmp_path):
+  mnc, peer = _configs(tmp_path)
+  assert mnc.task.model.backbone.type == peer.task.model.backbone.type
+  assert mnc.task.model.backbone.resnet.model_id == 18
+  assert peer.task.model.backbone.resnet.model_id == 18
+  assert not mnc.task.model.backbone.resnet.freeze_batch_norm
+  assert peer.task.init_checkpoint == '' and mnc.task.model.init_checkpoint == ''
+  # Data-set ids: MNC maps them, Mask R-CNN indexes its outputs by them.
+  assert list(mnc.task.model.class_ids) == [1, 4, 9]
+  assert peer.task.model.num_classes == 10
+  for a, b in ((mnc.task.train_data, peer.task.train_data),
+               (mnc.task.validation_data, peer.task.validation_data)):
+    assert a.input_path == b.input_path and (
+        a.global_batch_size == b.global_batch_size == 2)
+  assert mnc.task.annotation_file == peer.task.annotation_file == 'val.json'
+  assert mnc.trainer.train_steps == peer.trainer.train_steps == 40
+  assert mnc.trainer.validation_steps == peer.trainer.validation_steps == 5
+  assert (mnc.trainer.optimizer_config.as_dict()
+          == peer.trainer.optimizer_config.as_dict())
+  lr = mnc.trainer.optimizer_config.learning_rate.stepwise
+  assert list(lr.boundaries) == [32] and list(lr.values) == [0.01, 0.001]
+  # The custom-data recipe is what MNC runs; Mask R-CNN's longer side
+  # matches its padded input.
+  assert mnc.task.train_data.parser.max_size == peer.task.model.input_size[0]
+  assert peer.runtime.mixed_precision_dtype == 'float32'
+
+
+def test_table_and_bad_input(capsys):
+  row = {'steps': 10, 'train_seconds': 12.0, 'inference_seconds': 0.25,
+         'mask_AP': 0.1, 'mask_AP50': 0.3, 'mask_APs': 0.05,
+         'box_AP': 0.12, 'eval_seconds': 1.0}
+  table = vs_maskrcnn.format_table({'MNC': row})
+  assert '| MNC | 10 | 12 | 0.250 | 0.100 | 0.300 | 0.050 | n/a | 0.120 |' in (
+      table)
+  assert vs_maskrcnn.main(['vs', '--train_input=a']) == 1
+  assert '--val_input' in capsys.readouterr().err
+  assert vs_maskrcnn.main(['vs', '--train_input=a', '--val_input=b',
+                           '--annotation_file=/nonexistent.json',
+                           '--class_ids=1']) == 1
+  assert 'nonexistent.json' in capsys.readouterr().err
+  json.dumps(row)
