@@ -1,4 +1,6 @@
 # mnc_tf: one-command set-up.  `make install` is idempotent; `make test` and `make demo` depend on it.
+# Quiet unless something fails (pip --quiet; build_op.py prints the compiler log only on failure;
+# `make install V=1` shows the commands and the compiler output).
 PYTHON_SYS ?= python3
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
@@ -12,14 +14,19 @@ PYTEST_ARGS ?=
 
 install: $(STAMP) $(OP_LIB)
 
-$(VENV)/bin/python:
-	$(PYTHON_SYS) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+Q := $(if $(filter 1,$(V)),,@)
+BUILD_OP_VERBOSE := $(if $(filter 1,$(V)),--verbose,)
 
-$(STAMP): $(VENV)/bin/python requirements.txt requirements-dev.txt setup.py
-	$(PIP) install --quiet -r requirements-dev.txt
-	$(PIP) install --quiet --no-build-isolation --no-deps -e .
-	touch $(STAMP)
+$(VENV)/bin/python:
+	@echo "make install: creating $(VENV) with $(PYTHON_SYS)"
+	$(Q)$(PYTHON_SYS) -m venv $(VENV)
+	$(Q)$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(VENV)/bin/python requirements.txt requirements-dev.txt setup.py pyproject.toml
+	@echo "make install: pinned dependencies (requirements-dev.txt) and this package (editable)"
+	$(Q)$(PIP) install --quiet -r requirements-dev.txt
+	$(Q)PYTHONWARNINGS=ignore $(PIP) install --quiet --no-build-isolation --no-deps -e .
+	$(Q)touch $(STAMP)
 
 # Compiles the RoI-warp op against the venv's TensorFlow (flags from tf.sysconfig).
 # The GPU kernels are added only when MNC_TF_CUDA=1 AND nvcc is found (on PATH or
@@ -36,7 +43,8 @@ $(OP_CUDA_FLAG): FORCE
 $(OP_LIB): $(STAMP) $(OP_SRCS) $(OP_CUDA_FLAG)
 	@if [ "$(MNC_TF_CUDA)" = 1 ] && [ "$(OP_CUDA)" = 0 ]; then \
 	  echo "MNC_TF_CUDA=1 but nvcc was not found: building the CPU kernels only."; fi
-	MNC_TF_CUDA=$(OP_CUDA) $(PY) custom_ops/build_op.py --output $(OP_LIB)
+	@echo "make install: compiling the RoI-warp op -> $(OP_LIB)"
+	$(Q)MNC_TF_CUDA=$(OP_CUDA) TF_CPP_MIN_LOG_LEVEL=3 $(PY) custom_ops/build_op.py --output=$(OP_LIB) $(BUILD_OP_VERBOSE)
 
 op: $(OP_LIB)
 
@@ -54,4 +62,4 @@ cuda-harness:
 
 clean:
 	rm -f $(OP_LIB)
-	rm -rf build custom_ops/build custom_ops/cuda_harness/build *.egg-info
+	rm -rf build dist custom_ops/build custom_ops/cuda_harness/build *.egg-info

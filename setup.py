@@ -1,23 +1,74 @@
 """Installs mnc_tf (Multi-task Network Cascades for TensorFlow / Model Garden).
 
-`make install` is the supported path: it creates `.venv`, installs the pinned
+`make install` is the development path: it creates `.venv`, installs the pinned
 dependencies, installs this package in editable mode and compiles the RoI-warp
-op with `custom_ops/build_op.py` (flags from `tf.sysconfig`).  `python setup.py
-build_op` runs the same compilation step by hand.
+op with `custom_ops/build_op.py` (flags from `tf.sysconfig`).
+
+`pip install .` and `pip wheel .` compile the op too: `build_py` below runs the
+same `build_op.build()` into the build directory, so the wheel carries
+`mnc_tf/ops/_roi_warp_ops.so` (and is tagged for this platform). The op is
+compiled against the TensorFlow of the build environment, which
+`pyproject.toml` pins to the runtime's version; `--no-build-isolation` uses the
+installed one instead (no download). A failed compile fails the install with
+the compiler's output; `MNC_TF_SKIP_OP=1` installs without the op (the pure-TF
+twin then runs, ~10x slower). `python setup.py build_op` compiles the op in
+place, as `make install` does.
 """
+import importlib.util
 import os
-import subprocess
 import sys
 
 import setuptools
+from setuptools.command import build_py
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_OP_LIBRARY = os.path.join('mnc_tf', 'ops', '_roi_warp_ops.so')
+
+
+def _build_op_module():
+  """custom_ops/build_op.py as a module (it is not part of the package)."""
+  path = os.path.join(_HERE, 'custom_ops', 'build_op.py')
+  spec = importlib.util.spec_from_file_location('mnc_tf_build_op', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _compile_op(output):
+  """Compiles the op into `output`; exits with the compiler's log on failure."""
+  build_op = _build_op_module()
+  try:
+    build_op.build(output, cuda=os.environ.get('MNC_TF_CUDA') == '1',
+                   verbose=os.environ.get('MNC_TF_VERBOSE_BUILD') == '1')
+  except build_op.BuildError as e:
+    print(e.log, file=sys.stderr)
+    sys.exit(f'{e}. Fix the error above, or set MNC_TF_SKIP_OP=1 to install '
+             'without the op (the pure-TF twin, ~10x slower).')
+
+
+class BuildPyWithOp(build_py.build_py):
+  """`build_py` that also compiles the RoI-warp op into the build directory.
+
+  Skipped for editable installs (`make install` compiles the op in place) and
+  when MNC_TF_SKIP_OP=1.
+  """
+
+  def run(self):
+    super().run()
+    if getattr(self, 'editable_mode', False):
+      return
+    if os.environ.get('MNC_TF_SKIP_OP') == '1':
+      print('MNC_TF_SKIP_OP=1: the RoI-warp op is not compiled; the pure-TF '
+            'twin will run.', file=sys.stderr)
+      return
+    _compile_op(os.path.join(self.build_lib, _OP_LIBRARY))
 
 
 class BuildOp(setuptools.Command):
   """`python setup.py build_op`: compiles mnc_tf/ops/_roi_warp_ops.so."""
 
-  description = 'compile the RoI-warp custom op against the installed TensorFlow'
+  description = ('compile the RoI-warp custom op against the installed '
+                 'TensorFlow')
   user_options = []
 
   def initialize_options(self):
@@ -27,8 +78,14 @@ class BuildOp(setuptools.Command):
     pass
 
   def run(self):
-    subprocess.check_call([sys.executable,
-                           os.path.join(_HERE, 'custom_ops', 'build_op.py')])
+    _compile_op(os.path.join(_HERE, _OP_LIBRARY))
+
+
+class BinaryDistribution(setuptools.Distribution):
+  """The wheel holds a compiled library: tag it for this platform."""
+
+  def has_ext_modules(self):
+    return True
 
 
 def _requirements():
@@ -43,8 +100,8 @@ setuptools.setup(
     description='Multi-task Network Cascades (Dai, He & Sun, CVPR 2016) '
                 'for TensorFlow Model Garden',
     packages=setuptools.find_packages(include=['mnc_tf', 'mnc_tf.*']),
-    package_data={'mnc_tf.ops': ['*.so']},
     python_requires='>=3.10',
     install_requires=_requirements(),
-    cmdclass={'build_op': BuildOp},
+    distclass=BinaryDistribution,
+    cmdclass={'build_py': BuildPyWithOp, 'build_op': BuildOp},
 )

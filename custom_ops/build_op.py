@@ -1,22 +1,31 @@
-"""Compiles the RoI-warp custom op against the installed TensorFlow.
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+r"""Compiles the RoI-warp custom op against the installed TensorFlow.
 
-Usage: python custom_ops/build_op.py [--output mnc_tf/ops/_roi_warp_ops.so]
-                                      [--cuda] [--cuda-only-compile]
+    python custom_ops/build_op.py [--output=mnc_tf/ops/_roi_warp_ops.so] \
+        [--cuda] [--cuda_only_compile] [--verbose]
 
-Compiler and linker flags come from `tf.sysconfig`.  GPU kernels are added when
+Compiler and linker flags come from `tf.sysconfig` (TensorFlow's headers as
+`-isystem`, so their warnings are not ours). GPU kernels are added when
 `--cuda` is given or MNC_TF_CUDA=1 is set, and nvcc is on PATH (or at
-$CUDA_HOME/bin/nvcc).  The library is written to a temporary name and renamed,
+$CUDA_HOME/bin/nvcc). The library is written to a temporary name and renamed,
 so an interrupted build never leaves a half-written library behind.
 Extra host compiler flags: MNC_TF_CXXFLAGS (default "-O3 -march=native").
+
+Quiet unless something fails: one line on success; on failure the commands
+and the compiler output, then exit status 1. `--verbose` shows them always.
+`make install` and the package build (`setup.py`'s `build_py`, i.e.
+`pip install .` / `pip wheel .`) call `build()`.
 """
 
-import argparse
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+
+from absl import app
+from absl import flags
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -34,16 +43,51 @@ def find_nvcc():
 
 
 def tf_flags():
+  """TensorFlow's (compile flags, link flags), from `tf.sysconfig`."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # no start-up chatter
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   return tf.sysconfig.get_compile_flags(), tf.sysconfig.get_link_flags()
 
 
-def run(cmd):
-  print('+', ' '.join(shlex.quote(c) for c in cmd), flush=True)
-  subprocess.check_call(cmd)
+class BuildError(RuntimeError):
+  """A compile or link step failed; `log` holds commands and output."""
+
+  def __init__(self, message, log):
+    super().__init__(message)
+    self.log = log
 
 
-def compile_cuda(nvcc, compile_flags, workdir):
+class _Runner:
+  """Runs build commands, keeping (or, verbose, printing) their output."""
+
+  def __init__(self, verbose=False):
+    self.verbose = verbose
+    self.log = []
+
+  def __call__(self, cmd):
+    line = '+ ' + ' '.join(shlex.quote(c) for c in cmd)
+    self.log.append(line)
+    if self.verbose:
+      print(line, flush=True)
+    result = subprocess.run(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, check=False)
+    self.log.append(result.stdout)
+    if self.verbose and result.stdout:
+      print(result.stdout, end='', flush=True)
+    if result.returncode != 0:
+      raise BuildError(f'build_op: {os.path.basename(cmd[0])} failed with '
+                       f'status {result.returncode}', '\n'.join(self.log))
+
+
+def _system_includes(flags):
+  """-I flags as -isystem: warnings inside TensorFlow's headers are silenced."""
+  out = []
+  for f in flags:
+    out += ['-isystem', f[2:]] if f.startswith('-I') else [f]
+  return out
+
+
+def compile_cuda(nvcc, compile_flags, workdir, run):
   """Compiles the .cu.cc sources to objects; returns their paths."""
   objects = []
   arch = os.environ.get('MNC_TF_CUDA_ARCH', '-gencode=arch=compute_90,code=sm_90 '
@@ -54,9 +98,7 @@ def compile_cuda(nvcc, compile_flags, workdir):
     # plain IEEE float results of roi_warp_math.h, bit for bit those of the CPU
     # code compiled without contraction (as the CUDA harness compiles both).
     # TensorFlow's headers as -isystem: silences their warnings, not ours.
-    nvcc_flags = []
-    for f in compile_flags:
-      nvcc_flags += ['-isystem', f[2:]] if f.startswith('-I') else [f]
+    nvcc_flags = _system_includes(compile_flags)
     run([nvcc, '-std=c++17', '-c', os.path.join(SRC, src), '-o', obj,
          '-DGOOGLE_CUDA=1', '-DNDEBUG', '-x', 'cu', '-Xcompiler', '-fPIC',
          '--expt-relaxed-constexpr', '-O3', '-fmad=false', '-Xcompiler',
@@ -90,7 +132,20 @@ def cuda_link_flags(nvcc, workdir):
                  '-lrt', '-lpthread']
 
 
-def build(output, cuda=False, compile_only=False):
+def build(output, cuda=False, compile_only=False, verbose=False):
+  """Compiles the op into `output` (written atomically).
+
+  Args:
+    output: path of the shared library to write.
+    cuda: also compile the CUDA kernels (needs nvcc).
+    compile_only: with `cuda`, compile the CUDA sources and stop.
+    verbose: print every command and the compiler output.
+
+  Raises:
+    BuildError: a step failed (or nvcc is missing with `cuda`); `.log` holds
+      the commands and their output.
+  """
+  run = _Runner(verbose)
   compile_flags, link_flags = tf_flags()
   cxxflags = shlex.split(os.environ.get('MNC_TF_CXXFLAGS', '-O3 -march=native'))
   cxxflags += ['-Wno-deprecated-declarations', '-fopenmp-simd', '-DMNC_TF_OMP_SIMD']
@@ -100,9 +155,9 @@ def build(output, cuda=False, compile_only=False):
     if cuda:
       nvcc = find_nvcc()
       if nvcc is None:
-        sys.exit('build_op: --cuda / MNC_TF_CUDA=1 given but nvcc was not found '
-                 '(set CUDA_HOME or put nvcc on PATH).')
-      objects = compile_cuda(nvcc, compile_flags, workdir)
+        raise BuildError('build_op: --cuda / MNC_TF_CUDA=1 given but nvcc was '
+                         'not found (set CUDA_HOME or put nvcc on PATH).', '')
+      objects = compile_cuda(nvcc, compile_flags, workdir, run)
       if compile_only:
         print('build_op: CUDA sources compiled (compile only).')
         return
@@ -111,24 +166,45 @@ def build(output, cuda=False, compile_only=False):
     tmp_output = os.path.join(workdir, os.path.basename(output))
     run(['g++', '-std=c++17', '-shared', '-fPIC', *cxxflags, *defines,
          *[os.path.join(SRC, s) for s in CC_SOURCES], *objects,
-         '-o', tmp_output, *compile_flags, *cuda_libs, *link_flags])
+         '-o', tmp_output, *_system_includes(compile_flags), *cuda_libs,
+         *link_flags])
     partial = output + '.partial'
     shutil.copyfile(tmp_output, partial)
     os.replace(partial, output)
   print(f'build_op: wrote {output}' + (' (with CUDA kernels)' if cuda else ''))
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--output', default=DEFAULT_OUTPUT)
-  parser.add_argument('--cuda', action='store_true',
-                      default=os.environ.get('MNC_TF_CUDA') == '1')
-  parser.add_argument('--cuda-only-compile', action='store_true',
-                      help='compile the CUDA sources and stop (CI check)')
-  args = parser.parse_args()
-  build(args.output, cuda=args.cuda or args.cuda_only_compile,
-        compile_only=args.cuda_only_compile)
+def define_flags(flag_values=flags.FLAGS):
+  """Defines the flags (called by `__main__`, as Model Garden does)."""
+  flags.DEFINE_string('output', DEFAULT_OUTPUT, 'The shared library to write.',
+                      flag_values=flag_values)
+  flags.DEFINE_bool('cuda', os.environ.get('MNC_TF_CUDA') == '1',
+                    'Also compile the CUDA kernels (default: MNC_TF_CUDA=1).',
+                    flag_values=flag_values)
+  flags.DEFINE_bool('cuda_only_compile', False,
+                    'Compile the CUDA sources and stop (CI check).',
+                    flag_values=flag_values)
+  flags.DEFINE_alias('cuda-only-compile', 'cuda_only_compile',
+                     flag_values=flag_values)
+  flags.DEFINE_bool('verbose', False,
+                    'Print the commands and the compiler output.',
+                    flag_values=flag_values)
+
+
+def main(argv, flag_values=flags.FLAGS):
+  if len(argv) > 1:
+    sys.exit(f'build_op: unexpected arguments: {" ".join(argv[1:])}')
+  try:
+    build(flag_values.output,
+          cuda=flag_values.cuda or flag_values.cuda_only_compile,
+          compile_only=flag_values.cuda_only_compile,
+          verbose=flag_values.verbose)
+  except BuildError as e:
+    if not flag_values.verbose and e.log:
+      print(e.log, file=sys.stderr)
+    sys.exit(str(e))
 
 
 if __name__ == '__main__':
-  main()
+  define_flags()
+  app.run(main)
