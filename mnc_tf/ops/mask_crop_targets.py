@@ -276,3 +276,42 @@ def instance_crop_areas(gt_crops, gt_boxes, image_size, margin=DEFAULT_MARGIN):
                           + sides[..., 3] * tf.reduce_mean(crops[..., :, -1],
                                                            -1))
   return area * tf.cast(valid, tf.float32)
+
+
+class InstanceMaskCrops:
+  """Ground-truth masks as per-instance crops, where full masks would go.
+
+  `targets.cascade_targets` takes this in place of the full-image uint8
+  `[B, M, H, W]` masks (the model builds it from the parser's
+  `{'crops': ...}` labels): stage-2 targets come from
+  `crop_targets_from_instance_crops`, gt areas from `instance_crop_areas`.
+  """
+
+  def __init__(self, crops, gt_boxes, image_size, margin=DEFAULT_MARGIN):
+    """Wraps the crops.
+
+    Args:
+      crops: uint8 `[B, M, C, C]` crops (`crop_instance_masks` over
+        `crop_boxes(gt_boxes, image_size, margin)`).
+      gt_boxes: `[B, M, 4]` gt boxes, network-input pixels, padding -1.
+      image_size: (height, width) of the network input (python ints).
+      margin: see `crop_boxes`.
+    """
+    self.crops = tf.convert_to_tensor(crops)
+    if self.crops.shape.rank != 4 or self.crops.shape[-1] is None:
+      raise ValueError('instance mask crops must be [B, M, C, C] with a '
+                       'static C, got shape %s' % (self.crops.shape,))
+    self.gt_boxes = tf.cast(gt_boxes, tf.float32)
+    self.image_size = tuple(int(v) for v in image_size)
+    self.margin = float(margin)
+
+  def mask_targets(self, gt_index, boxes, mask_size):
+    """float32 `[B, K, m, m]` binary stage-2 targets of `[B, K, 4]` boxes."""
+    return crop_targets_from_instance_crops(
+        self.crops, self.gt_boxes, gt_index, boxes, mask_size,
+        self.image_size, self.margin)
+
+  def areas(self):
+    """float32 `[B, M]` gt mask areas in network-input pixels."""
+    return instance_crop_areas(self.crops, self.gt_boxes, self.image_size,
+                               self.margin)
