@@ -21,6 +21,7 @@ import tf_keras
 from mnc_tf.modeling import stage_names
 from mnc_tf.ops import box_utils
 from mnc_tf.ops import gradients
+from mnc_tf.ops import mask_crop_targets
 from mnc_tf.ops import targets as targets_lib
 from official.vision.ops import box_ops
 
@@ -230,12 +231,25 @@ class MncModel(tf_keras.Model):
         'rpn_roi_anchor_index': anchor_index,
     }
 
-  def ground_truth(self, gt_boxes, gt_classes, gt_masks):
-    """The gt dict of `CascadeTargetAssigner`, padding rows normalized."""
+  def ground_truth(self, gt_boxes, gt_classes, gt_masks, image_size=None):
+    """The gt dict of `CascadeTargetAssigner`, padding rows normalized.
+
+    `gt_masks`: uint8 `[B, M, H, W]` full-image masks, or the parser's
+    per-instance crops `{'crops': uint8 [B, M, C, C]}` (then `image_size`,
+    the network input's (H, W), is needed).
+    """
     gt_boxes = tf.cast(gt_boxes, tf.float32)
     gt_classes = tf.cast(gt_classes, tf.int32)
     gt_valid = (gt_classes >= 0) & (tf.reduce_max(gt_boxes, axis=-1) >= 0.0)
-    gt_masks = tf.cast(gt_masks, tf.uint8)
+    if isinstance(gt_masks, dict):
+      gt_masks = mask_crop_targets.InstanceMaskCrops(
+          gt_masks['crops'],
+          tf.where(gt_valid[..., None], gt_boxes, -tf.ones_like(gt_boxes)),
+          image_size)
+      gt_areas = gt_masks.areas()
+    else:
+      gt_masks = tf.cast(gt_masks, tf.uint8)
+      gt_areas = targets_lib.gt_mask_areas(gt_masks)
     return {
         'boxes': tf.where(gt_valid[..., None], gt_boxes,
                           -tf.ones_like(gt_boxes)),
@@ -244,7 +258,7 @@ class MncModel(tf_keras.Model):
             tf.where(gt_valid, gt_classes, -tf.ones_like(gt_classes)),
             self._class_table),
         'masks': gt_masks,
-        'areas': targets_lib.gt_mask_areas(gt_masks),
+        'areas': gt_areas,
     }
 
   # ------------------------------------------------------------------ call
@@ -257,7 +271,10 @@ class MncModel(tf_keras.Model):
       image_info: `[B, 4, 2]` Model Garden image info.
       gt_boxes: training: `[B, M, 4]` network-input pixels, padding -1.
       gt_classes: training: int `[B, M]` data-set ids, padding -1.
-      gt_masks: training: uint8 `[B, M, H, W]` full-image masks.
+      gt_masks: training: uint8 `[B, M, H, W]` full-image masks, or the
+        parser's per-instance crops `{'crops': uint8 [B, M, C, C]}`
+        (`parser.mask_crop_size` C; `mask_crop_targets.crop_boxes` gives
+        the box each crop covers).
       training: True runs the training cascade (gt required) and returns
         predictions with their targets for `mnc_losses.compute_losses`; False
         returns detections.
@@ -327,7 +344,7 @@ class MncModel(tf_keras.Model):
       `[B, K, 4]`, `stage{s}_sample_weights` `[B, K]`, `stage{s}_box_iou`,
       `stage{s}_mask_iou`.
     """
-    gt = self.ground_truth(gt_boxes, gt_classes, gt_masks)
+    gt = self.ground_truth(gt_boxes, gt_classes, gt_masks, images.shape[1:3])
     rpn = self._rpn(images, image_info, training=True)
     boxes, sample_valid, score_targets, box_targets = self._sample_rois(rpn,
                                                                         gt)

@@ -259,7 +259,8 @@ def cascade_targets(boxes, sample_valid, mask_probs, gt_boxes, gt_valid,
     gt_boxes: `[B, M, 4]`, padding rows -1.
     gt_valid: bool `[B, M]`.
     gt_class_indices: int32 `[B, M]` contiguous classes 1..N (-1 padding).
-    gt_masks: uint8 `[B, M, H, W]`.
+    gt_masks: uint8 `[B, M, H, W]`, or per-instance crops
+      (`mask_crop_targets.InstanceMaskCrops`).
     gt_areas: `[B, M]` gt mask pixel counts.
     mask_size: m.
     mask_fg_iou_threshold: stage-2 positive box IoU (strictly greater).
@@ -275,7 +276,10 @@ def cascade_targets(boxes, sample_valid, mask_probs, gt_boxes, gt_valid,
     `box_iou` `[B, K]` and `mask_iou` `[B, K]`.
   """
   max_iou, gt_index = match_boxes(boxes, gt_boxes, gt_valid)
-  mask_targets = crop_mask_targets(gt_masks, gt_index, boxes, mask_size)
+  if hasattr(gt_masks, 'mask_targets'):  # mask_crop_targets.InstanceMaskCrops
+    mask_targets = gt_masks.mask_targets(gt_index, boxes, mask_size)
+  else:
+    mask_targets = crop_mask_targets(gt_masks, gt_index, boxes, mask_size)
   matched_area = tf.gather(gt_areas, gt_index, batch_dims=1)
   matched_class = tf.gather(gt_class_indices, gt_index, batch_dims=1)
   matched_box = tf.gather(tf.cast(gt_boxes, tf.float32), gt_index,
