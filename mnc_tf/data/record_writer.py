@@ -54,10 +54,16 @@ def existing_shards(output_prefix):
 
 
 def _check_output_directory(output_prefix):
-  """Creates the prefix' directory; one-line OutputError when it cannot."""
+  """Creates the prefix' directory; one-line OutputError when it cannot.
+
+  Returns:
+    the directories created, deepest first (removed again on abort).
+  """
   directory = os.path.dirname(os.path.abspath(output_prefix))
   probe = directory
+  created = []
   while probe and not os.path.exists(probe):
+    created.append(probe)
     probe = os.path.dirname(probe)
   if probe and not os.path.isdir(probe):
     raise OutputError(
@@ -73,6 +79,7 @@ def _check_output_directory(output_prefix):
     raise OutputError('--output_prefix=%s: directory %s is not writable; '
                       'choose a writable location or fix its permissions'
                       % (output_prefix, directory))
+  return created
 
 
 class ShardedRecordWriter(object):
@@ -94,7 +101,7 @@ class ShardedRecordWriter(object):
     """
     if num_shards < 1:
       raise ValueError('num_shards must be >= 1, got %d' % num_shards)
-    _check_output_directory(output_prefix)
+    self._created_directories = _check_output_directory(output_prefix)
     self.final_paths = shard_paths(output_prefix, num_shards)
     self._stale_shards = [p for p in existing_shards(output_prefix)
                           if p not in self.final_paths]
@@ -155,6 +162,11 @@ class ShardedRecordWriter(object):
     for temp in self._temp_paths + [t for t, _ in self._side_files]:
       if os.path.exists(temp):
         os.remove(temp)
+    for directory in self._created_directories:  # deepest first
+      try:
+        os.rmdir(directory)
+      except OSError:
+        break  # not empty (or gone): keep it and its parents
 
   def __enter__(self):
     return self
