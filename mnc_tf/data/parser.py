@@ -127,7 +127,7 @@ class Parser(mg_parser.Parser):
                size_divisor=32, max_num_instances=100, aug_rand_hflip=True,
                skip_crowd_during_training=True,
                mean=data_config.MEAN_NORM, stddev=data_config.STDDEV_NORM,
-               dtype='float32', mask_crop_size=0):
+               dtype='float32', mask_crop_size=112):
     """Initialises the parser.
 
     Args:

@@ -64,7 +64,8 @@ def _params(is_training, batch=2, **kwargs):
       deterministic=True,
       parser=data_config.Parser(scale=SCALE, max_size=MAX_SIZE,
                                 size_divisor=DIVISOR,
-                                max_num_instances=MAX_INSTANCES))
+                                max_num_instances=MAX_INSTANCES,
+                                mask_crop_size=0))
   return params.replace(**kwargs) if kwargs else params
 
 
@@ -297,7 +298,7 @@ def test_instances_beyond_max_are_dropped_and_empty_images_pass():
       'groundtruth_instance_masks': tf.constant(masks),
   }
   parser = parser_lib.Parser(scale=10, max_size=12, size_divisor=4,
-                             max_num_instances=4)
+                             max_num_instances=4, mask_crop_size=0)
   image, labels = parser.parse_fn(is_training=True)(data)
   assert image.shape == (12, 12, 3)
   assert int(labels['gt_num_instances']) == 4
