@@ -23,7 +23,6 @@ images are predicted and written, and the exit status is 1 at the end.
 """
 import dataclasses
 import glob
-import json
 import os
 import sys
 from typing import List, Tuple

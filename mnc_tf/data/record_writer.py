@@ -124,8 +124,9 @@ class ShardedRecordWriter(object):
         self._writers.append(tf.io.TFRecordWriter(path))
     except (tf.errors.OpError, OSError) as e:
       self.abort()
-      raise OutputError('--output_prefix=%s: cannot write %s (%s); choose a '
-                        'writable location' % (output_prefix, path, e)) from None
+      raise OutputError(
+          '--output_prefix=%s: cannot write %s (%s); choose a writable '
+          'location' % (output_prefix, path, e)) from None
 
   def write(self, serialized_example):
     self._writers[self._count % len(self._writers)].write(serialized_example)

@@ -96,7 +96,8 @@ def _network_labels(scale=2, pad=(16, 208)):
   m = 3
   gts['source_id'] = np.array(image_ids)
   gts['image_info'] = np.stack([image_info] * 2)
-  gts['gt_num_instances'] = np.array([len(sds_scenario.GT[i]) for i in image_ids])
+  gts['gt_num_instances'] = np.array(
+      [len(sds_scenario.GT[i]) for i in image_ids])
   gts['gt_classes'] = np.full((2, m), -1, np.int32)
   gts['gt_masks'] = np.zeros((2, m, hp, wp), np.uint8)
   for b, image_id in enumerate(image_ids):

@@ -1,6 +1,5 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """Tests of the atomic writers and the cleanup of killed runs' temporaries."""
-import io
 import json
 import os
 import subprocess
