@@ -26,15 +26,18 @@ backbone + FPN alone (`conv`), with the same ResNet depth. `--saved_model`
 also times an export's `serving_default` (image resizing included, stock-op
 RoI warp): what TF Serving runs.
 """
-import argparse
 import json
 import os
 import platform
 import statistics
+import sys
 import time
 
+from absl import app
+from absl import flags
 import tensorflow as tf
 
+from mnc_tf.configs import experiment_params
 from mnc_tf.modeling import factory
 from mnc_tf.ops import mask_paste
 from mnc_tf.serving import export_lib
@@ -101,8 +104,8 @@ def time_mnc(model, runs, seed=0):
     cls_mask, _, box_outputs = model.classifier_head(
         roi_features, mask_probs, training=False)
     scores = tf.nn.softmax(cls_mask, axis=-1)
-    refined = model._refine_boxes(  # pylint: disable=protected-access
-        boxes, cls_mask, box_outputs, image_shape)
+    refined, _ = model.next_stage_boxes(boxes, cls_mask, box_outputs,
+                                        image_shape)
     return scores, refined
 
   boxes, candidates = rois, []
@@ -170,21 +173,42 @@ def time_saved_model(export_dir, runs, seed=0):
   return {'total': seconds}
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(prog='python -m mnc_tf.benchmarks.inference',
-                                   description=__doc__.split('\n\n')[0])
-  parser.add_argument('--experiment', default='mnc_resnet50_coco')
-  parser.add_argument('--params_override', default='')
-  parser.add_argument('--peer', default='maskrcnn_resnetfpn_coco')
-  parser.add_argument('--no_peer', action='store_true')
-  parser.add_argument('--saved_model', default='',
-                      help="also time this export's serving_default on a "
-                      'uint8 600x1000 image (an export with '
-                      '--input_type=image_tensor)')
-  parser.add_argument('--runs', type=int, default=3)
-  parser.add_argument('--json', action='store_true')
-  args = parser.parse_args(argv)
+def define_flags(flag_values=flags.FLAGS):
+  """Defines the benchmark's flags (called by `__main__`)."""
+  flags.DEFINE_string('experiment', 'mnc_resnet50_coco',
+                      'Registered MNC experiment to time.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('params_override', '',
+                      'Comma-separated overrides of the experiment.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('peer', 'maskrcnn_resnetfpn_coco',
+                      'Model Garden experiment timed as the peer.',
+                      flag_values=flag_values)
+  flags.DEFINE_bool('no_peer', False, 'Do not time the peer.',
+                    flag_values=flag_values)
+  flags.DEFINE_string(
+      'saved_model', '',
+      "Also time this export's serving_default on a uint8 600x1000 image (an "
+      'export with --input_type=image_tensor).', flag_values=flag_values)
+  flags.DEFINE_integer('runs', 3, 'Timed runs per part (median).',
+                       lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_bool('json', False, 'Print the report as JSON.',
+                    flag_values=flag_values)
 
+
+def run(args):
+  """Times the parts; prints the table (or JSON) and returns the report.
+
+  Args:
+    args: parsed flags (`define_flags`' names), e.g. `flags.FLAGS`.
+
+  Returns:
+    the report dict (`mnc_seconds`, optionally `peer_seconds`,
+    `saved_model_seconds`, and the machine's description).
+
+  Raises:
+    experiment_params.ParamsError: unknown experiment or override.
+  """
   params = export_lib.experiment_params(args.experiment,
                                         params_override=args.params_override)
   model_config = params.task.model
@@ -235,5 +259,15 @@ def main(argv=None):
   return report
 
 
+def main(argv, flag_values=flags.FLAGS):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  try:
+    run(flag_values)
+  except experiment_params.ParamsError as e:
+    sys.exit(f'inference benchmark: error: {e}')
+
+
 if __name__ == '__main__':
-  main()
+  define_flags()
+  app.run(main)

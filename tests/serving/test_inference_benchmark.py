@@ -1,11 +1,22 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """`python -m mnc_tf.benchmarks.inference` on the tiny demo model (no peer)."""
+from absl import flags
+import pytest
+
 from mnc_tf.benchmarks import inference
+from mnc_tf.configs import experiment_params
+
+
+def _run(*argv):
+  flag_values = flags.FlagValues()
+  inference.define_flags(flag_values)
+  flag_values(['inference', *argv])
+  return inference.run(flag_values)
 
 
 def test_benchmark_reports_every_stage(capsys):
-  report = inference.main(['--experiment=mnc_shapes_demo', '--no_peer',
-                           '--runs=1', '--json'])
+  report = _run('--experiment=mnc_shapes_demo', '--no_peer', '--runs=1',
+                '--json')
   seconds = report['mnc_seconds']
   assert set(inference.MNC_PARTS) <= set(seconds)
   assert all(seconds[p] > 0 for p in inference.MNC_PARTS + ('total',))
@@ -17,8 +28,15 @@ def test_benchmark_reports_every_stage(capsys):
 
 
 def test_benchmark_times_a_saved_model(exported, capsys):
-  report = inference.main(['--experiment=mnc_shapes_demo', '--no_peer',
-                           '--runs=1',
-                           f"--saved_model={exported['export_dir']}"])
+  report = _run('--experiment=mnc_shapes_demo', '--no_peer', '--runs=1',
+                f"--saved_model={exported['export_dir']}")
   assert report['saved_model_seconds']['total'] > 0
   assert 'SavedModel serving_default' in capsys.readouterr().out
+
+
+def test_bad_experiment_and_runs_are_refused_before_any_work():
+  with pytest.raises(experiment_params.ParamsError, match='unknown '
+                     '--experiment=mnc_nope'):
+    _run('--experiment=mnc_nope')
+  with pytest.raises(flags.IllegalFlagValueError, match='runs'):
+    _run('--runs=0')
