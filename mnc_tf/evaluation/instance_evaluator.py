@@ -13,7 +13,9 @@ given, the ground truth; `evaluate()` then runs
 Only images seen by `add_detections` are evaluated, including
 those with no detections at all (their ground truth still counts).
 """
+import contextlib
 import copy
+import io
 from typing import Any, Dict, Optional, Sequence
 
 from absl import logging
@@ -40,6 +42,14 @@ def encode_masks(masks):
     rles.append(rle)
   return rles
 
+
+
+def _pycocotools_quiet():
+  """A context swallowing pycocotools' prints (progress, summary table).
+
+  The Task reports the metrics; train.py prints them once, as a table.
+  """
+  return contextlib.redirect_stdout(io.StringIO())
 
 class InstanceSegmentationEvaluator:
   """COCO (box + mask) and SDS (mAP^r) evaluation of instance masks."""
@@ -70,8 +80,9 @@ class InstanceSegmentationEvaluator:
     self._per_category_metrics = per_category_metrics
     self._file_gt = None
     if annotation_file:
-      self._file_gt = coco_utils.COCOWrapper(eval_type='mask',
-                                             annotation_file=annotation_file)
+      with _pycocotools_quiet():
+        self._file_gt = coco_utils.COCOWrapper(
+            eval_type='mask', annotation_file=annotation_file)
     self.reset_states()
 
   @property
@@ -169,23 +180,26 @@ class InstanceSegmentationEvaluator:
         ann['id'] = len(anns) + 1
         anns.append(ann)
     categories = [{'id': c} for c in sorted({a['category_id'] for a in anns})]
-    return coco_utils.COCOWrapper(eval_type='mask', gt_dataset={
-        'images': images, 'annotations': anns, 'categories': categories})
+    with _pycocotools_quiet():
+      return coco_utils.COCOWrapper(eval_type='mask', gt_dataset={
+          'images': images, 'annotations': anns, 'categories': categories})
 
   def _coco_metrics(self, coco_gt, image_ids):
     detections = [copy.deepcopy(d) for i in image_ids
                   for d in self._detections.get(i, [])]
     for k, d in enumerate(detections):
       d['id'] = k + 1
-    coco_dt = coco_gt.loadRes(predictions=detections)
+    with _pycocotools_quiet():
+      coco_dt = coco_gt.loadRes(predictions=detections)
     metrics = {}
     for iou_type, prefix in (('bbox', 'box_'), ('segm', 'mask_')):
       coco_eval = cocoeval.COCOeval(coco_gt, coco_dt, iouType=iou_type)
       coco_eval.params.imgIds = list(image_ids)
       coco_eval.params.maxDets = [1, 10, self._max_dets]
-      coco_eval.evaluate()
-      coco_eval.accumulate()
-      coco_eval.summarize()
+      with _pycocotools_quiet():
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
       for name, value in zip(COCO_METRIC_NAMES, coco_eval.stats):
         if name == 'ARmax100':
           name = f'ARmax{self._max_dets}'

@@ -247,10 +247,7 @@ class MncTask(base_task.Task):
           metrics, self.logging_dir, step,
           filename=self.task_config.metrics_filename)
       logging.info('Evaluation metrics written to %s', path)
-    headline = {k: round(float(metrics[k]), 4) for k in (
-        'mask_AP', 'mask_AP50', 'box_AP', 'mAPr50', 'mAPr70') if k in metrics}
-    print(f'eval | step {step} | ' + ' | '.join(
-        f'{k} {v}' for k, v in headline.items()), flush=True)
+    # train.py prints the metrics once, as a table (progress.py).
     logs = {k: v for k, v in metrics.items()}
     images = (aggregated_logs or {}).get('images') if isinstance(
         aggregated_logs, dict) else None
