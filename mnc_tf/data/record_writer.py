@@ -42,13 +42,18 @@ def write_label_map_file(path, id_to_name):
               indent=1)
 
 
+def _shard_name_pattern(output_prefix):
+  """Regular expression of the shard names of `output_prefix`, any count."""
+  return (re.escape(os.path.basename(output_prefix))
+          + r'-\d{5}-of-\d{5}\.tfrecord')
+
+
 def existing_shards(output_prefix):
   """Shard files `<prefix>-SSSSS-of-NNNNN.tfrecord` already on disk, sorted."""
   directory = os.path.dirname(os.path.abspath(output_prefix))
   if not os.path.isdir(directory):
     return []
-  pattern = re.compile(re.escape(os.path.basename(output_prefix))
-                       + r'-\d{5}-of-\d{5}\.tfrecord$')
+  pattern = re.compile(_shard_name_pattern(output_prefix) + '$')
   return sorted(os.path.join(os.path.dirname(output_prefix), name)
                 for name in os.listdir(directory) if pattern.match(name))
 
@@ -112,8 +117,9 @@ class ShardedRecordWriter(object):
           '--overwrite to delete them, or choose another prefix'
           % (output_prefix, len(self._stale_shards),
              os.path.basename(self._stale_shards[0]), output_prefix))
-    for path in self.final_paths:
-      atomic_io.remove_stale_temporaries(path)
+    # A killed run's shards, whatever its --num_shards.
+    atomic_io.remove_stale_temporaries(output_prefix,
+                                       _shard_name_pattern(output_prefix))
     self._temp_paths = [atomic_io.temp_path(p) for p in self.final_paths]
     self._side_files = []  # (temp path, final path)
     self._count = 0

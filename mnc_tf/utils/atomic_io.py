@@ -57,11 +57,14 @@ def _pid_alive(pid):
   return True
 
 
-def stale_temporaries(path):
+def stale_temporaries(path, final_name_pattern=None):
   """Temporaries `<path>.tmp-<pid>[-...]` left by processes that are gone.
 
   Args:
     path: the final output path (file or directory).
+    final_name_pattern: optional regular expression for the final names in
+      `path`'s directory whose temporaries count (e.g. every shard of a
+      prefix, whatever its shard count); default: `path`'s name only.
 
   Returns:
     Sorted list of leftover temporary paths whose writing process no longer
@@ -70,10 +73,11 @@ def stale_temporaries(path):
   if not _is_local(path):
     return []
   directory = os.path.dirname(os.path.abspath(path))
-  base = os.path.basename(path)
   if not os.path.isdir(directory):
     return []
-  pattern = re.compile(re.escape(base + _TEMP_INFIX) + r'(\d+)(?:-.*)?$')
+  final = final_name_pattern or re.escape(os.path.basename(path))
+  pattern = re.compile('(?:%s)%s' % (final, re.escape(_TEMP_INFIX))
+                       + r'(\d+)(?:-.*)?$')
   stale = []
   for name in os.listdir(directory):
     match = pattern.match(name)
@@ -82,10 +86,10 @@ def stale_temporaries(path):
   return sorted(stale)
 
 
-def remove_stale_temporaries(path):
-  """Deletes what `stale_temporaries(path)` lists; returns the paths removed."""
+def remove_stale_temporaries(path, final_name_pattern=None):
+  """Deletes what `stale_temporaries` lists; returns the paths removed."""
   removed = []
-  for stale in stale_temporaries(path):
+  for stale in stale_temporaries(path, final_name_pattern):
     try:
       if os.path.isdir(stale) and not os.path.islink(stale):
         shutil.rmtree(stale)

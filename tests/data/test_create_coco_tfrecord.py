@@ -487,6 +487,7 @@ def test_temporaries_of_a_killed_run_are_removed(tmp_path):
   killed = subprocess.Popen([sys.executable, '-c', 'pass'])
   killed.wait()  # its PID no longer runs, like a SIGKILLed converter's
   leftovers = [f'{prefix}-00000-of-00002.tfrecord.tmp-{killed.pid}',
+               f'{prefix}-00002-of-00003.tfrecord.tmp-{killed.pid}',
                f'{prefix}.label_map.json.tmp-{killed.pid}']
   for path in leftovers:
     with open(path, 'wb') as f:
