@@ -59,6 +59,14 @@ class PredictionRun:
   failures: List[Tuple[str, str]]
 
 
+def _picture_names(paths):
+  """{path: `<stem>.png`}, or `<file name>.png` where stems collide."""
+  stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+  return {p: (f'{stem}.png' if stems.count(stem) == 1
+              else f'{os.path.basename(p)}.png')
+          for p, stem in zip(paths, stems)}
+
+
 class _SkippedImage(Exception):
   """An image that cannot be predicted; the message names it and why."""
 
@@ -89,7 +97,9 @@ def predict_files(predict, paths, output_dir, class_names=None,
       (`detection_boxes` `[1, N, 4]` ymin, xmin, ymax, xmax original-image
       pixels, `detection_masks` uint8 `[1, N, H, W]`, ...).
     paths: image files.
-    output_dir: receives `<stem>.png` per image and `coco_results.json`.
+    output_dir: receives `<stem>.png` per image (`<file name>.png` when two
+      files share a stem, e.g. `a.jpg.png` and `a.png.png`) and
+      `coco_results.json`.
     class_names: optional {category id: name}.
     image_ids: optional {file name: COCO image id}; otherwise 1, 2, ...
       (the position in `paths`, failed images included).
@@ -103,6 +113,7 @@ def predict_files(predict, paths, output_dir, class_names=None,
   if report is None:
     report = lambda line: print(line, file=sys.stderr, flush=True)
   tf.io.gfile.makedirs(output_dir)
+  picture_names = _picture_names(paths)
   results, pngs, failures = [], [], []
   for index, path in enumerate(paths):
     try:
@@ -117,9 +128,8 @@ def predict_files(predict, paths, output_dir, class_names=None,
         image, one['detection_boxes'][:n], one['detection_classes'][:n],
         one['detection_scores'][:n], one['detection_masks'][:n],
         class_names=class_names, min_score=min_score)
-    stem = os.path.splitext(os.path.basename(path))[0]
     pngs.append(atomic_io.write_image(
-        os.path.join(output_dir, f'{stem}.png'), drawn))
+        os.path.join(output_dir, picture_names[path]), drawn))
     image_id = (image_ids or {}).get(os.path.basename(path), index + 1)
     results.extend(predictor.coco_results(image_id, one))
   json_path = atomic_io.write_json(os.path.join(output_dir, RESULTS_FILENAME),

@@ -190,6 +190,18 @@ def test_predict_sees_what_the_converter_stores(tmp_path):
   assert seen[1].shape == (40, 30, 3)
 
 
+def test_files_sharing_a_stem_get_a_picture_each(tmp_path):
+  paths = []
+  for k, name in enumerate(('a.jpg', 'a.png', 'b.png')):
+    paths.append(str(tmp_path / name))
+    Image.fromarray(conftest.test_image(20, 30, seed=k)).save(paths[-1])
+  run = predict_lib.predict_files(_stub_predict, paths, str(tmp_path / 'o'))
+  assert sorted(os.listdir(tmp_path / 'o')) == [
+      'a.jpg.png', 'a.png.png', 'b.png', 'coco_results.json']
+  assert run.pngs == [str(tmp_path / 'o' / n)
+                      for n in ('a.jpg.png', 'a.png.png', 'b.png')]
+
+
 def _main(*args):
   flag_values = flags.FlagValues()
   predict_lib.define_flags(flag_values)
