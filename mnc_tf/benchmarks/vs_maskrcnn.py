@@ -143,9 +143,11 @@ def train_and_evaluate(params, model_dir, runner_class):
   with strategy.scope():
     task = task_factory.get_task(params.task, logging_dir=model_dir)
   train_utils.serialize_config(params, model_dir)
+  # No TensorBoard summaries: MNC's evaluation logs carry pictures, which
+  # Orbit's default summary writer would take for scalars.
   runner = runner_class(distribution_strategy=strategy, task=task,
                         mode='train_and_eval', params=params,
-                        model_dir=model_dir)
+                        model_dir=model_dir, save_summary=False)
   start = time.time()
   with strategy.scope():
     runner.controller.train(steps=params.trainer.train_steps)
