@@ -115,32 +115,45 @@ class RpnTargetAssigner(hyperparams.Config):
       2-3 join the RPN loss (positive with a box target when their proposal
       is foreground, negative otherwise), as the original release's
       MIX_INDEX; it holds the RPN deltas that the box gradient moves.
+    mix_background_box_targets: an anchor MIX_INDEX makes negative keeps a
+      box target it had as a positive (False: the original release, whose
+      `anchor_target_layer.py` sets the labels, and with them the box
+      inside weights, of those anchors to 0).
   """
   fg_iou_threshold: float = 0.7
   bg_iou_threshold: float = 0.3
   num_samples: int = 256
   fg_fraction: float = 0.5
   mix_proposal_anchors: bool = True
+  mix_background_box_targets: bool = False
 
 
 @dataclasses.dataclass
 class RoiSampler(hyperparams.Config):
   """RoIs sampled from the proposals for stages 2 and 3 (`RoiSampler`, §6).
 
+  The paper says 64 RoIs with 1:3 positives (§6, "we sample ... 64"); the
+  rest is the original release's (`lib/mnc_config.py`).
+
   Attributes:
     num_samples: RoIs per image.
-    fg_fraction: at most this fraction is foreground.
+    fg_fraction: at most round(num_samples * this) are foreground (the
+      release's `FG_FRACTION` 0.3).
     fg_iou_threshold: box IoU >= this with a gt box is foreground.
-    bg_iou_high_threshold: background box IoU is < this ...
-    bg_iou_low_threshold: ... and >= this.
+    bg_iou_thresholds: descending edges of the background IoU bands (the
+      release: [0.5, 0.1) and [0.1, 0.0), `BG_THRESH_HI` / `BG_THRESH_LO`).
+    bg_fractions: share of the background slots drawn from each band (the
+      release's `BG_FRACTION` 0.85 / 0.15); a short band leaves padding.
     mix_gt_boxes: add the gt boxes to the candidates (py-faster-rcnn practice;
       they are constants, so they carry no gradient to the RPN).
   """
   num_samples: int = 64
-  fg_fraction: float = 0.25
+  fg_fraction: float = 0.3
   fg_iou_threshold: float = 0.5
-  bg_iou_high_threshold: float = 0.5
-  bg_iou_low_threshold: float = 0.0
+  bg_iou_thresholds: List[float] = dataclasses.field(
+      default_factory=lambda: [0.5, 0.1, 0.0])
+  bg_fractions: List[float] = dataclasses.field(
+      default_factory=lambda: [0.85, 0.15])
   mix_gt_boxes: bool = True
 
 
@@ -177,11 +190,13 @@ class MaskedClassifierHead(hyperparams.Config):
     pooled_size: the stage-2 features are max pooled to this side (7 for
       VGG-16's fc6) before the fc layers of both pathways.
     fc_dims: width of the two fc layers of each pathway (4096 for VGG-16).
-    dropout_rate: dropout after each fc layer in training.
+    dropout_rate: dropout after each fc layer in training (0: the original
+      release's `models/VGG16/mnc_5stage/train.prototxt` has none after
+      fc6 / fc7; VGG-16's ImageNet training used 0.5).
   """
   pooled_size: int = 7
   fc_dims: int = 4096
-  dropout_rate: float = 0.5
+  dropout_rate: float = 0.0
 
 
 @dataclasses.dataclass
@@ -222,11 +237,21 @@ class Cascade(hyperparams.Config):
       the proposals, and the stage-3 box deltas through the stage-4 boxes, is
       clipped element-wise to [-clip, clip] (the original release: 1/512;
       the paper does not say); 0 for none.
+    mask_gradient_from_mask_level_positives_only: stage 3 (5) passes its
+      gradient back into the stage-2 (4) masks only for its mask-level
+      positives, as the original release (`lib/pylayer/mask_layer.py`,
+      `backward` copies the diff of `pos_sample` rows only); False: every
+      RoI (the paper does not say).
+    stage4_gt_boxes: the gt boxes join the RoIs of stages 4-5 in training,
+      as the original release (`lib/pylayer/stage_bridge_layer.py` stacks
+      them under the regressed boxes); the paper does not say.
   """
   num_train_stages: int = 5
   num_inference_stages: int = 5
   box_gradient: bool = True
   box_gradient_clip: float = 1.0 / 512
+  mask_gradient_from_mask_level_positives_only: bool = True
+  stage4_gt_boxes: bool = True
 
 
 @dataclasses.dataclass
@@ -235,7 +260,9 @@ class DetectionGenerator(hyperparams.Config):
 
   Attributes:
     score_threshold: candidates whose class score is not above this are
-      ignored for that class.
+      ignored for that class (0: the original release applies no floor
+      before NMS and voting; padding candidates score exactly 0 and stay
+      out).
     nms_iou_threshold: per-class NMS box IoU threshold (0.3).
     max_detections_per_class: kept per class by NMS.
     max_num_detections: detections per image (top 100).
@@ -247,7 +274,7 @@ class DetectionGenerator(hyperparams.Config):
       (bounds memory; clusters are rarely larger).
     mask_binarize_threshold: the voted mask is binarized at this value (0.4).
   """
-  score_threshold: float = 0.01
+  score_threshold: float = 0.0
   nms_iou_threshold: float = 0.3
   max_detections_per_class: int = 100
   max_num_detections: int = 100

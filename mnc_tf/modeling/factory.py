@@ -124,6 +124,9 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
       num_inference_stages=cascade.num_inference_stages,
       box_gradient=cascade.box_gradient,
       box_gradient_clip=cascade.box_gradient_clip,
+      mask_gradient_from_mask_level_positives_only=(
+          cascade.mask_gradient_from_mask_level_positives_only),
+      stage4_gt_boxes=cascade.stage4_gt_boxes,
       name='mnc')
   if build or config.init_checkpoint:
     build_with_dummy_input(model)

@@ -30,6 +30,23 @@ _CLASSIFIER_TARGETS = ('cls_mask_targets', 'cls_box_targets', 'box_targets',
                        'sample_weights', 'box_iou', 'mask_iou')
 
 
+def gradient_only_where(values, rows):
+  """`values` whose gradient flows only in the selected rows.
+
+  Args:
+    values: `[B, K, ...]`.
+    rows: bool `[B, K]`.
+
+  Returns:
+    `values` (forward); the gradient is zero where `rows` is False.
+  """
+  keep = tf.cast(rows, values.dtype)
+  keep = tf.reshape(keep, tf.concat(
+      [tf.shape(keep), tf.ones([values.shape.rank - 2], tf.int32)], axis=0))
+  fixed = tf.stop_gradient(values)
+  return fixed + keep * (values - fixed)
+
+
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
 class MncModel(tf_keras.Model):
   """MNC: 3- or 5-stage cascade, training targets and inference outputs."""
@@ -41,7 +58,9 @@ class MncModel(tf_keras.Model):
                anchor_scales=(128.0, 256.0, 512.0),
                anchor_aspect_ratios=(0.5, 1.0, 2.0), feature_stride=16,
                mix_gt_boxes=True, num_train_stages=5, num_inference_stages=5,
-               box_gradient=True, box_gradient_clip=1.0 / 512, **kwargs):
+               box_gradient=True, box_gradient_clip=1.0 / 512,
+               mask_gradient_from_mask_level_positives_only=True,
+               stage4_gt_boxes=True, **kwargs):
     """Initializes the model from its layers and a few flags.
 
     Args:
@@ -70,6 +89,13 @@ class MncModel(tf_keras.Model):
       box_gradient: back-propagate through box coordinates.
       box_gradient_clip: element-wise clip of the gradient reaching the RPN
         and stage-3 box deltas through the boxes (0: none).
+      mask_gradient_from_mask_level_positives_only: in training, the
+        classifier stage's gradient reaches the mask stage's predictions
+        only for its mask-level positives (the original release's
+        `mask_layer.py` backward); False: for every RoI.
+      stage4_gt_boxes: in training, the gt boxes join the stage-4 RoIs (the
+        original release's `stage_bridge_layer.py`), so stages 4-5 see
+        K + M RoIs.
       **kwargs: base model arguments.
     """
     super().__init__(**kwargs)
@@ -96,6 +122,9 @@ class MncModel(tf_keras.Model):
         'num_inference_stages': int(num_inference_stages),
         'box_gradient': bool(box_gradient),
         'box_gradient_clip': float(box_gradient_clip or 0.0),
+        'mask_gradient_from_mask_level_positives_only': bool(
+            mask_gradient_from_mask_level_positives_only),
+        'stage4_gt_boxes': bool(stage4_gt_boxes),
     }
     self.backbone = backbone
     self.rpn_head = rpn_head
@@ -162,8 +191,13 @@ class MncModel(tf_keras.Model):
     if targets is None and gt is not None:
       targets = self.cascade_target_assigner(boxes, sample_valid, mask_probs,
                                              gt)
+    classifier_masks = mask_probs
+    if (targets is not None and self._config_dict[
+        'mask_gradient_from_mask_level_positives_only']):
+      classifier_masks = gradient_only_where(
+          mask_probs, targets['cls_mask_targets'] > 0)
     cls_mask, cls_box, box_outputs = self.classifier_head(
-        roi_features, mask_probs, training=training)
+        roi_features, classifier_masks, training=training)
     mask_outputs = {'boxes': boxes, 'mask_logits': mask_logits,
                     'mask_probs': mask_probs}
     classifier_outputs = {'cls_mask_logits': cls_mask,
@@ -214,7 +248,10 @@ class MncModel(tf_keras.Model):
 
   def _rpn(self, images, image_info, training):
     features = self.backbone(images, training=training)
-    rpn_scores, rpn_boxes = self.rpn_head(features)
+    # float32 under mixed-precision policies: boxes and scores (bfloat16
+    # would quantize pixel coordinates to steps of up to 4 px).
+    rpn_scores, rpn_boxes = [tf.cast(t, tf.float32)
+                             for t in self.rpn_head(features)]
     anchors = self._anchors(images)
     image_shape = tf.cast(image_info[:, 1, :], tf.float32)
     # The RPN loss sees `rpn_boxes`; the proposals see the same deltas with
@@ -400,7 +437,7 @@ class MncModel(tf_keras.Model):
 
   def next_stage_inputs(self, boxes, sample_valid, classifier_outputs, gt,
                         image_shape, top_class=None):
-    """The boxes of stage 4 in training: stage-3 boxes regressed (§5).
+    """The RoIs of stage 4 in training: stage-3 boxes regressed (§5) + gt.
 
     Args:
       boxes: `[B, K, 4]` boxes of the classifier stage.
@@ -412,14 +449,19 @@ class MncModel(tf_keras.Model):
       top_class: optional fixed class per box (see `next_stage_boxes`).
 
     Returns:
-      boxes: `[B, K, 4]` (zero for padding), sample_valid `[B, K]`,
+      boxes: `[B, K', 4]` (zero for padding), sample_valid `[B, K']`: the K
+      regressed boxes, then (`stage4_gt_boxes`) the M gt boxes, K' = K + M;
       top_class int32 `[B, K]`.
     """
-    del gt  # Used by the stage-4 gt boxes option.
     boxes, top_class = self.next_stage_boxes(
         boxes, classifier_outputs['cls_mask_logits'],
         classifier_outputs['box_outputs'], image_shape, top_class=top_class)
     boxes = tf.where(sample_valid[..., None], boxes, tf.zeros_like(boxes))
+    if self._config_dict['stage4_gt_boxes']:
+      gt_boxes = tf.where(gt['valid'][..., None], gt['boxes'],
+                          tf.zeros_like(gt['boxes']))
+      boxes = tf.concat([boxes, tf.cast(gt_boxes, boxes.dtype)], axis=1)
+      sample_valid = tf.concat([sample_valid, gt['valid']], axis=1)
     return boxes, sample_valid, top_class
 
   def _inference_outputs(self, images, image_info):
@@ -444,7 +486,8 @@ class MncModel(tf_keras.Model):
         self._config_dict['num_inference_stages']):
       mask_out, cls_out = self.run_stage(rpn['roi_features'], boxes,
                                          training=False)
-      scores = tf.nn.softmax(cls_out['cls_mask_logits'], axis=-1) * valid
+      scores = tf.nn.softmax(  # float32 under mixed-precision policies
+          tf.cast(cls_out['cls_mask_logits'], tf.float32), axis=-1) * valid
       outputs.update(stage_names.prefixed(
           {'boxes': boxes, 'scores': scores, 'masks': mask_out['mask_probs']},
           stage))

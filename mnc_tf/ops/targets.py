@@ -58,7 +58,8 @@ def rpn_targets(anchors, gt_boxes, gt_valid, fg_iou_threshold=0.7,
 
 
 def mix_proposal_anchors(score_targets, box_targets, anchors, gt_boxes,
-                         gt_valid, anchor_index, sample_is_fg, sample_valid):
+                         gt_valid, anchor_index, sample_is_fg, sample_valid,
+                         background_box_targets=False):
   """The original release's MIX_INDEX: sampled proposals' anchors join L1.
 
   The anchor of every proposal sampled for stages 2-3 is labelled for the
@@ -77,6 +78,9 @@ def mix_proposal_anchors(score_targets, box_targets, anchors, gt_boxes,
       sampled proposal.
     sample_is_fg: bool `[B, K]` foreground sample.
     sample_valid: bool `[B, K]`; False for gt rows and padding.
+    background_box_targets: an anchor made negative keeps the box target it
+      had (False: zeroed, as the original release, whose
+      `anchor_target_layer.py` gives label-0 anchors no box weight).
 
   Returns:
     (score_targets, box_targets) with the same shapes.
@@ -106,6 +110,10 @@ def mix_proposal_anchors(score_targets, box_targets, anchors, gt_boxes,
   matched = tf.gather(tf.cast(gt_boxes, tf.float32), best_gt, batch_dims=1)
   encoded = box_ops.encode_boxes(matched, tiled)
   flat_boxes = tf.where(forced_fg[..., None], encoded, flat_boxes)
+  if not background_box_targets:
+    cleared = forced_bg & ~forced_fg
+    flat_boxes = tf.where(cleared[..., None], tf.zeros_like(flat_boxes),
+                          flat_boxes)
   return (tf.reshape(flat_scores, tf.shape(score_targets)),
           tf.reshape(flat_boxes, tf.shape(box_targets)))
 

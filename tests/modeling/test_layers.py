@@ -157,8 +157,8 @@ def test_roi_sampler_balances_and_flags_padding():
   valid = np.array([[True] * 6 + [False]])
   sampler = roi_sampler.RoiSampler(num_samples=4, fg_fraction=0.5,
                                    fg_iou_threshold=0.5,
-                                   bg_iou_high_threshold=0.5,
-                                   bg_iou_low_threshold=0.1)
+                                   bg_iou_thresholds=[0.5, 0.1],
+                                   bg_fractions=[1.0])
   seen = set()
   for _ in range(10):
     index, ok = [t.numpy()[0] for t in sampler(boxes, valid, gt, gt_valid)]
@@ -170,7 +170,8 @@ def test_roi_sampler_balances_and_flags_padding():
   assert len(seen) >= 3   # the foreground choice is random
   # A larger quota takes every foreground box; no invalid / IoU < 0.1 box.
   sampler = roi_sampler.RoiSampler(num_samples=10, fg_fraction=0.5,
-                                   bg_iou_low_threshold=0.1)
+                                   bg_iou_thresholds=[0.5, 0.1],
+                                   bg_fractions=[1.0])
   index, ok = [t.numpy()[0] for t in sampler(boxes, valid, gt, gt_valid)]
   np.testing.assert_array_equal(ok, [True] * 5 + [False] * 5)
   assert set(index[:4]) == {0, 1, 2, 5} and index[4] == 3
@@ -198,3 +199,50 @@ def test_feature_masking_resize_equals_tf_image_resize(mask_size, side):
   got64 = masking.FeatureMasking(dtype='float64')(
       tf.cast(feats, tf.float64), tf.cast(probs, tf.float64))
   assert got64.dtype == tf.float64
+
+
+def _numpy_band_counts(ious, valid, k, fg_fraction, edges, fractions):
+  """The original release's `_sample_rois` counts (proposal_target_layer)."""
+  fg = int(min((ious >= 0.5)[valid].sum(), np.round(k * fg_fraction)))
+  rest = k - fg
+  counts = [fg]
+  for high, low, share in zip(edges, edges[1:], fractions):
+    members = ((ious < high) & (ious >= low) & valid).sum()
+    counts.append(int(min(members, np.round(rest * share))))
+  return counts
+
+
+@pytest.mark.parametrize('k, num_fg', [(64, 40), (64, 5), (20, 2)])
+def test_roi_sampler_background_bands_follow_the_original_release(k, num_fg):
+  rng = np.random.RandomState(k + num_fg)
+  gt = np.array([[[0, 0, 100, 100]]], np.float32)
+  # Candidates at chosen IoUs with the gt: boxes (0, 0, 100, w) have IoU
+  # w / 100.
+  ious = np.concatenate([rng.uniform(0.5, 1.0, num_fg),
+                         rng.uniform(0.1, 0.5, 30), rng.uniform(0.0, 0.1, 25)])
+  ious[-3:] = 0.0
+  widths = np.maximum(ious * 100, 0.0)
+  boxes = np.stack([np.zeros_like(widths), np.zeros_like(widths),
+                    np.full_like(widths, 100), widths], axis=-1)
+  boxes[-3:] = [200, 200, 220, 220]   # no overlap at all
+  valid = np.ones(len(ious), bool)
+  valid[5] = False
+  sampler = roi_sampler.RoiSampler(num_samples=k)   # the release's defaults
+  index, ok = [t.numpy()[0] for t in sampler(
+      boxes[None].astype(np.float32), valid[None], gt, np.array([[True]]))]
+  got_iou = ious[index[ok]]
+  counts = [(got_iou >= 0.5).sum(), ((got_iou < 0.5) & (got_iou >= 0.1)).sum(),
+            (got_iou < 0.1).sum()]
+  want = _numpy_band_counts(ious, valid, k, 0.3, [0.5, 0.1, 0.0],
+                            [0.85, 0.15])
+  assert counts == want, (counts, want)
+  assert ok.sum() == sum(want) and not ok[sum(want):].any()
+  assert len(set(index[ok].tolist())) == ok.sum() and valid[index[ok]].all()
+  # Order: foreground, band [0.1, 0.5), band [0, 0.1), padding.
+  bands = np.digitize(-got_iou, [-0.5, -0.1])
+  assert np.all(np.diff(bands) >= 0)
+
+
+def test_roi_sampler_rejects_bad_bands():
+  with pytest.raises(ValueError, match='bg_iou_thresholds'):
+    roi_sampler.RoiSampler(bg_iou_thresholds=[0.1, 0.5], bg_fractions=[1.0])

@@ -1,6 +1,7 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """Training targets against NumPy references and hand-computed values."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mnc_tf.ops import box_utils
@@ -198,6 +199,28 @@ def test_mix_proposal_anchors_labels_the_sampled_proposals_anchors():
   got = new_boxes.numpy().reshape(-1, 4)
   np.testing.assert_allclose(got[3], np_encode(gt[0, 0], flat[3]), atol=1e-5)
   np.testing.assert_array_equal(got[:3], 0.0)
+
+
+@pytest.mark.parametrize('keep', [False, True])
+def test_mix_index_background_anchors_get_no_box_target(keep):
+  # The original release (anchor_target_layer.py, MIX_INDEX) sets the label
+  # of a sampled background proposal's anchor to 0, and a label-0 anchor
+  # has box inside weight 0: no box target even if it was positive.
+  anchors = box_utils.generate_anchors(32, 32, 16, [16.0], [1.0])
+  gt = np.array([[[0, 0, 14, 14]]], np.float32)
+  scores = np.array([[[[1], [-1]], [[0], [-1]]]], np.int32)
+  boxes = np.zeros([1, 2, 2, 4], np.float32)
+  boxes[0, 0, 0] = [0.1, 0.2, -0.3, 0.4]      # anchor 0: a positive ...
+  new_scores, new_boxes = targets.mix_proposal_anchors(
+      scores, boxes, anchors, gt, np.array([[True]]),
+      anchor_index=np.array([[0]], np.int32),       # ... sampled as bg
+      sample_is_fg=np.array([[False]]), sample_valid=np.array([[True]]),
+      background_box_targets=keep)
+  want_boxes = boxes.reshape(-1, 4).copy()
+  if not keep:
+    want_boxes[0] = 0.0
+  np.testing.assert_array_equal(new_scores.numpy().ravel(), [0, -1, 0, -1])
+  np.testing.assert_array_equal(new_boxes.numpy().reshape(-1, 4), want_boxes)
 
 
 def test_crop_masks_of_non_finite_boxes_are_zero():

@@ -175,9 +175,17 @@ def test_large_image_is_resized(loaded, exported):
 
 
 def test_image_with_nothing_in_it_returns_no_detections(exported):
-  """A model whose classifier calls everything background (bias +30)."""
+  """A model whose classifier calls everything background (bias +30).
+
+  With a score floor: the default (0, the original release's) keeps every
+  candidate whose class score is above 0, however small.
+  """
   params = exported['params']
   module = export_module_lib.MncExportModule(params)
+  floor = dict(module.model.detection_generator.get_config(),
+               score_threshold=0.01)
+  module.model.detection_generator = type(
+      module.model.detection_generator).from_config(floor)
   module.model.set_weights(exported['model'].get_weights())
   bias = module.model.classifier_head._cls_mask.bias  # pylint: disable=protected-access
   bias.assign(tf.tensor_scatter_nd_update(bias, [[0]], [30.0]))

@@ -22,7 +22,7 @@ class MaskedClassifierHead(tf_keras.layers.Layer):
   """Mask- and box-pathway fc layers, two classifiers and box regression."""
 
   def __init__(self, num_classes, pooled_size=7, fc_dims=4096,
-               dropout_rate=0.5, kernel_regularizer=None, **kwargs):
+               dropout_rate=0.0, kernel_regularizer=None, **kwargs):
     """Initializes the head.
 
     Args:

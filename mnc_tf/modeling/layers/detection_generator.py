@@ -11,7 +11,7 @@ from mnc_tf.ops import mask_voting
 class DetectionGenerator(tf_keras.layers.Layer):
   """Turns the cascade's candidates into the final detections of each image."""
 
-  def __init__(self, score_threshold=0.01, nms_iou_threshold=0.3,
+  def __init__(self, score_threshold=0.0, nms_iou_threshold=0.3,
                max_detections_per_class=100, max_num_detections=100,
                use_mask_voting=True, voting_iou_threshold=0.5,
                voting_resolution=56, max_voting_members=100, **kwargs):

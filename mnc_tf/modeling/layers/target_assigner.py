@@ -26,7 +26,7 @@ class RpnTargetAssigner(tf_keras.layers.Layer):
 
   def __init__(self, fg_iou_threshold=0.7, bg_iou_threshold=0.3,
                num_samples=256, fg_fraction=0.5, mix_proposal_anchors=True,
-               **kwargs):
+               mix_background_box_targets=False, **kwargs):
     """Initializes the layer.
 
     Args:
@@ -37,6 +37,8 @@ class RpnTargetAssigner(tf_keras.layers.Layer):
       mix_proposal_anchors: `mix` labels the anchors of the proposals sampled
         for stages 2-3 (the original release's MIX_INDEX); False: `mix`
         returns its targets unchanged.
+      mix_background_box_targets: anchors `mix` makes negative keep a box
+        target they had (False: the original release, no box target).
       **kwargs: base layer arguments.
     """
     super().__init__(**kwargs)
@@ -46,6 +48,7 @@ class RpnTargetAssigner(tf_keras.layers.Layer):
         'num_samples': int(num_samples),
         'fg_fraction': float(fg_fraction),
         'mix_proposal_anchors': bool(mix_proposal_anchors),
+        'mix_background_box_targets': bool(mix_background_box_targets),
     }
 
   @property
@@ -76,7 +79,8 @@ class RpnTargetAssigner(tf_keras.layers.Layer):
       return score_targets, box_targets
     return targets_lib.mix_proposal_anchors(
         score_targets, box_targets, anchors, gt_boxes, gt_valid, anchor_index,
-        sample_is_fg, from_proposal)
+        sample_is_fg, from_proposal,
+        background_box_targets=self._config_dict['mix_background_box_targets'])
 
   def get_config(self):
     config = super().get_config()
