@@ -126,24 +126,33 @@ class MncTask(base_task.Task):
                  gt_boxes=labels['gt_boxes'], gt_classes=labels['gt_classes'],
                  gt_masks=labels['gt_masks'], training=True)
 
-  def compute_loss_and_gradients(self, inputs, model):
+  def compute_loss_and_gradients(self, inputs, model, optimizer=None):
     """Per-replica losses and the gradients of total_loss / num_replicas.
+
+    With a `LossScaleOptimizer` (float16 mixed precision) the loss is scaled
+    and the gradients unscaled, as in Model Garden's `base_task.train_step`.
 
     Returns:
       (losses dict, gradients list aligned with model.trainable_variables).
     """
     images, labels = inputs
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    loss_scale = isinstance(optimizer,
+                            tf_keras.mixed_precision.LossScaleOptimizer)
     with tf.GradientTape() as tape:
       outputs = self._forward_train(model, images, labels)
       losses = self.build_losses(outputs, labels, aux_losses=model.losses)
       scaled_loss = losses['total_loss'] / num_replicas
+      if loss_scale:
+        scaled_loss = optimizer.get_scaled_loss(scaled_loss)
     grads = tape.gradient(scaled_loss, model.trainable_variables)
+    if loss_scale:
+      grads = optimizer.get_unscaled_gradients(grads)
     return losses, grads
 
   def train_step(self, inputs, model, optimizer, metrics=None):
     """One optimizer step on a per-replica batch (see base_task.Task)."""
-    losses, grads = self.compute_loss_and_gradients(inputs, model)
+    losses, grads = self.compute_loss_and_gradients(inputs, model, optimizer)
     optimizer.apply_gradients(list(zip(grads, model.trainable_variables)))
     for metric in metrics or []:
       metric.update_state(losses[metric.name])

@@ -106,8 +106,11 @@ class ProposalGenerator(tf_keras.layers.Layer):
 
     def nms_one(args):
       one_boxes, one_scores = args
+      # NMS only routes (indices); float32 because NonMaxSuppressionV4 has
+      # no bfloat16 kernel (mixed_bfloat16 policies).
       keep, num_valid = tf.raw_ops.NonMaxSuppressionV4(
-          boxes=one_boxes, scores=one_scores, max_output_size=num_out,
+          boxes=tf.cast(one_boxes, tf.float32),
+          scores=tf.cast(one_scores, tf.float32), max_output_size=num_out,
           iou_threshold=cfg['nms_iou_threshold'], score_threshold=-0.5,
           pad_to_max_output_size=True)
       keep = tf.reshape(keep, [num_out])
