@@ -35,6 +35,19 @@ def test_train_and_eval_writes_checkpoints_metrics_and_summaries(tmp_path):
   assert 'step 2/4 | total_loss ' in out
   assert 'step 4/4 | total_loss ' in out and ' steps/s | ETA ' in out
   assert 'eval | step 4 | mask_AP ' in out
+  # A console a person can read: one progress line per loop (4 steps, 2 per
+  # loop), the metrics once as a table, no dumps of output dicts or pictures,
+  # no FLOPs-count failure.
+  console = out + result.stderr
+  assert [l.split(' | ')[0] for l in out.splitlines()
+          if l.startswith('step ')] == ['step 2/4', 'step 4/4']
+  assert sum(l.startswith('eval | step 4 |') for l in out.splitlines()) == 1
+  assert '| output:' not in console and '[[[' not in console
+  assert 'validation_predictions' not in console.replace(
+      'pictures of predictions:', '').replace(
+          os.path.join(model_dir, 'validation_predictions'), '')
+  assert 'FLOPs' not in console and 'Average Precision' not in console
+  assert len(console.splitlines()) < 40, console
 
   # The resolved params.
   with open(os.path.join(model_dir, 'params.yaml')) as f:
