@@ -118,3 +118,32 @@ def test_bad_boxes_give_zero_crops_and_zero_targets():
   areas = mct.instance_crop_areas(crops[None], gt_boxes[None], (20, 30))
   np.testing.assert_allclose(areas.numpy()[0, :3], 0)
   assert np.isfinite(areas.numpy()).all()
+
+
+def test_cascade_targets_take_instance_crops_in_place_of_full_masks():
+  """`targets.cascade_targets` with `InstanceMaskCrops` ~ with full masks."""
+  rng = np.random.default_rng(5)
+  masks, gt_boxes = _ellipse_masks(rng, 4, 10, 40)
+  boxes = _jittered(rng, gt_boxes, 32)[None]
+  gt_b = np.concatenate([gt_boxes, -np.ones((2, 4), np.float32)])[None]
+  gt_valid = tf.constant([[True] * 4 + [False] * 2])
+  full_masks = np.concatenate([masks, np.zeros((2, HEIGHT, WIDTH), np.uint8)])
+  crops = mct.crop_instance_masks(
+      full_masks, mct.crop_boxes(gt_b[0], (HEIGHT, WIDTH)), CROP)[None]
+  wrapped = mct.InstanceMaskCrops(crops, gt_b, (HEIGHT, WIDTH))
+  probs = tf.constant(rng.random((1, 32, M, M)), tf.float32)
+  classes = tf.constant([[1, 2, 3, 1, -1, -1]])
+  common = dict(boxes=tf.constant(boxes), sample_valid=tf.ones([1, 32], bool),
+                mask_probs=probs, gt_boxes=tf.constant(gt_b),
+                gt_valid=gt_valid, gt_class_indices=classes, mask_size=M)
+  full = targets.cascade_targets(
+      gt_masks=tf.constant(full_masks[None]),
+      gt_areas=targets.gt_mask_areas(tf.constant(full_masks[None])), **common)
+  ours = targets.cascade_targets(gt_masks=wrapped, gt_areas=wrapped.areas(),
+                                 **common)
+  assert np.mean(full['mask_targets'].numpy()
+                 == ours['mask_targets'].numpy()) >= 0.99
+  np.testing.assert_allclose(ours['mask_iou'], full['mask_iou'], atol=0.02)
+  for key in ('mask_weights', 'cls_box_targets', 'box_targets', 'box_iou'):
+    np.testing.assert_array_equal(ours[key], full[key])
+  np.testing.assert_allclose(wrapped.areas()[0, 4:], 0)
