@@ -157,9 +157,13 @@ def train_and_evaluate(params, model_dir, runner_class):
     logs = runner.controller.evaluate(steps=params.trainer.validation_steps)
   eval_seconds = time.time() - start
   result = {'train_seconds': train_seconds, 'eval_seconds': eval_seconds}
+  # Model Garden's COCO evaluator names the box metrics 'AP', 'AP50', ...
+  aliases = {'box_AP': ('box_AP', 'AP')}
   for name in METRICS:
-    if name in logs:
-      result[name] = float(logs[name])
+    for key in aliases.get(name, (name,)):
+      if key in logs:
+        result[name] = float(logs[key])
+        break
   return result
 
 
