@@ -114,9 +114,10 @@ void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
   const size_t map_n = in.features.size();
   const size_t box_n = in.boxes.size();
   constexpr bool kNarrow = !std::is_same<T, float>::value;
-  DeviceArray<T> features(ToType<T>(in.features)), boxes(ToType<T>(in.boxes)),
-      grad(ToType<T>(in.grad));
-  DeviceArray<T> output(out_n), grad_features(map_n), grad_boxes(box_n);
+  DeviceArray<T> features(ToType<T>(in.features)), grad(ToType<T>(in.grad));
+  DeviceArray<float> boxes(in.boxes);
+  DeviceArray<T> output(out_n), grad_features(map_n);
+  DeviceArray<float> grad_boxes(box_n);
   DeviceArray<uint8_t> argmax(pooled ? out_n : 0);
   DeviceArray<uint8_t> cpu_argmax(cpu.argmax);
   DeviceArray<unsigned int> bad(1);
@@ -167,7 +168,7 @@ void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
       backward(det, cpu_argmax.get());
       HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
       gf[rep] = download(grad_features);
-      gb[rep] = download(grad_boxes);
+      gb[rep] = grad_boxes.Download();
     }
     report->Add("gpu grad_features (" + mode + ") vs cpu", Compare(gf[0], cpu.grad_features));
     report->Add("gpu grad_boxes (" + mode + ") vs cpu", Compare(gb[0], cpu.grad_boxes));
@@ -221,7 +222,7 @@ void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
       report->Add("rerouted argmax: grad_features (" + mode + ") vs cpu",
                   Compare(download(grad_features), cpu_re.grad_features));
       report->Add("rerouted argmax: grad_boxes (" + mode + ") vs cpu",
-                  Compare(download(grad_boxes), cpu_re.grad_boxes));
+                  Compare(grad_boxes.Download(), cpu_re.grad_boxes));
     }
   }
 

@@ -63,13 +63,13 @@ std::vector<float> ToFloatVector(const std::vector<T>& v) {
   return out;
 }
 
-// Forward of the CPU implementation in element type T.
+// Forward of the CPU implementation in element type T (boxes float).
 template <typename T>
 void CpuForward(const Dims& d, const Inputs& in, int threads, Result* r) {
-  const std::vector<T> features = ToType<T>(in.features), boxes = ToType<T>(in.boxes);
+  const std::vector<T> features = ToType<T>(in.features);
   std::vector<T> output(static_cast<size_t>(d.output_elements()), T(0.0f));
   r->argmax.assign(d.pooled_size > 0 ? static_cast<size_t>(d.output_elements()) : 0, 0);
-  mnc_tf::roi_warp::ForwardCpu(d, features.data(), boxes.data(), output.data(),
+  mnc_tf::roi_warp::ForwardCpu(d, features.data(), in.boxes.data(), output.data(),
                                d.pooled_size > 0 ? r->argmax.data() : nullptr,
                                ThreadedParallelFor{threads});
   r->output = ToFloatVector(output);
@@ -87,18 +87,16 @@ void CpuBackward(const Dims& d, const Inputs& in, const std::vector<uint8_t>& ar
       std::max<int64_t>(1, std::min<int64_t>({8, threads, d.batch * d.num_boxes}));
   std::vector<A> scratch(static_cast<size_t>((chunks - 1) * map));
   std::vector<A> acc(static_cast<size_t>(map), A(0));
-  std::vector<T> grad_boxes(static_cast<size_t>(d.batch * d.num_boxes * 4), T(0.0f));
-  const std::vector<T> grad = ToType<T>(in.grad), features = ToType<T>(in.features),
-                       boxes = ToType<T>(in.boxes);
+  r->grad_boxes.assign(static_cast<size_t>(d.batch * d.num_boxes * 4), 0.0f);
+  const std::vector<T> grad = ToType<T>(in.grad), features = ToType<T>(in.features);
   r->argmax_ok = mnc_tf::roi_warp::BackwardCpu(
-      d, grad.data(), features.data(), boxes.data(),
+      d, grad.data(), features.data(), in.boxes.data(),
       d.pooled_size > 0 ? argmax.data() : nullptr, acc.data(), scratch.data(), chunks,
-      grad_boxes.data(), ThreadedParallelFor{threads});
+      r->grad_boxes.data(), ThreadedParallelFor{threads});
   r->grad_features.resize(acc.size());
   for (size_t i = 0; i < acc.size(); ++i) {
     r->grad_features[i] = static_cast<float>(static_cast<T>(static_cast<float>(acc[i])));
   }
-  r->grad_boxes = ToFloatVector(grad_boxes);
 }
 
 // ---------------------------------------------------------------------------

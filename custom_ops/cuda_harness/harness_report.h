@@ -57,8 +57,8 @@ struct WorkloadReport {
 // compact argmax (one byte per output element: uint8 window indices).
 inline double ForwardBytes(const Dims& d, int element_bytes = 4) {
   const double out = static_cast<double>(d.output_elements());
-  return element_bytes * (static_cast<double>(d.batch * d.height * d.width * d.channels) +
-                          static_cast<double>(d.batch * d.num_boxes * 4) + out) +
+  return element_bytes * (static_cast<double>(d.batch * d.height * d.width * d.channels) + out) +
+         4.0 * static_cast<double>(d.batch * d.num_boxes * 4) +  // float boxes
          (d.pooled_size > 0 ? out : 0.0);
 }
 

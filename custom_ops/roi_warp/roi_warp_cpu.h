@@ -3,8 +3,9 @@
 // it as its reference.  Work is split into independent units and handed to a
 // caller-supplied ParallelFor(num_units, cost_per_unit, fn(begin, end)).
 //
-// Layouts (row-major): features [B, H, W, C]; boxes [B, K, 4] as
-// (ymin, xmin, ymax, xmax) in input-image pixels; output and argmax
+// Layouts (row-major): features [B, H, W, C] of element type T; boxes
+// [B, K, 4] as (ymin, xmin, ymax, xmax) in input-image pixels, of box type
+// (float, or double with double features: BoxType<T>), as is grad_boxes; output and argmax
 // [B, K, n, n, C] with n = pooled_size if > 0, else output_size.  argmax holds
 // the index di * (S / P) + dj of the chosen sample inside its cell's window
 // (first maximum), as uint8_t when (S / P)^2 <= 256, else int32_t.
@@ -171,8 +172,8 @@ inline void ForwardCell(const T* fmap, const SampleTaps<A>* taps, int samples,
 // same shape, the index di * (S / P) + dj of the chosen sample inside its
 // cell's (S / P) x (S / P) window (first maximum wins).  Idx is uint8_t
 // (window^2 <= 256) or int32_t.
-template <typename T, typename Idx, typename ParallelFor>
-void ForwardCpu(const Dims& d, const T* features, const T* boxes, T* output,
+template <typename T, typename B, typename Idx, typename ParallelFor>
+void ForwardCpu(const Dims& d, const T* features, const B* boxes, T* output,
                 Idx* argmax, ParallelFor&& parallel_for) {
   using A = typename AccType<T>::type;
   const int64_t C = d.channels, H = d.height, W = d.width;
@@ -312,12 +313,12 @@ inline bool Inert(A w, A d) {
 // get no gradient; argmax is checked before it is used, and then only
 // compared with window indices, never used as an address, so a bad value
 // cannot reach out of bounds).
-template <typename T, typename Idx, typename ParallelFor>
+template <typename T, typename B, typename Idx, typename ParallelFor>
 bool BackwardCpu(const Dims& d, const T* grad, const T* features,
-                 const T* boxes, const Idx* argmax,
+                 const B* boxes, const Idx* argmax,
                  typename AccType<T>::type* grad_features_acc,
                  typename AccType<T>::type* chunk_scratch, int64_t num_chunks,
-                 T* grad_boxes, ParallelFor&& parallel_for) {
+                 B* grad_boxes, ParallelFor&& parallel_for) {
   using A = typename AccType<T>::type;
   const int64_t C = d.channels, H = d.height, W = d.width, K = d.num_boxes;
   const int S = d.output_size;
@@ -341,8 +342,8 @@ bool BackwardCpu(const Dims& d, const T* grad, const T* features,
       const int64_t first = total_boxes * chunk / num_chunks;
       const int64_t last = total_boxes * (chunk + 1) / num_chunks;
       for (int64_t box_index = first; box_index < last; ++box_index) {
-        T* gb = grad_boxes + box_index * 4;
-        gb[0] = gb[1] = gb[2] = gb[3] = T(0);
+        B* gb = grad_boxes + box_index * 4;
+        gb[0] = gb[1] = gb[2] = gb[3] = B(0);
         taps.Compute(d, boxes + box_index * 4);
         if (!taps.finite || H == 0 || W == 0 || C == 0) continue;
         const int64_t b = box_index / K;
@@ -408,10 +409,10 @@ bool BackwardCpu(const Dims& d, const T* grad, const T* features,
             }
           }
         }
-        gb[0] = static_cast<T>(dy1);
-        gb[1] = static_cast<T>(dx1);
-        gb[2] = static_cast<T>(dy2);
-        gb[3] = static_cast<T>(dx2);
+        gb[0] = static_cast<B>(dy1);
+        gb[1] = static_cast<B>(dx1);
+        gb[2] = static_cast<B>(dy2);
+        gb[3] = static_cast<B>(dx2);
       }
     }
   });

@@ -8,7 +8,7 @@
 // argmax and grad [B, K, n, n, C] (argmax only when pooled_size > 0: the
 // window index di * (S / P) + dj of the chosen sample, uint8_t or int32_t).
 // Element type T: float, Half or BFloat16 (roi_warp_half.h), all arithmetic
-// and accumulation in float.
+// and accumulation in float; boxes and grad_boxes are float in every case.
 // Each call needs a scratch `workspace` of ForwardWorkspace / BackwardWorkspace
 // ::For(...).bytes bytes, 16-byte aligned (cudaMalloc and TensorFlow's GPU
 // allocator give 256).
@@ -130,22 +130,22 @@ inline bool UseVec4(const Dims& d, const LaunchOptions& opt,
   } while (0)
 
 // Taps table for all boxes (needs H, W >= 1).
-template <typename T, typename IndexT>
-cudaError_t LaunchTaps(const Dims& dims, int sms, const T* boxes, TapEntry* taps,
+template <typename IndexT>
+cudaError_t LaunchTaps(const Dims& dims, int sms, const float* boxes, TapEntry* taps,
                        cudaStream_t stream) {
   const int64_t total = dims.batch * dims.num_boxes * 2 * dims.output_size;
   if (total == 0) return cudaSuccess;
-  return LaunchKernel(TapsKernel<T, IndexT>, GridBlocks(total, kThreads, sms), stream,
+  return LaunchKernel(TapsKernel<float, IndexT>, GridBlocks(total, kThreads, sms), stream,
                       KernelDims::From(dims), static_cast<IndexT>(total), boxes, taps);
 }
 
 template <typename T, typename Idx, typename IndexT, int kVec>
 cudaError_t LaunchForwardT(const Dims& dims, int sms, const T* features,
-                           const T* boxes, T* output, Idx* argmax,
+                           const float* boxes, T* output, Idx* argmax,
                            TapEntry* taps, cudaStream_t stream) {
   constexpr int kR = kChannelsPerLane / kVec;
   if (dims.height > 0 && dims.width > 0) {
-    MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<T, IndexT>(dims, sms, boxes, taps, stream));
+    MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<IndexT>(dims, sms, boxes, taps, stream));
   }
   const int64_t groups = (dims.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
   const int64_t items = dims.batch * dims.num_boxes * dims.grid() * dims.grid() * groups;
@@ -158,7 +158,7 @@ cudaError_t LaunchForwardT(const Dims& dims, int sms, const T* features,
 // Forward: output (and argmax if pooled) for every element.  An argmax type
 // too narrow for the window (uint8_t with window^2 > 256) is rejected.
 template <typename T, typename Idx>
-cudaError_t LaunchForward(const Dims& dims, const T* features, const T* boxes, T* output,
+cudaError_t LaunchForward(const Dims& dims, const T* features, const float* boxes, T* output,
                           Idx* argmax, void* workspace, cudaStream_t stream,
                           const LaunchOptions& opt = LaunchOptions()) {
   if (dims.output_elements() == 0) return cudaSuccess;
@@ -212,8 +212,8 @@ cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws
 
 template <typename T, typename Idx, typename IndexT, int kVec>
 cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& ws,
-                            const T* grad, const T* features, const T* boxes,
-                            const Idx* argmax, T* grad_features, T* grad_boxes,
+                            const T* grad, const T* features, const float* boxes,
+                            const Idx* argmax, T* grad_features, float* grad_boxes,
                             char* workspace, const LaunchOptions& opt, cudaStream_t stream) {
   constexpr int kR = kChannelsPerLane / kVec;
   constexpr bool kFloat = std::is_same<T, float>::value;
@@ -229,7 +229,7 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
                  : reinterpret_cast<float*>(workspace + ws.acc_offset);
   }
   const bool map = dims.height > 0 && dims.width > 0;
-  if (map) MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<T, IndexT>(dims, sms, boxes, taps, stream));
+  if (map) MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<IndexT>(dims, sms, boxes, taps, stream));
   if (!opt.deterministic && feature_elements > 0) {  // atomics accumulate into zeros
     MNC_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
         acc, 0, static_cast<size_t>(feature_elements) * sizeof(float), stream));
@@ -246,7 +246,7 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
   if (boxes_total > 0) {
     const int64_t values = boxes_total * 4;
     MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
-        BoxReduceKernel<T, IndexT>, GridBlocks(values, kThreads, sms), stream,
+        BoxReduceKernel<float, IndexT>, GridBlocks(values, kThreads, sms), stream,
         static_cast<IndexT>(values), static_cast<IndexT>(ws.chunks), partials, grad_boxes));
   }
   if (opt.deterministic && feature_elements > 0) {
@@ -265,8 +265,8 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
 // overwritten; `argmax` is the forward's (pooled only).  The workspace is
 // BackwardWorkspace::For(dims, opt.deterministic, !is_same<T, float>).
 template <typename T, typename Idx>
-cudaError_t LaunchBackward(const Dims& dims, const T* grad, const T* features, const T* boxes,
-                           const Idx* argmax, T* grad_features, T* grad_boxes, void* workspace,
+cudaError_t LaunchBackward(const Dims& dims, const T* grad, const T* features, const float* boxes,
+                           const Idx* argmax, T* grad_features, float* grad_boxes, void* workspace,
                            cudaStream_t stream, const LaunchOptions& opt = LaunchOptions()) {
   if (dims.height >= INT32_MAX || dims.width >= INT32_MAX) return cudaErrorInvalidValue;
   if (!ArgmaxTypeFits<Idx>(dims)) return cudaErrorInvalidValue;

@@ -20,7 +20,8 @@
 // optional `bad_argmax` flag.  Taps of zero weight are skipped by the atomics
 // (the CPU adds 0 * g there; this differs only for non-finite g).
 //
-// T (grad, features, boxes) is float, Half or BFloat16; the feature gradient
+// T (grad, features) is float, Half or BFloat16, boxes and their gradient
+// float; the feature gradient
 // is accumulated in float (`grad_features_acc`: the output itself for float,
 // a float workspace converted afterwards for 16-bit types).
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_BACKWARD_CU_H_
@@ -65,7 +66,7 @@ template <typename T, typename Idx, typename IndexT, int kVec, int kR, bool kAto
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     BoxGradTileKernel(KernelDims d, IndexT groups, IndexT chunks, IndexT num_tiles,
                       const T* __restrict__ grad, const T* __restrict__ features,
-                      const T* __restrict__ boxes, const TapEntry* __restrict__ taps,
+                      const float* __restrict__ boxes, const TapEntry* __restrict__ taps,
                       const Idx* __restrict__ argmax, float* __restrict__ grad_features,
                       float* __restrict__ partials, unsigned int* __restrict__ bad_argmax) {
   using V = Vec<kVec>;

@@ -55,12 +55,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // output / argmax: [B, K, n, n, C]; argmax (window index di * window + dj of
 // the chosen sample, Idx = uint8_t or int32_t) null when not pooled.
 // num_items = B * K * n * n * groups, groups = ceil(C / kChannelsPerWarp).
-// T = float, Half or BFloat16 (loads and stores only; float arithmetic).
+// T = float, Half or BFloat16 (loads and stores only; float arithmetic);
+// boxes are float in every case.
 template <typename T, typename Idx, typename IndexT, int kVec, int kR>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     RoiWarpForwardKernel(KernelDims d, IndexT num_items, IndexT groups,
                          const T* __restrict__ features,
-                         const T* __restrict__ boxes,
+                         const float* __restrict__ boxes,
                          const TapEntry* __restrict__ taps,
                          T* __restrict__ output, Idx* __restrict__ argmax) {
   using V = Vec<kVec>;

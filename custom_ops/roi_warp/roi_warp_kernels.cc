@@ -48,7 +48,8 @@ namespace functor {
 template <typename T, typename Idx>
 struct RoiWarpForward<CPUDevice, T, Idx> {
   Status operator()(OpKernelContext* ctx, const roi_warp::Dims& dims,
-                    const T* features, const T* boxes, T* output,
+                    const T* features,
+                    const typename roi_warp::BoxType<T>::type* boxes, T* output,
                     Idx* argmax) {
     roi_warp::ForwardCpu(dims, features, boxes, output, argmax,
                          CpuParallelFor{ctx});
@@ -59,8 +60,10 @@ struct RoiWarpForward<CPUDevice, T, Idx> {
 template <typename T, typename Idx>
 struct RoiWarpBackward<CPUDevice, T, Idx> {
   Status operator()(OpKernelContext* ctx, const roi_warp::Dims& dims,
-                    const T* grad, const T* features, const T* boxes,
-                    const Idx* argmax, T* grad_features, T* grad_boxes) {
+                    const T* grad, const T* features,
+                    const typename roi_warp::BoxType<T>::type* boxes,
+                    const Idx* argmax, T* grad_features,
+                    typename roi_warp::BoxType<T>::type* grad_boxes) {
     using A = typename roi_warp::AccType<T>::type;
     constexpr auto kAccType = ::tensorflow::DataTypeToEnum<A>::value;
     const int64_t feature_elements =
@@ -171,6 +174,8 @@ struct RoiWarpAttrs {
 
 template <typename Device, typename T, typename Idx>
 class RoiWarpOp : public OpKernel {
+  using Box = typename roi_warp::BoxType<T>::type;
+
  public:
   explicit RoiWarpOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, attrs_.Read(ctx, ::tensorflow::DataTypeToEnum<Idx>::value));
@@ -191,7 +196,7 @@ class RoiWarpOp : public OpKernel {
     if (out_shape.num_elements() == 0) return;
     OP_REQUIRES_OK(ctx, functor::RoiWarpForward<Device, T, Idx>()(
                             ctx, dims, features.flat<T>().data(),
-                            boxes.flat<T>().data(), output->flat<T>().data(),
+                            boxes.flat<Box>().data(), output->flat<T>().data(),
                             dims.pooled_size > 0 ? argmax->flat<Idx>().data()
                                                  : nullptr));
   }
@@ -202,6 +207,8 @@ class RoiWarpOp : public OpKernel {
 
 template <typename Device, typename T, typename Idx>
 class RoiWarpGradOp : public OpKernel {
+  using Box = typename roi_warp::BoxType<T>::type;
+
  public:
   explicit RoiWarpGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, attrs_.Read(ctx, ::tensorflow::DataTypeToEnum<Idx>::value));
@@ -231,11 +238,11 @@ class RoiWarpGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, boxes.shape(), &grad_boxes));
     OP_REQUIRES_OK(ctx, functor::RoiWarpBackward<Device, T, Idx>()(
                             ctx, dims, grad.flat<T>().data(),
-                            features.flat<T>().data(), boxes.flat<T>().data(),
+                            features.flat<T>().data(), boxes.flat<Box>().data(),
                             dims.pooled_size > 0 ? argmax.flat<Idx>().data()
                                                  : nullptr,
                             grad_features->flat<T>().data(),
-                            grad_boxes->flat<T>().data()));
+                            grad_boxes->flat<Box>().data()));
   }
 
  private:
@@ -248,12 +255,16 @@ class RoiWarpGradOp : public OpKernel {
   REGISTER_KERNEL_BUILDER(Name("MncTf>RoiWarp")                               \
                               .Device(DEVICE)                                 \
                               .TypeConstraint<T>("T")                         \
-                              .TypeConstraint<IDX>("Targmax"),                \
+                              .TypeConstraint<IDX>("Targmax")                 \
+                              .TypeConstraint<roi_warp::BoxType<T>::type>(    \
+                                  "Tboxes"),                                  \
                           RoiWarpOp<DEVICE_TYPE, T, IDX>);                    \
   REGISTER_KERNEL_BUILDER(Name("MncTf>RoiWarpGrad")                           \
                               .Device(DEVICE)                                 \
                               .TypeConstraint<T>("T")                         \
-                              .TypeConstraint<IDX>("Targmax"),                \
+                              .TypeConstraint<IDX>("Targmax")                 \
+                              .TypeConstraint<roi_warp::BoxType<T>::type>(    \
+                                  "Tboxes"),                                  \
                           RoiWarpGradOp<DEVICE_TYPE, T, IDX>);
 #define REGISTER_CPU(T)                                \
   REGISTER_DEVICE(DEVICE_CPU, CPUDevice, T, uint8_t); \

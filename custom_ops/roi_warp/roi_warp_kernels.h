@@ -17,17 +17,20 @@ template <typename Device, typename T, typename Idx>
 struct RoiWarpForward {
   ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
                                   const roi_warp::Dims& dims, const T* features,
-                                  const T* boxes, T* output, Idx* argmax);
+                                  const typename roi_warp::BoxType<T>::type* boxes, T* output,
+                                  Idx* argmax);
 };
 
-// grad: [B, K, n, n, C]; grad_features [B, H, W, C]; grad_boxes [B, K, 4].
+// grad: [B, K, n, n, C]; grad_features [B, H, W, C]; boxes, grad_boxes
+// [B, K, 4] of BoxType<T> (float; double for double features).
 template <typename Device, typename T, typename Idx>
 struct RoiWarpBackward {
   ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
                                   const roi_warp::Dims& dims, const T* grad,
-                                  const T* features, const T* boxes,
+                                  const T* features,
+                                  const typename roi_warp::BoxType<T>::type* boxes,
                                   const Idx* argmax, T* grad_features,
-                                  T* grad_boxes);
+                                  typename roi_warp::BoxType<T>::type* grad_boxes);
 };
 
 #if GOOGLE_CUDA
@@ -37,15 +40,17 @@ template <typename T, typename Idx>
 struct RoiWarpForward<Eigen::GpuDevice, T, Idx> {
   ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
                                   const roi_warp::Dims& dims, const T* features,
-                                  const T* boxes, T* output, Idx* argmax);
+                                  const typename roi_warp::BoxType<T>::type* boxes, T* output,
+                                  Idx* argmax);
 };
 template <typename T, typename Idx>
 struct RoiWarpBackward<Eigen::GpuDevice, T, Idx> {
   ::tensorflow::Status operator()(::tensorflow::OpKernelContext* ctx,
                                   const roi_warp::Dims& dims, const T* grad,
-                                  const T* features, const T* boxes,
+                                  const T* features,
+                                  const typename roi_warp::BoxType<T>::type* boxes,
                                   const Idx* argmax, T* grad_features,
-                                  T* grad_boxes);
+                                  typename roi_warp::BoxType<T>::type* grad_boxes);
 };
 #endif  // GOOGLE_CUDA
 

@@ -78,7 +78,10 @@ K<T>* Cast(T* p) {
 template <typename T, typename Idx>
 ::tensorflow::Status RoiWarpForward<GPUDevice, T, Idx>::operator()(
     ::tensorflow::OpKernelContext* ctx, const roi_warp::Dims& dims,
-    const T* features, const T* boxes, T* output, Idx* argmax) {
+    const T* features, const typename roi_warp::BoxType<T>::type* boxes, T* output,
+    Idx* argmax) {
+  static_assert(std::is_same<typename roi_warp::BoxType<T>::type, float>::value,
+                "GPU kernels take float boxes");
   roi_warp::cuda::LaunchOptions opt;
   opt.num_sms = ctx->eigen_device<GPUDevice>().getNumGpuMultiProcessors();
   const auto ws = roi_warp::cuda::ForwardWorkspace::For(dims);
@@ -87,7 +90,7 @@ template <typename T, typename Idx>
                                         ::tensorflow::TensorShape({ws.bytes}),
                                         &workspace));
   return LaunchStatus(
-      roi_warp::cuda::LaunchForward(dims, Cast(features), Cast(boxes), Cast(output), argmax,
+      roi_warp::cuda::LaunchForward(dims, Cast(features), boxes, Cast(output), argmax,
                                     workspace.flat<int8_t>().data(), OpStream(ctx), opt),
       "forward");
 }
@@ -95,8 +98,8 @@ template <typename T, typename Idx>
 template <typename T, typename Idx>
 ::tensorflow::Status RoiWarpBackward<GPUDevice, T, Idx>::operator()(
     ::tensorflow::OpKernelContext* ctx, const roi_warp::Dims& dims,
-    const T* grad, const T* features, const T* boxes, const Idx* argmax,
-    T* grad_features, T* grad_boxes) {
+    const T* grad, const T* features, const typename roi_warp::BoxType<T>::type* boxes,
+    const Idx* argmax, T* grad_features, typename roi_warp::BoxType<T>::type* grad_boxes) {
   roi_warp::cuda::LaunchOptions opt;
   opt.deterministic = ::tensorflow::OpDeterminismRequired();
   opt.num_sms = ctx->eigen_device<GPUDevice>().getNumGpuMultiProcessors();
@@ -107,8 +110,8 @@ template <typename T, typename Idx>
                                         ::tensorflow::TensorShape({ws.bytes}),
                                         &workspace));
   return LaunchStatus(
-      roi_warp::cuda::LaunchBackward(dims, Cast(grad), Cast(features), Cast(boxes), argmax,
-                                     Cast(grad_features), Cast(grad_boxes),
+      roi_warp::cuda::LaunchBackward(dims, Cast(grad), Cast(features), boxes, argmax,
+                                     Cast(grad_features), grad_boxes,
                                      workspace.flat<int8_t>().data(), OpStream(ctx), opt),
       "backward");
 }

@@ -41,6 +41,19 @@ MNC_HD bool IsFinite(A v) {
 #endif
 }
 
+// Box coordinate type: float, double for double features.  Boxes stay float
+// when the features are float16 / bfloat16 (mixed precision): a 16-bit box
+// corner would be rounded by up to 0.25 px (float16) / 2 px (bfloat16) at
+// 600 px.
+template <typename T>
+struct BoxType {
+  using type = float;
+};
+template <>
+struct BoxType<double> {
+  using type = double;
+};
+
 // Accumulation type: float for float/half/bfloat16, double for double.
 template <typename T>
 struct AccType {

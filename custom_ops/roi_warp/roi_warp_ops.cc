@@ -55,10 +55,11 @@ Status OutputShape(InferenceContext* c, ShapeHandle features, ShapeHandle boxes,
 
 REGISTER_OP("MncTf>RoiWarp")
     .Input("features: T")
-    .Input("boxes: T")
+    .Input("boxes: Tboxes")
     .Output("output: T")
     .Output("argmax: Targmax")
     .Attr("T: {half, bfloat16, float, double}")
+    .Attr("Tboxes: {float, double} = DT_FLOAT")
     .Attr("Targmax: {uint8, int32} = DT_UINT8")
     .Attr("output_size: int >= 1")
     .Attr("spatial_scale: float")
@@ -88,7 +89,8 @@ Targmax: uint8 (the default; needs w^2 <= 256, one byte per element) or int32.
 Boxes with a non-finite coordinate give zeros.
 
 features: [B, H, W, C].
-boxes: [B, K, 4] (ymin, xmin, ymax, xmax) in input-image pixels.
+boxes: [B, K, 4] (ymin, xmin, ymax, xmax) in input-image pixels; Tboxes is
+  float (double with double features): 16-bit features keep float32 boxes.
 output: [B, K, n, n, C], n = P if P > 0 else S.
 argmax: [B, K, P, P, C] Targmax window indices in [0, w^2) when P > 0, else [0].
 )doc");
@@ -96,11 +98,12 @@ argmax: [B, K, P, P, C] Targmax window indices in [0, w^2) when P > 0, else [0].
 REGISTER_OP("MncTf>RoiWarpGrad")
     .Input("grad: T")
     .Input("features: T")
-    .Input("boxes: T")
+    .Input("boxes: Tboxes")
     .Input("argmax: Targmax")
     .Output("grad_features: T")
-    .Output("grad_boxes: T")
+    .Output("grad_boxes: Tboxes")
     .Attr("T: {half, bfloat16, float, double}")
+    .Attr("Tboxes: {float, double} = DT_FLOAT")
     .Attr("Targmax: {uint8, int32} = DT_UINT8")
     .Attr("output_size: int >= 1")
     .Attr("spatial_scale: float")

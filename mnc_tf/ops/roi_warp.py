@@ -66,7 +66,8 @@ def roi_warp(features, boxes, output_size=28, spatial_scale=1.0 / 16,
   Args:
     features: `[B, H, W, C]` float32 (also float64, float16, bfloat16) map.
     boxes: `[B, K, 4]` boxes (ymin, xmin, ymax, xmax) in pixels of the
-      network input image; cast to the dtype of `features`.  Boxes with a
+      network input image; cast to float32 (float64 with float64 features:
+      16-bit features keep float32 box coordinates).  Boxes with a
       non-finite coordinate give zeros; zero-size, inverted and out-of-map
       boxes follow the sampling formula (zero padding outside the map).
     output_size: S, side of the bilinear sampling grid (28 in MNC).
@@ -93,7 +94,8 @@ def roi_warp(features, boxes, output_size=28, spatial_scale=1.0 / 16,
     features = tf.convert_to_tensor(features)
     if not features.dtype.is_floating:
       raise ValueError(f'features must be floating point, got {features.dtype}.')
-    boxes = tf.cast(tf.convert_to_tensor(boxes), features.dtype)
+    boxes = tf.cast(tf.convert_to_tensor(boxes),
+                    tf.float64 if features.dtype == tf.float64 else tf.float32)
     if features.shape.rank is not None and features.shape.rank != 4:
       raise ValueError(f'features must be [B, H, W, C], got {features.shape}.')
     if boxes.shape.rank is not None and (

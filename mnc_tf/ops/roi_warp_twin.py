@@ -60,8 +60,9 @@ def roi_warp_twin(features, boxes, output_size=28, spatial_scale=1.0 / 16,
 
   Args:
     features: `[B, H, W, C]` float tensor.
-    boxes: `[B, K, 4]` boxes (ymin, xmin, ymax, xmax) in input-image pixels,
-      same dtype as `features`.
+    boxes: `[B, K, 4]` float boxes (ymin, xmin, ymax, xmax) in input-image
+      pixels (computed in float32 for 16-bit features, else in the features'
+      dtype).
     output_size: S, the side of the sampled grid.
     spatial_scale: s, feature-map pixels per input-image pixel (1/16 for a
       stride-16 map).
@@ -72,7 +73,7 @@ def roi_warp_twin(features, boxes, output_size=28, spatial_scale=1.0 / 16,
     `[B, K, S, S, C]` (P = 0) or `[B, K, P, P, C]` warped features.
   """
   features = tf.convert_to_tensor(features)
-  boxes = tf.convert_to_tensor(boxes, dtype=features.dtype)
+  boxes = tf.convert_to_tensor(boxes)
   if pooled_size and output_size % pooled_size:
     raise ValueError(f'output_size ({output_size}) must be divisible by '
                      f'pooled_size ({pooled_size}).')
