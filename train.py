@@ -35,6 +35,7 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
+import tensorflow as tf
 
 from official.common import distribute_utils
 from official.common import flags as tfm_flags
@@ -159,6 +160,10 @@ def main(_):
     # Model Garden's INFO logs repeat what the console shows (progress lines,
     # the metrics table); `--verbosity=0` brings them back.
     logging.set_verbosity(logging.WARNING)
+    if FLAGS.mode in ('eval', 'continuous_eval'):
+      # An evaluation restores a training checkpoint without its optimizer:
+      # TF's warnings about the optimizer's unrestored slots are expected.
+      tf.get_logger().setLevel('ERROR')
   try:
     params = parse_params(FLAGS)
   except experiment_params.ParamsError as e:

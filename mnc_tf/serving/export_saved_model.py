@@ -22,6 +22,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from mnc_tf import registry_imports  # pylint: disable=unused-import
 from mnc_tf.configs import experiment_params
@@ -88,10 +89,16 @@ def main(argv, flag_values=flags.FLAGS) -> int:
   return 0
 
 
+def _main_quiet(argv):
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)  # SavedModel-writing INFO chatter
+  sys.exit(main(argv))
+
+
 def run():
-  """The console entry point."""
+  """The console entry point (INFO logs with `--verbosity=0`)."""
   define_flags()
-  app.run(lambda argv: sys.exit(main(argv)))
+  app.run(_main_quiet)
 
 
 if __name__ == '__main__':
