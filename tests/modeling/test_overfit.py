@@ -3,8 +3,19 @@
 
 Every RoI of the image is used each step (64 samples > 32 proposals + 2 gt),
 box gradients on (with the original release's 1/512 clip of the gradient
-into the box deltas), Adam with a cosine-decayed rate, 200 steps on a
-128 x 128 image.  Then inference finds both instances.
+into the box deltas), the recipes' optimizer (SGD, momentum 0.9; rate 0.005
+and the demo's global-norm clip 30, since 0.01 and 0.02 diverged on some
+seeds), 200 steps on a 128 x 128 image.  Then inference finds both
+instances.
+
+Measured (2026-11-30, 2-core loaded machine, 90-150 s a run): the loss
+falls to 0.095 (seed 1) / 0.120 (seed 2) of its first value, masks IoU
+0.89-0.94.  With the box-gradient sign flipped (the clip returning
+-clip(dy)) it falls to 0.216 (seed 1) but also to 0.120 (seed 2), masks
+still found: a fixed-step SGD overfit cannot tell the flipped sign apart
+robustly, so this test does not try (bound 0.2, as before); the gradient is
+checked exactly by test_box_gradient.py, which fails on the flipped sign in
+every check.
 """
 import numpy as np
 import tensorflow as tf
@@ -18,6 +29,8 @@ from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.synthetic_example import make_example
 
 STEPS = 200
+LEARNING_RATE = 0.005
+MAX_LOSS_RATIO = 0.2
 SIZE = 128
 
 
@@ -29,8 +42,8 @@ def test_end_to_end_cascade_overfits_one_image_and_detects_it():
       roi_sampler={'num_samples': 64, 'fg_fraction': 0.5}))
   assert model.get_config()['box_gradient']
   loss_config = model_cfg.MncLosses(l2_weight_decay=0.0)
-  optimizer = tf_keras.optimizers.Adam(
-      tf_keras.optimizers.schedules.CosineDecay(1e-3, STEPS))
+  optimizer = tf_keras.optimizers.SGD(LEARNING_RATE, momentum=0.9,
+                                      global_clipnorm=30.0)
 
   @tf.function
   def train_step():
@@ -47,7 +60,7 @@ def test_end_to_end_cascade_overfits_one_image_and_detects_it():
   history = [float(train_step()) for _ in range(STEPS)]
   assert np.all(np.isfinite(history))
   first, last = history[0], np.mean(history[-10:])
-  assert last <= 0.2 * first, (first, last, history[::10])
+  assert last <= MAX_LOSS_RATIO * first, (first, last, history[::10])
 
   # Inference (5 stages, per-class NMS, mask voting, pasting) finds both
   # instances with the right data-set ids and masks.
