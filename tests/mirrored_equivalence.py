@@ -41,6 +41,10 @@ def main(data_dir):
       'task.train_data.parser.aug_rand_hflip=false,'
       'task.model.rpn_target_assigner.num_samples=4096,task.model.roi_sampler.num_samples=64,'
       'task.model.roi_sampler.fg_fraction=1.0,'
+      # One background band with all the slots: every candidate is taken,
+      # so the samples do not depend on the random draw.
+      'task.model.roi_sampler.bg_iou_thresholds=[0.5,0.0],'
+      'task.model.roi_sampler.bg_fractions=[1.0],'
       'task.model.cascade.box_gradient=true', is_strict=True)
   task = mnc_task.MncTask(params.task)
   images, labels = next(iter(task.build_inputs(params.task.train_data)))
