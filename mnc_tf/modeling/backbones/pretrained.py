@@ -14,6 +14,8 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
+from mnc_tf.utils import checkpoints
+
 VGG16_CONV_LAYERS = tuple(
     f'block{b}_conv{c}' for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
     for c in range(1, n + 1))
@@ -102,11 +104,8 @@ def load_resnet_checkpoint(path, backbone):
 
   Raises:
     AssertionError / ValueError: the checkpoint does not match the ResNet.
+    checkpoints.CheckpointNotFoundError: no checkpoint at `path`.
   """
-  if tf.io.gfile.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise ValueError(f'no checkpoint found in directory {path!r}.')
-    path = latest
+  path = checkpoints.resolve_checkpoint(path)
   status = tf.train.Checkpoint(backbone=backbone.resnet).read(path)
   status.expect_partial().assert_existing_objects_matched()
