@@ -131,8 +131,11 @@ class CascadeTargetAssigner(tf_keras.layers.Layer):
       sample_valid: bool `[B, K]`, False for padding rows.
       mask_probs: `[B, K, m, m]` the stage's mask predictions (constants).
       gt: dict of `boxes` `[B, M, 4]` (padding -1), `valid` bool `[B, M]`,
-        `class_indices` int32 `[B, M]` (1..N, -1 padding), `masks` uint8
-        `[B, M, H, W]` and `areas` `[B, M]` (pixel counts).
+        `class_indices` int32 `[B, M]` (1..N, -1 padding), `masks` (uint8
+        `[B, M, H, W]` full-image masks, or a
+        `mask_crop_targets.InstanceMaskCrops` of the parser's per-instance
+        crops) and `areas` `[B, M]` (pixel counts); see
+        `MncModel.ground_truth`.
 
     Returns:
       dict of `targets.cascade_targets` (float32 whatever the model's dtype).
