@@ -46,6 +46,7 @@ from official.modeling.hyperparams import params_dict
 from official.vision import registry_imports  # pylint: disable=unused-import
 
 from mnc_tf import registry_imports as mnc_registry  # pylint: disable=unused-import
+from mnc_tf.utils import cli
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -255,14 +256,7 @@ def run(flag_values):
 
 def main(argv):
   """Parses `argv` (program name first) on fresh flags and runs."""
-  flag_values = flags.FlagValues()
-  define_flags(flag_values)
-  try:
-    flag_values(argv)
-  except flags.Error as e:
-    print('vs_maskrcnn: error: %s' % e, file=sys.stderr)
-    return 1
-  return run(flag_values)
+  return cli.main_on_fresh_flags('vs_maskrcnn', define_flags, run, argv)
 
 
 if __name__ == '__main__':

@@ -47,6 +47,7 @@ from mnc_tf.configs import data as data_config
 from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import
 from mnc_tf.modeling import factory
 from mnc_tf.ops import box_utils
+from mnc_tf.utils import cli
 
 # Instances whose resized size is at least this many feature strides count as
 # "large enough" when suggesting an image scale (10th percentile).
@@ -521,14 +522,7 @@ def run(flag_values):
 
 def main(argv):
   """Parses `argv` (program name first) on fresh flags and runs."""
-  flag_values = flags.FlagValues()
-  define_flags(flag_values)
-  try:
-    flag_values(argv)
-  except flags.Error as e:
-    print('inspect: error: %s' % e, file=sys.stderr)
-    return 1
-  return run(flag_values)
+  return cli.main_on_fresh_flags('inspect', define_flags, run, argv)
 
 
 if __name__ == '__main__':

@@ -41,6 +41,7 @@ from PIL import ImageDraw
 from pycocotools import mask as mask_util
 
 from mnc_tf.utils import atomic_io
+from mnc_tf.utils import cli
 
 CATEGORIES = ({'id': 1, 'name': 'circle', 'supercategory': 'shape'},
               {'id': 2, 'name': 'square', 'supercategory': 'shape'},
@@ -462,14 +463,7 @@ def run(flag_values):
 
 def main(argv):
   """Parses `argv` (program name first) on fresh flags and runs."""
-  flag_values = flags.FlagValues()
-  define_flags(flag_values)
-  try:
-    flag_values(argv)
-  except flags.Error as e:
-    print('synthetic_shapes: error: %s' % e, file=sys.stderr)
-    return 1
-  return run(flag_values)
+  return cli.main_on_fresh_flags('synthetic_shapes', define_flags, run, argv)
 
 
 if __name__ == '__main__':
