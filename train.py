@@ -123,6 +123,10 @@ def run(flags_obj, params=None):
         f'({type(strategy).__name__}) with '
         f'{strategy.num_replicas_in_sync} replica(s); chief: {chief}',
         flush=True)
+  latest = tf.train.latest_checkpoint(model_dir)
+  if 'train' in mode and chief and latest:
+    # Orbit restores it (an INFO log, hidden at the default verbosity).
+    print(f'train.py: resuming from checkpoint {latest}', flush=True)
 
   with strategy.scope():
     task = task_factory.get_task(params.task, logging_dir=model_dir)

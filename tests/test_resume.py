@@ -58,7 +58,7 @@ def test_sigkill_then_resume(tmp_path):
       model_dir, paths, 'train',
       _OVERRIDES + f',trainer.train_steps={target}')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert f'restored from checkpoint: {latest}' in result.stderr
+  assert f'train.py: resuming from checkpoint {latest}' in result.stdout
   assert f'step {target}/{target} | total_loss' in result.stdout
   assert f'step 2/{target} |' not in result.stdout
   final = tf.train.load_checkpoint(model_dir)
