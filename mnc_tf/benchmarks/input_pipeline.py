@@ -27,7 +27,6 @@ Settings:
 
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from mnc_tf.benchmarks import machine as machine_lib
 from mnc_tf.configs import data as data_config
 from mnc_tf.data import create_coco_tfrecord
 from mnc_tf.data import input_pipeline
@@ -54,21 +54,6 @@ SETTINGS = {
                                                   max_num_instances=100,
                                                   mask_crop_size=0)),
 }
-
-
-def machine_description():
-  model = ''
-  try:
-    with open('/proc/cpuinfo') as f:
-      model = next((line.split(':', 1)[1].strip() for line in f
-                    if line.startswith('model name')), '')
-  except OSError:
-    pass
-  return {'platform': platform.platform(),
-          'processor': model or platform.processor() or platform.machine(),
-          'cpu_count': os.cpu_count(),
-          'load_average_1min': os.getloadavg()[0],
-          'tensorflow': tf.__version__}
 
 
 def prepare_data(directory, num_images, seed=0):
@@ -144,7 +129,7 @@ def report(flag_values):
   if unknown:
     raise ValueError('unknown --settings %s; known: %s' % (
         ', '.join(unknown), ', '.join(SETTINGS)))
-  rep = {'machine': machine_description()}
+  rep = {'machine': machine_lib.describe()}
   with tempfile.TemporaryDirectory() as tmp:
     input_path = flag_values.input_path
     if not input_path:

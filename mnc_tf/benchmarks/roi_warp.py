@@ -22,8 +22,6 @@ log-uniform between 16^2 and 600^2 px, aspect ratios (h / w) log-uniform in
 """
 
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -33,6 +31,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from mnc_tf.benchmarks import machine as machine_lib
 from mnc_tf.ops import roi_warp
 from mnc_tf.ops import roi_warp_custom
 from mnc_tf.ops import targets
@@ -176,13 +175,6 @@ def run(workload='vgg16', runs=7, repeats=1, names=IMPLEMENTATIONS):
   return rows
 
 
-def machine():
-  return {'machine': platform.machine(), 'processor': platform.processor(),
-          'cpus': len(os.sched_getaffinity(0)),
-          'load_average_1min': os.getloadavg()[0],
-          'tensorflow': tf.__version__}
-
-
 def define_flags(flag_values=flags.FLAGS):
   """The CLI's flags on `flag_values` (the CLI: absl's global FLAGS)."""
   define = dict(flag_values=flag_values)
@@ -216,7 +208,7 @@ def report(flag_values):
                                 f'[{MIN_SIDE:g}, {MAX_SIDE:g}] px, aspect '
                                 f'log-uniform in [{MIN_ASPECT:g}, '
                                 f'{MAX_ASPECT:g}], centres uniform, clipped'},
-          'machine': machine(), 'results': rows}
+          'machine': machine_lib.describe(), 'results': rows}
 
 
 def format_table(rep):
@@ -227,7 +219,7 @@ def format_table(rep):
            f'{wl["boxes_per_image"]} boxes ({wl["boxes"]}), '
            f'S={wl["output_size"]}, P={wl["pooled_size"]}, median of '
            f'{wl["runs"]} runs x {wl["repeats"]} repeats '
-           f'({rep["machine"]["cpus"]} CPUs, load '
+           f'({rep["machine"]["cpu_count"]} CPUs, load '
            f'{rep["machine"]["load_average_1min"]:.1f})',
            f'{"implementation":<16} {"forward ms":>11} {"fwd+bwd ms":>11} '
            f'{"fwd x":>7} {"fwd+bwd x":>10} {"fwd+bwd x range":>16}']

@@ -47,6 +47,8 @@ import time
 from absl import app
 from absl import flags
 
+from mnc_tf.benchmarks import machine as machine_lib
+
 _CHILDREN = ('mnc', 'peer')
 
 flags.DEFINE_string('experiment', 'mnc_resnet50_coco',
@@ -75,22 +77,6 @@ flags.DEFINE_integer('child_timeout', 1800, 'Seconds allowed per child.')
 
 FLAGS = flags.FLAGS
 _RESULT_PREFIX = 'TRAIN_STEP_RESULT '
-
-
-def machine_description():
-  """Processor, CPU count, load and TF version of this machine."""
-  import platform  # pylint: disable=g-import-not-at-top
-  model = ''
-  try:
-    with open('/proc/cpuinfo') as f:
-      model = next((line.split(':', 1)[1].strip() for line in f
-                    if line.startswith('model name')), '')
-  except OSError:
-    pass
-  return {'platform': platform.platform(),
-          'processor': model or platform.processor() or platform.machine(),
-          'cpu_count': os.cpu_count(),
-          'load_average_1min': os.getloadavg()[0]}
 
 
 def parse_image_size(values):
@@ -334,7 +320,7 @@ def main(argv):
   if FLAGS.child:
     run_child(FLAGS.child)
     return 0
-  report = {'machine': machine_description()}
+  report = {'machine': machine_lib.describe()}
   with tempfile.TemporaryDirectory(prefix='mnc_train_step_') as tmp:
     input_path = FLAGS.input_path
     if not input_path:
