@@ -38,14 +38,18 @@ class ResNetBackbone(hyperparams.Config):
 
 @dataclasses.dataclass
 class TinyBackbone(hyperparams.Config):
-  """A small stride-16 conv net for CPU tests and the demo.
+  """A small stride-16 (or 8) conv net for CPU tests and the demo.
 
   Attributes:
-    filters: output channels of the four stride-2 blocks (the last is the
-      feature depth).
+    filters: output channels of the four blocks (the last is the feature
+      depth).
+    output_stride: 16 (four stride-2 blocks) or 8 (the fourth block keeps
+      the size: a finer map for objects of 8-16 px; the anchors and the RoI
+      warp follow it through the factory).
   """
   filters: List[int] = dataclasses.field(
       default_factory=lambda: [16, 32, 64, 64])
+  output_stride: int = 16
 
 
 @dataclasses.dataclass

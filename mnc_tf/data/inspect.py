@@ -319,7 +319,7 @@ def analyze(dataset, params, suggest_changes=True,
   fg_threshold, bg_threshold = _rpn_thresholds(model)
   parser = params.task.train_data.parser
   padded = data_config.resolve_padded_size(parser)
-  stride = factory.FEATURE_STRIDE
+  stride = factory.feature_stride(model.backbone)
   counts = np.array([len(c) for c in dataset.classes], np.int64)
   classes = (np.concatenate(dataset.classes) if dataset.classes
              else np.zeros([0], np.int64))

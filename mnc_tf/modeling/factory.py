@@ -20,11 +20,13 @@ from mnc_tf.modeling.layers import roi_warp as roi_warp_lib
 from mnc_tf.modeling.layers import target_assigner
 from mnc_tf.ops.roi_warp import IMPLEMENTATIONS as ROI_WARP_IMPLEMENTATIONS
 
+# The stride of the VGG-16 and ResNet conv4 maps (the tiny one's is set in
+# its config); use `feature_stride(config.backbone)`.
 FEATURE_STRIDE = 16
 
 
 def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
-  """Builds the stride-16 backbone named by `config.type`."""
+  """Builds the backbone named by `config.type` (stride 16; tiny: 16 or 8)."""
   if config.type == 'vgg16':
     return vgg16.build_vgg16(frozen_blocks=config.vgg16.frozen_blocks,
                              kernel_regularizer=l2_regularizer)
@@ -35,9 +37,17 @@ def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
         kernel_regularizer=l2_regularizer)
   if config.type == 'tiny':
     return tiny.build_tiny_backbone(filters=tuple(config.tiny.filters),
-                                    kernel_regularizer=l2_regularizer)
+                                    kernel_regularizer=l2_regularizer,
+                                    output_stride=config.tiny.output_stride)
   raise ValueError(f"backbone.type must be 'vgg16', 'resnet' or 'tiny', got "
                    f'{config.type!r}.')
+
+
+def feature_stride(config: model_cfg.Backbone) -> int:
+  """The stride of the backbone's feature map (anchors, RoI warp scale)."""
+  if config.type == 'tiny':
+    return int(config.tiny.output_stride)
+  return FEATURE_STRIDE
 
 
 def _check(config: model_cfg.Mnc):
@@ -83,6 +93,7 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
   """
   _check(config)
   num_classes = len(config.class_ids) + 1
+  stride = feature_stride(config.backbone)
   anchors = config.anchors
   num_anchors = len(anchors.scales) * len(anchors.aspect_ratios)
   cascade = config.cascade
@@ -101,7 +112,7 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
           name='cascade_target_assigner',
           **config.cascade_target_assigner.as_dict()),
       roi_warp=roi_warp_lib.RoiWarp(
-          spatial_scale=1.0 / FEATURE_STRIDE,
+          spatial_scale=1.0 / stride,
           implementation=config.roi_warp_implementation, name='roi_warp',
           **config.roi_warp.as_dict()),
       mask_head=mask_head_lib.MaskHead(
@@ -118,7 +129,7 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
       class_ids=config.class_ids,
       anchor_scales=anchors.scales,
       anchor_aspect_ratios=anchors.aspect_ratios,
-      feature_stride=FEATURE_STRIDE,
+      feature_stride=stride,
       mix_gt_boxes=config.roi_sampler.mix_gt_boxes,
       num_train_stages=cascade.num_train_stages,
       num_inference_stages=cascade.num_inference_stages,

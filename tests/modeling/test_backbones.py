@@ -20,6 +20,38 @@ def test_tiny_backbone_shape():
   assert out.shape == (2, 6, 4, 10)
 
 
+def test_tiny_backbone_stride_8_shape():
+  out = tiny.build_tiny_backbone((4, 6, 8, 10), output_stride=8)(
+      tf.zeros([1, 96, 72, 3]))
+  assert out.shape == (1, 12, 9, 10)
+  with pytest.raises(ValueError, match='output_stride'):
+    tiny.build_tiny_backbone(output_stride=4)
+
+
+@pytest.mark.parametrize('stride', [8, 16])
+def test_factory_passes_tiny_stride_to_anchors_and_warp(stride):
+  config = model_cfg.tiny_model_config(
+      backbone={'tiny': {'filters': [4, 4, 4, 4], 'output_stride': stride}})
+  model = factory.build_mnc_model(config)
+  assert factory.feature_stride(config.backbone) == stride
+  assert model.get_config()['feature_stride'] == stride
+  assert model.roi_warp.get_config()['spatial_scale'] == 1.0 / stride
+  # A 64 x 96 image: a (64 / stride) x (96 / stride) map of 2 x 3 anchors
+  # centred at ((i + 0.5) * stride, (j + 0.5) * stride).
+  anchors = model._anchors(tf.zeros([1, 64, 96, 3])).numpy()  # pylint: disable=protected-access
+  assert anchors.shape == (64 // stride, 96 // stride, 2 * 3 * 4)
+  boxes = anchors.reshape(64 // stride, 96 // stride, 6, 4)
+  centres = (boxes[..., :2] + boxes[..., 2:]) / 2
+  want_y = (np.arange(64 // stride) + 0.5) * stride
+  want_x = (np.arange(96 // stride) + 0.5) * stride
+  np.testing.assert_allclose(centres[..., 0], np.broadcast_to(
+      want_y[:, None, None], centres.shape[:3]), atol=1e-4)
+  np.testing.assert_allclose(centres[..., 1], np.broadcast_to(
+      want_x[None, :, None], centres.shape[:3]), atol=1e-4)
+  features = model.backbone(tf.zeros([1, 64, 96, 3]))
+  assert features.shape[1:3] == (64 // stride, 96 // stride)
+
+
 def test_vgg16_shape_and_frozen_blocks():
   model = vgg16.build_vgg16(frozen_blocks=2)
   assert model(tf.zeros([1, 64, 48, 3])).shape == (1, 4, 3, 512)

@@ -1,25 +1,37 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
-"""A small stride-16 backbone for CPU tests and the demo."""
+"""A small stride-16 (or stride-8) backbone for CPU tests and the demo."""
 
 import tf_keras
 
+OUTPUT_STRIDES = (8, 16)
 
-def build_tiny_backbone(filters=(16, 32, 64, 64), kernel_regularizer=None):
-  """Four blocks of (3x3 stride-2 conv, 3x3 conv), ReLU.
+
+def build_tiny_backbone(filters=(16, 32, 64, 64), kernel_regularizer=None,
+                        output_stride=16):
+  """Four blocks of (3x3 conv, 3x3 conv), ReLU; each block halves the size.
+
+  With `output_stride=8` the last block keeps its input's size (its first
+  conv has stride 1), so small objects of 8-16 px still own a feature cell.
 
   Args:
     filters: output channels of each block.
     kernel_regularizer: optional conv kernel regularizer.
+    output_stride: 16 (four stride-2 blocks) or 8 (the fourth at stride 1).
 
   Returns:
-    A `tf_keras.Model` `[B, H, W, 3]` -> `[B, H/16, W/16, filters[-1]]`.
+    A `tf_keras.Model` `[B, H, W, 3]` ->
+    `[B, ceil(H / output_stride), ceil(W / output_stride), filters[-1]]`.
   """
   if len(filters) != 4:
     raise ValueError(f'the tiny backbone has 4 blocks, got filters={filters}.')
+  if output_stride not in OUTPUT_STRIDES:
+    raise ValueError(f'tiny backbone output_stride must be one of '
+                     f'{OUTPUT_STRIDES}, got {output_stride}.')
   inputs = tf_keras.Input(shape=(None, None, 3), name='images')
   x = inputs
   for block, width in enumerate(filters, start=1):
-    for conv, stride in ((1, 2), (2, 1)):
+    first_stride = 1 if (block == 4 and output_stride == 8) else 2
+    for conv, stride in ((1, first_stride), (2, 1)):
       x = tf_keras.layers.Conv2D(
           width, 3, strides=stride, padding='same', activation='relu',
           kernel_initializer='he_normal',
