@@ -44,6 +44,14 @@ class Parser(hyperparams.Config):
       Default 112 (1.25 MB at 100 instances; chosen by measuring 84 / 112 /
       128 against full-image masks: README, "Training cost at paper
       scale").
+    oriented_padding: pad each image to the size of its orientation instead
+      of one square: a landscape (or square) image to [scale, max_size], a
+      portrait one to [max_size, scale], both rounded up to `size_divisor`
+      (`oriented_padded_sizes`); the input pipeline then groups the images
+      by orientation so that a batch holds one shape.  For 600 / 1000 that
+      is 608 x 1008 instead of 1008 x 1008 (60 % of the pixels).  Requires
+      an empty `padded_size`.  The model sees two static shapes (the task
+      dispatches on the orientation, `MncTask`).
   """
   scale: int = 600
   max_size: int = 1000
@@ -57,11 +65,37 @@ class Parser(hyperparams.Config):
   stddev: List[float] = dataclasses.field(
       default_factory=lambda: list(STDDEV_NORM))
   mask_crop_size: int = 112
+  oriented_padding: bool = False
+
+
+def oriented_padded_sizes(parser: Parser):
+  """The padded [height, width] per orientation, landscape first.
+
+  With `parser.padded_size` set, that one size.  Otherwise an image resized
+  by the parser (shorter side <= `scale`, longer <= `max_size`) is padded to
+  [scale, max_size] rounded up to `size_divisor` when it is landscape or
+  square, and to the transpose when it is portrait.
+
+  Returns:
+    List of one or two [height, width] lists of python ints.
+  """
+  if parser.padded_size:
+    return [resolve_padded_size(parser)]
+  divisor = max(int(parser.size_divisor), 1)
+  short, long = (-(-int(v) // divisor) * divisor
+                 for v in (min(parser.scale, parser.max_size),
+                           parser.max_size))
+  return [[short, long]] if short == long else [[short, long], [long, short]]
 
 
 def resolve_padded_size(parser: Parser):
   """The [height, width] the parser pads to (see `Parser.padded_size`)."""
   if parser.padded_size:
+    if parser.oriented_padding:
+      raise ValueError(
+          'parser.oriented_padding needs an empty padded_size (it picks the '
+          'size per orientation), got padded_size %s'
+          % list(parser.padded_size))
     padded = [int(v) for v in parser.padded_size]
     if len(padded) != 2:
       raise ValueError('padded_size must be [height, width], got %s' % padded)

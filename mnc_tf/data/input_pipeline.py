@@ -9,7 +9,9 @@ Stages: match files -> per-input-pipeline sharding (`input_context`) ->
 file shuffle (training) -> parallel interleaved TFRecord reads -> decode
 (`decoder.Decoder`) -> optional cache (decoded examples, before any random
 step) -> repeat + shuffle (training) -> parse (`parser.Parser`: flip, resize,
-normalise, pad) -> batch (per-replica batch size) -> prefetch.
+normalise, pad) -> batch (per-replica batch size; with
+`parser.oriented_padding` per orientation, so a batch never mixes landscape
+and portrait shapes) -> prefetch.
 
 Why not Model Garden's `InputReader` as is: it caches *after* parsing (which
 would freeze the random flips) and its parser's random ops are stateful
@@ -50,6 +52,34 @@ def build_parser(params):
   return parser_lib.Parser.from_config(params.parser, dtype=params.dtype)
 
 
+def batch_by_orientation(dataset, batch_size, drop_remainder):
+  """Batches (image, labels) so that a batch holds one image orientation.
+
+  Model Garden / detectron2's aspect-ratio grouping: landscape or square
+  images (height <= width) and portrait ones fill separate batches, each
+  emitted when full (in arrival order, so a deterministic input stays
+  deterministic); a partial batch of each orientation is kept at the end of
+  a finite input unless `drop_remainder`.
+
+  Args:
+    dataset: unbatched (image [H, W, 3], labels) elements.
+    batch_size: python int.
+    drop_remainder: drop the partial batches at the end.
+
+  Returns:
+    The batched dataset.
+  """
+  def orientation(image, unused_labels):
+    shape = tf.shape(image)
+    return tf.cast(shape[0] > shape[1], tf.int64)  # 0 landscape, 1 portrait
+
+  return dataset.group_by_window(
+      key_func=orientation,
+      reduce_func=lambda unused_key, window: window.batch(
+          batch_size, drop_remainder=drop_remainder),
+      window_size=batch_size)
+
+
 def build_dataset(file_pattern, params, input_context=None):
   """Builds the batched input dataset.
 
@@ -61,7 +91,8 @@ def build_dataset(file_pattern, params, input_context=None):
       cycle_length, block_length, deterministic, seed, sharding, dtype,
       prefetch_buffer_size and `parser` (scale, max_size, padded_size,
       size_divisor, max_num_instances, aug_rand_hflip,
-      skip_crowd_during_training, mean, stddev, mask_crop_size).
+      skip_crowd_during_training, mean, stddev, mask_crop_size,
+      oriented_padding).
     input_context: optional `tf.distribute.InputContext` (what
       `strategy.distribute_datasets_from_function` passes): the data are
       sharded between its input pipelines and the batch is the per-replica
@@ -69,7 +100,9 @@ def build_dataset(file_pattern, params, input_context=None):
 
   Returns:
     A `tf.data.Dataset` of `(images, labels)`, B = per-replica batch size,
-    Hp x Wp = the parser's padded size, N = max_num_instances:
+    Hp x Wp = the parser's padded size (with `parser.oriented_padding`:
+    [scale, max_size] or its transpose, one per batch, and the static shape
+    is [B, None, None, 3]), N = max_num_instances:
       images: `params.dtype` [B, Hp, Wp, 3], normalised RGB.
       labels: dict of
         image_info: float32 [B, 4, 2], [[h, w], [scaled_h, scaled_w],
@@ -146,7 +179,12 @@ def build_dataset(file_pattern, params, input_context=None):
 
   batch_size = (input_context.get_per_replica_batch_size(
       params.global_batch_size) if input_context else params.global_batch_size)
-  dataset = dataset.batch(batch_size, drop_remainder=params.drop_remainder)
+  if params.parser.oriented_padding:
+    dataset = batch_by_orientation(dataset, batch_size,
+                                   params.drop_remainder)
+  else:
+    dataset = dataset.batch(batch_size,
+                            drop_remainder=params.drop_remainder)
   options = tf.data.Options()
   if deterministic is not None:
     options.deterministic = bool(deterministic)

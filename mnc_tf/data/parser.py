@@ -12,7 +12,10 @@ side would then exceed `max_size`, in which case the longer side goes to
     scaled_size = round([h, w] * s)
 
 The image is resized bilinearly, then padded at the bottom / right with zeros
-(after normalisation, i.e. the mean colour) to `padded_size`.  Masks are
+(after normalisation, i.e. the mean colour) to `padded_size`, or with
+`oriented_padding` to the size of its orientation (landscape / square:
+[scale, max_size], portrait: [max_size, scale], rounded up to
+`size_divisor`; `configs.data.oriented_padded_sizes`).  Masks are
 resized by nearest neighbour on the same pixel grid (half-pixel centres:
 output pixel i samples input pixel floor((i + 0.5) * h / scaled_h)) and
 padded with 0.  Boxes are multiplied by the per-axis scale
@@ -27,7 +30,8 @@ The coin is `tf.random.stateless_uniform` seeded with the element's
 `flip_seed` when the decoded dict has one (the input pipeline adds it, so a
 seeded pipeline flips the same images on every run), else a stateful draw.
 
-Output (per example; the pipeline batches it):
+Output (per example; the pipeline batches it; Hp x Wp is the padded size,
+static unless `oriented_padding`):
   image: `dtype` [Hp, Wp, 3], normalised RGB: (x / 255 - mean) / stddev.
   labels:
     image_info: float32 [4, 2]: [[h, w], [scaled_h, scaled_w],
@@ -110,7 +114,8 @@ def _pad_masks(masks, num_instances, padded_size):
   padded = tf.pad(masks, [[0, num_instances - shape[0]],
                           [0, padded_size[0] - shape[1]],
                           [0, padded_size[1] - shape[2]]])
-  padded.set_shape([num_instances] + list(padded_size))
+  padded.set_shape([num_instances] + (
+      list(padded_size) if isinstance(padded_size, list) else [None, None]))
   return padded
 
 
@@ -127,7 +132,7 @@ class Parser(mg_parser.Parser):
                size_divisor=32, max_num_instances=100, aug_rand_hflip=True,
                skip_crowd_during_training=True,
                mean=data_config.MEAN_NORM, stddev=data_config.STDDEV_NORM,
-               dtype='float32', mask_crop_size=112):
+               dtype='float32', mask_crop_size=112, oriented_padding=False):
     """Initialises the parser.
 
     Args:
@@ -144,14 +149,25 @@ class Parser(mg_parser.Parser):
       dtype: image dtype.
       mask_crop_size: C > 0: training masks as per-instance C x C crops
         (see the module docstring); 0: full-image masks.
+      oriented_padding: pad a landscape (or square) image to [scale,
+        max_size] and a portrait one to [max_size, scale], both rounded up
+        to `size_divisor`, instead of one `padded_size`; needs `padded_size`
+        None.
     """
     if mask_crop_size < 0:
       raise ValueError('mask_crop_size must be >= 0 (0: full-image masks), '
                        'got %d' % mask_crop_size)
     params = data_config.Parser(
         scale=scale, max_size=max_size, padded_size=list(padded_size or []),
-        size_divisor=size_divisor)
+        size_divisor=size_divisor, oriented_padding=bool(oriented_padding))
     self._padded_size = data_config.resolve_padded_size(params)
+    # [landscape, portrait] sizes, or None: one static `padded_size`.
+    self._oriented_sizes = (
+        data_config.oriented_padded_sizes(params) if oriented_padding
+        else None)
+    if self._oriented_sizes and len(self._oriented_sizes) == 1:
+      self._padded_size = self._oriented_sizes[0]  # scale == max_size.
+      self._oriented_sizes = None
     self._scale = scale
     self._max_size = max_size
     self._max_num_instances = max_num_instances
@@ -172,11 +188,27 @@ class Parser(mg_parser.Parser):
                aug_rand_hflip=params.aug_rand_hflip,
                skip_crowd_during_training=params.skip_crowd_during_training,
                mean=params.mean, stddev=params.stddev, dtype=dtype,
-               mask_crop_size=params.mask_crop_size)
+               mask_crop_size=params.mask_crop_size,
+               oriented_padding=params.oriented_padding)
 
   @property
   def padded_size(self):
+    """[Hp, Wp] of every image; with two orientations the square bound."""
     return list(self._padded_size)
+
+  @property
+  def oriented_sizes(self):
+    """[[h, w] landscape, [w, h] portrait] with oriented padding, else None."""
+    return [list(s) for s in self._oriented_sizes or []] or None
+
+  def _image_padded_size(self, scaled_size):
+    """The padded [Hp, Wp] of one image: python ints or an int32 [2] tensor."""
+    if not self._oriented_sizes:
+      return self._padded_size
+    landscape, portrait = self._oriented_sizes
+    return tf.where(scaled_size[0] <= scaled_size[1],
+                    tf.constant(landscape, tf.int32),
+                    tf.constant(portrait, tf.int32))
 
   def _flip_coin(self, data):
     if 'flip_seed' in data:
@@ -211,10 +243,12 @@ class Parser(mg_parser.Parser):
     image = preprocess_ops.normalize_image(image, self._mean, self._stddev)
     scaled_size = compute_scaled_size(image_size, self._scale,
                                       self._max_size)
+    padded_size = self._image_padded_size(scaled_size)
     image, image_info = preprocess_ops.resize_and_crop_image(
-        image, scaled_size, padded_size=self._padded_size,
+        image, scaled_size, padded_size=padded_size,
         keep_aspect_ratio=False)
-    image.set_shape(self._padded_size + [3])
+    image.set_shape((self._padded_size if not self._oriented_sizes
+                     else [None, None]) + [3])
 
     boxes = box_ops.denormalize_boxes(boxes, image_size)
     boxes = preprocess_ops.resize_and_crop_boxes(
@@ -227,14 +261,14 @@ class Parser(mg_parser.Parser):
     n = self._max_num_instances
     if is_training and self._mask_crop_size:
       gt_masks = {'crops': self._instance_crops(
-          masks[:n], boxes[:n], image_info, flip)}
+          masks[:n], boxes[:n], image_info, flip, padded_size)}
     else:
       # Masks are flipped after their resize: nearest-neighbour resampling
       # does not commute with a flip, bilinear (the image's) does.
       masks = resize_masks(masks, scaled_size, None)
       masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]),
                       lambda: masks)
-      gt_masks = _pad_masks(masks, n, self._padded_size)
+      gt_masks = _pad_masks(masks, n, padded_size)
     labels = {
         'image_info': image_info,
         'gt_boxes': preprocess_ops.clip_or_pad_to_fixed_size(boxes, n, -1),
@@ -249,7 +283,7 @@ class Parser(mg_parser.Parser):
       labels['groundtruths'] = self._groundtruths(data, image_size)
     return tf.cast(image, self._dtype), labels
 
-  def _instance_crops(self, masks, boxes, image_info, flip):
+  def _instance_crops(self, masks, boxes, image_info, flip, padded_size):
     """uint8 [max_num_instances, C, C] crops of the original-size masks.
 
     Args:
@@ -257,6 +291,7 @@ class Parser(mg_parser.Parser):
       boxes: [n, 4] gt boxes in network-input pixels (flipped if `flip`).
       image_info: the parser's [4, 2] image info.
       flip: bool scalar, the image was flipped.
+      padded_size: [Hp, Wp] of this image (ints or an int32 tensor).
     """
     size = self._mask_crop_size
     # As the full-image path: flipped masks, zeros after the content's
@@ -264,7 +299,7 @@ class Parser(mg_parser.Parser):
     # to the network input's zero padding).
     masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]), lambda: masks)
     masks = tf.pad(masks, [[0, 0], [0, 1], [0, 1]])
-    crop_boxes = mask_crop_targets.crop_boxes(boxes, self._padded_size)
+    crop_boxes = mask_crop_targets.crop_boxes(boxes, padded_size)
     crop_boxes /= tf.tile(image_info[2, :], [2])  # original pixels
     crops = mask_crop_targets.crop_instance_masks(masks, crop_boxes, size)
     crops = tf.pad(crops, [[0, self._max_num_instances - tf.shape(crops)[0]],

@@ -60,12 +60,7 @@ def oriented_padded_sizes(parser):
   Returns:
     List of one or two [height, width] lists.
   """
-  if parser.padded_size:
-    return [data_config.resolve_padded_size(parser)]
-  divisor = max(int(parser.size_divisor), 1)
-  short, long = (-(-int(v) // divisor) * divisor
-                 for v in (min(parser.scale, parser.max_size), parser.max_size))
-  return [[short, long]] if short == long else [[short, long], [long, short]]
+  return data_config.oriented_padded_sizes(parser)
 
 
 class MncExportModule(export_base.ExportModule):
