@@ -120,8 +120,12 @@ def mnc_vgg16_voc() -> cfg.ExperimentConfig:
           losses=model_config.MncLosses(l2_weight_decay=5e-4),
           train_data=data_config.DataConfig(
               is_training=True, global_batch_size=batch,
+              # Training pads per orientation to the stride-16 rounding of
+              # the content (608 x 1008 or 1008 x 608, not a 1024 square).
               parser=data_config.Parser(scale=600, max_size=1000,
-                                        aug_rand_hflip=True)),
+                                        aug_rand_hflip=True,
+                                        oriented_padding=True,
+                                        size_divisor=16)),
           validation_data=data_config.DataConfig(
               is_training=False, global_batch_size=batch,
               drop_remainder=False,
@@ -170,7 +174,9 @@ def _coco(model_id: int) -> cfg.ExperimentConfig:
           losses=model_config.MncLosses(l2_weight_decay=1e-4),
           train_data=data_config.DataConfig(
               is_training=True, global_batch_size=batch,
-              parser=data_config.Parser(scale=600, max_size=1000)),
+              parser=data_config.Parser(scale=600, max_size=1000,
+                                        oriented_padding=True,
+                                        size_divisor=16)),
           validation_data=data_config.DataConfig(
               is_training=False, global_batch_size=batch,
               drop_remainder=False,

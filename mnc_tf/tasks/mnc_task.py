@@ -22,6 +22,7 @@ import tf_keras
 from official.core import base_task
 from official.core import task_factory
 
+from mnc_tf.configs import data as data_config
 from mnc_tf.configs import mnc_experiments as exp_cfg
 from mnc_tf.data import input_pipeline
 from mnc_tf.evaluation import batch_conversion
@@ -126,6 +127,41 @@ class MncTask(base_task.Task):
                  gt_boxes=labels['gt_boxes'], gt_classes=labels['gt_classes'],
                  gt_masks=labels['gt_masks'], training=True)
 
+  def _train_losses(self, model, images, labels):
+    """Forward pass + `build_losses` of a training batch.
+
+    With `train_data.parser.oriented_padding` the batches come in two shapes
+    (landscape [B, h, w, 3], portrait [B, w, h, 3]) and a trainer's
+    `tf.function` sees [B, None, None, 3]; the model needs a static size
+    (anchors), so the batch goes through a `tf.cond` with one branch per
+    orientation, each with the static shape of its orientation: the same
+    computation (and gradients) as a call on that shape, two traced copies
+    of the forward pass in one function.
+    """
+    parser = self.task_config.train_data.parser
+    if images.shape[1:3].is_fully_defined() or not parser.oriented_padding:
+      outputs = self._forward_train(model, images, labels)
+      return self.build_losses(outputs, labels, aux_losses=model.losses)
+    sizes = data_config.oriented_padded_sizes(parser)
+
+    def branch(size):
+      def forward():
+        shaped_images = tf.ensure_shape(
+            images, [images.shape[0]] + size + [images.shape[3]])
+        shaped_labels = dict(labels)
+        if not isinstance(labels['gt_masks'], dict):  # full-image masks
+          shaped_labels['gt_masks'] = tf.ensure_shape(
+              labels['gt_masks'], labels['gt_masks'].shape[:2] + size)
+        outputs = self._forward_train(model, shaped_images, shaped_labels)
+        return self.build_losses(outputs, shaped_labels,
+                                 aux_losses=model.losses)
+      return forward
+
+    if len(sizes) == 1:
+      return branch(sizes[0])()
+    landscape = tf.shape(images)[1] <= tf.shape(images)[2]
+    return tf.cond(landscape, branch(sizes[0]), branch(sizes[1]))
+
   def compute_loss_and_gradients(self, inputs, model, optimizer=None):
     """Per-replica losses and the gradients of total_loss / num_replicas.
 
@@ -140,8 +176,7 @@ class MncTask(base_task.Task):
     loss_scale = isinstance(optimizer,
                             tf_keras.mixed_precision.LossScaleOptimizer)
     with tf.GradientTape() as tape:
-      outputs = self._forward_train(model, images, labels)
-      losses = self.build_losses(outputs, labels, aux_losses=model.losses)
+      losses = self._train_losses(model, images, labels)
       scaled_loss = losses['total_loss'] / num_replicas
       if loss_scale:
         scaled_loss = optimizer.get_scaled_loss(scaled_loss)
