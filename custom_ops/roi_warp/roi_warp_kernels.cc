@@ -3,6 +3,7 @@
 #define EIGEN_USE_THREADS
 
 #include "roi_warp_kernels.h"
+#include "roi_warp_memory.h"
 
 #include <cmath>
 #include <limits>
@@ -78,6 +79,7 @@ struct RoiWarpBackward<CPUDevice, T, Idx> {
     Tensor scratch;
     TF_RETURN_IF_ERROR(ctx->allocate_temp(
         kAccType, TensorShape({(num_chunks - 1) * feature_elements}), &scratch));
+    roi_warp::AdviseHugePages(scratch.data(), scratch.TotalBytes());
     A* acc = nullptr;
     Tensor acc_tensor;
     if (std::is_same<T, A>::value) {
@@ -85,6 +87,7 @@ struct RoiWarpBackward<CPUDevice, T, Idx> {
     } else {  // half / bfloat16: accumulate in float, convert at the end
       TF_RETURN_IF_ERROR(ctx->allocate_temp(
           kAccType, TensorShape({feature_elements}), &acc_tensor));
+      roi_warp::AdviseHugePages(acc_tensor.data(), acc_tensor.TotalBytes());
       acc = acc_tensor.flat<A>().data();
     }
     const bool ok = roi_warp::BackwardCpu(
@@ -194,6 +197,10 @@ class RoiWarpOp : public OpKernel {
                             1, dims.pooled_size > 0 ? out_shape : TensorShape({0}),
                             &argmax));
     if (out_shape.num_elements() == 0) return;
+    if (std::is_same<Device, CPUDevice>::value) {  // see roi_warp_memory.h
+      roi_warp::AdviseHugePages(output->data(), output->TotalBytes());
+      roi_warp::AdviseHugePages(argmax->data(), argmax->TotalBytes());
+    }
     OP_REQUIRES_OK(ctx, functor::RoiWarpForward<Device, T, Idx>()(
                             ctx, dims, features.flat<T>().data(),
                             boxes.flat<Box>().data(), output->flat<T>().data(),
@@ -236,6 +243,9 @@ class RoiWarpGradOp : public OpKernel {
     Tensor* grad_boxes = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, features.shape(), &grad_features));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, boxes.shape(), &grad_boxes));
+    if (std::is_same<Device, CPUDevice>::value) {  // see roi_warp_memory.h
+      roi_warp::AdviseHugePages(grad_features->data(), grad_features->TotalBytes());
+    }
     OP_REQUIRES_OK(ctx, functor::RoiWarpBackward<Device, T, Idx>()(
                             ctx, dims, grad.flat<T>().data(),
                             features.flat<T>().data(), boxes.flat<Box>().data(),
