@@ -10,22 +10,31 @@ TFRecords (`create_coco_tfrecord`), then runs, each in its OWN child process
 (so each peak is its own) and one after the other (so they do not compete
 for memory):
   mnc:  the experiment's task (`MncTask`), fed by our parser (shorter side
-        600, longer <= 1000, padded as the experiment pads: 1024 x 1024);
+        600, longer <= 1000, padded as the experiment pads: the paper-scale
+        experiments pad per orientation, 608 x 1008 / 1008 x 608
+        (`parser.oriented_padding`), else a 1024 x 1024 square);
   peer: (with --peer) Model Garden's `maskrcnn_resnetfpn_coco` with the
         ResNet depth of the MNC experiment (50 for VGG-16), fed by Model
         Garden's decoder and parser from the same records, input size the
         content rounded up to its stride 64 (640 x 1024), no scale jitter.
 Both: batch 1, float32, SGD, no pretrained weights.  A step is the task's
-`train_step` (forward, losses, backward, optimizer update) under
-`tf.function`; its input batch is pulled from the pipeline before the clock
-starts.  The first step (tracing) is excluded; `step_seconds` is the median
+`train_step` (forward, losses, backward, optimizer update) under a
+`tf.function` whose input signature is the dataset's element spec (as in a
+trainer's loop: with oriented padding MNC sees [1, None, None, 3] and runs its
+per-orientation `tf.cond`); its input batch is pulled from the pipeline
+before the clock starts.  The first step (tracing) is excluded; `step_seconds` is the median
 of the other `--steps - 1`.  Peak memory: the accelerator's
 `tf.config.experimental.get_memory_info(...)['peak']` on a GPU, else the
 child's peak resident set size (`ru_maxrss`, whole process: TF runtime,
 model, input pipeline, step).
 
 `--breakdown` also times the forward pass + losses alone (no tape) in the
-same child: `backward_update_seconds` = step - forward.
+same child, BEFORE the training steps: `backward_update_seconds` = step -
+forward, and the peak RSS is read three times: after building the model
+(TF runtime, input pipeline, model; `peak_rss_after_build_bytes`), after the
+forward passes (+ the transient peak of one forward pass;
+`peak_rss_after_forward_bytes`) and after the training steps (+ what a step
+keeps for its backward pass, the gradients and the optimizer's slots).
 
 `--json` prints one object:
   {"machine": {...}, "data": {...},
@@ -188,11 +197,16 @@ def time_steps(task, model, optimizer, dataset, steps, breakdown):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   metrics = task.build_metrics(training=True)
 
-  @tf.function
+  @tf.function(input_signature=[dataset.element_spec])
   def train_step(inputs):
     return task.train_step(inputs, model, optimizer, metrics=metrics)
 
   iterator = iter(dataset)
+  result = {}
+  if breakdown:
+    result.update(_time_forward(task, model, iterator, steps))
+    result['peak_rss_after_forward_bytes'] = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
   seconds = []
   for _ in range(steps):
     inputs = next(iterator)
@@ -201,40 +215,47 @@ def time_steps(task, model, optimizer, dataset, steps, breakdown):
     loss = float(logs[task.loss])
     seconds.append(time.perf_counter() - start)
   memory, kind = peak_memory()
-  result = {'step_seconds': statistics.median(seconds[1:]),
-            'step_seconds_all': seconds,
-            'first_step_seconds': seconds[0],
-            'peak_memory_bytes': memory, 'memory_kind': kind,
-            'last_loss': loss,
-            'num_parameters': int(sum(
-                v.shape.num_elements() for v in model.trainable_variables))}
+  result.update({
+      'step_seconds': statistics.median(seconds[1:]),
+      'step_seconds_all': seconds,
+      'first_step_seconds': seconds[0],
+      'peak_memory_bytes': memory, 'memory_kind': kind,
+      'last_loss': loss,
+      'num_parameters': int(sum(
+          v.shape.num_elements() for v in model.trainable_variables))})
   if breakdown:
-    @tf.function
-    def forward(inputs):
-      images, labels = inputs
-      if hasattr(task, '_forward_train'):
-        outputs = task._forward_train(model, images, labels)  # pylint: disable=protected-access
-        losses = task.build_losses(outputs, labels, aux_losses=model.losses)
-      else:  # Model Garden's Mask R-CNN.
-        outputs = model(images, image_shape=labels['image_info'][:, 1, :],
-                        anchor_boxes=labels['anchor_boxes'],
-                        gt_boxes=labels['gt_boxes'],
-                        gt_classes=labels['gt_classes'],
-                        gt_masks=labels.get('gt_masks'), training=True)
-        outputs = tf.nest.map_structure(
-            lambda x: tf.cast(x, tf.float32), outputs)
-        losses = task.build_losses(outputs, labels, aux_losses=model.losses)
-      return losses['total_loss']
-    forward_seconds = []
-    for _ in range(steps):
-      inputs = next(iterator)
-      start = time.perf_counter()
-      float(forward(inputs))
-      forward_seconds.append(time.perf_counter() - start)
-    result['forward_loss_seconds'] = statistics.median(forward_seconds[1:])
     result['backward_update_seconds'] = (result['step_seconds']
                                          - result['forward_loss_seconds'])
   return result
+
+
+def _time_forward(task, model, iterator, steps):
+  """Median seconds of forward + losses (no tape), first call excluded."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  @tf.function
+  def forward(inputs):
+    images, labels = inputs
+    if hasattr(task, '_forward_train'):
+      outputs = task._forward_train(model, images, labels)  # pylint: disable=protected-access
+      losses = task.build_losses(outputs, labels, aux_losses=model.losses)
+    else:  # Model Garden's Mask R-CNN.
+      outputs = model(images, image_shape=labels['image_info'][:, 1, :],
+                      anchor_boxes=labels['anchor_boxes'],
+                      gt_boxes=labels['gt_boxes'],
+                      gt_classes=labels['gt_classes'],
+                      gt_masks=labels.get('gt_masks'), training=True)
+      outputs = tf.nest.map_structure(
+          lambda x: tf.cast(x, tf.float32), outputs)
+      losses = task.build_losses(outputs, labels, aux_losses=model.losses)
+    return losses['total_loss']
+  forward_seconds = []
+  for _ in range(steps):
+    inputs = next(iterator)
+    start = time.perf_counter()
+    float(forward(inputs))
+    forward_seconds.append(time.perf_counter() - start)
+  return {'forward_loss_seconds': statistics.median(forward_seconds[1:])}
 
 
 def run_child(which):
