@@ -422,15 +422,57 @@ def define_flags(flag_values=flags.FLAGS):
                        '(default: the preset\'s).', flag_values=flag_values)
   flags.DEFINE_integer('max_instances', None, 'Most instances per image '
                        '(default: the preset\'s).', flag_values=flag_values)
+  flags.DEFINE_list('object_px', None, 'MIN,MAX: object extents in pixels, '
+                    'drawn log-uniformly (default: the preset\'s).',
+                    flag_values=flag_values)
+  flags.DEFINE_integer('max_distractors', None, 'Most unlabelled distractors '
+                       'per image (default: the preset\'s).',
+                       flag_values=flag_values)
+  flags.DEFINE_list('classes', None, 'ID:SHAPE,... the categories (shapes: '
+                    + ', '.join(sorted(_SHAPE_AREA)) + '), e.g. '
+                    '2:square,5:triangle,9:star,11:circle (default: the '
+                    'preset\'s).', flag_values=flag_values)
 
 
 def options_from_flags(flag_values):
   """The `generate_image` options: the preset's, then explicit flags."""
   options = dict(PRESETS[flag_values.preset])
-  for name in ('min_side', 'max_side', 'max_instances'):
+  for name in ('min_side', 'max_side', 'max_instances', 'max_distractors'):
     if flag_values[name].value is not None:
       options[name] = flag_values[name].value
+  if flag_values.object_px is not None:
+    options['object_px'] = _object_px(flag_values.object_px)
+  if flag_values.classes is not None:
+    options['categories'] = _categories(flag_values.classes)
   return options
+
+
+def _object_px(values):
+  """'MIN,MAX' -> (min, max) floats; ValueError naming the flag."""
+  try:
+    low, high = (float(v) for v in values)
+  except ValueError:
+    low = high = None
+  if low is None or not 1 <= low <= high:
+    raise ValueError('--object_px must be MIN,MAX with 1 <= MIN <= MAX, got '
+                     f'{",".join(values)!r}')
+  return (low, high)
+
+
+def _categories(values):
+  """['ID:SHAPE', ...] -> category dicts; ValueError naming the entry."""
+  categories = []
+  for value in values:
+    key, _, shape = value.partition(':')
+    if not key.isdigit() or int(key) < 1 or shape not in _SHAPE_AREA:
+      raise ValueError(f'--classes entry {value!r} must be ID:SHAPE with an '
+                       f'id >= 1 and a shape in {sorted(_SHAPE_AREA)}')
+    categories.append({'id': int(key), 'name': shape,
+                       'supercategory': 'shape'})
+  ids = [c['id'] for c in categories]
+  if len(set(ids)) != len(ids):
+    raise ValueError(f'--classes has repeated ids: {ids}')
+  return tuple(categories)
 
 
 def run(flag_values):
@@ -438,7 +480,11 @@ def run(flag_values):
   if not flag_values.output_dir:
     print('synthetic_shapes: error: --output_dir is required', file=sys.stderr)
     return 1
-  options = options_from_flags(flag_values)
+  try:
+    options = options_from_flags(flag_values)
+  except ValueError as e:
+    print(f'synthetic_shapes: error: {e}', file=sys.stderr)
+    return 1
   low = options.get('min_side', 128)
   high = options.get('max_side', 256)
   if not 16 <= low <= high:

@@ -151,3 +151,27 @@ def test_hard_flags_override_preset_and_bad_input(tmp_path, capsys):
   assert synthetic_shapes.main(['s', '--output_dir', out,
                                 '--preset=easy']) == 1
   assert 'preset' in capsys.readouterr().err
+
+
+def test_heldout_like_flags(tmp_path, capsys):
+  """The README's held-out-like set: 4 classes, 10-40 px, other ids."""
+  out = str(tmp_path / 'h')
+  assert synthetic_shapes.main([
+      's', '--output_dir', out, '--preset=hard', '--num_train=6',
+      '--num_val=0', '--min_side=180', '--max_side=340', '--object_px=10,40',
+      '--max_distractors=3', '--classes=2:square,5:triangle,9:star,11:circle',
+      '--seed=7']) == 0
+  data = _load(out, 'train')
+  assert [(c['id'], c['name']) for c in data['categories']] == [
+      (2, 'square'), (5, 'triangle'), (9, 'star'), (11, 'circle')]
+  assert {a['category_id'] for a in data['annotations']} <= {2, 5, 9, 11}
+  # Extents: 10-40 px (a rotated 40 px square spans up to 57 px); occluded
+  # instances may show less.
+  extent = np.array([max(a['bbox'][2:]) for a in data['annotations']])
+  assert extent.max() <= 57 and np.median(extent) >= 10, extent
+  for bad, culprit in (('--object_px=40,10', 'object_px'),
+                       ('--object_px=ten,40', 'object_px'),
+                       ('--classes=2:blob', 'classes'),
+                       ('--classes=2:star,2:ring', 'repeated')):
+    assert synthetic_shapes.main(['s', '--output_dir', out, bad]) == 1
+    assert culprit in capsys.readouterr().err
