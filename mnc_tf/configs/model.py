@@ -46,10 +46,15 @@ class TinyBackbone(hyperparams.Config):
     output_stride: 16 (four stride-2 blocks) or 8 (the fourth block keeps
       the size: a finer map for objects of 8-16 px; the anchors and the RoI
       warp follow it through the factory).
+    normalization: 'none' (conv + ReLU, the demo) or 'batch' (conv + batch
+      norm + ReLU after every conv).
+    norm_momentum: moving-average momentum of those batch norms.
   """
   filters: List[int] = dataclasses.field(
       default_factory=lambda: [16, 32, 64, 64])
   output_stride: int = 16
+  normalization: str = 'none'
+  norm_momentum: float = 0.9
 
 
 @dataclasses.dataclass

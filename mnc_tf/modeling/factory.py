@@ -38,7 +38,9 @@ def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
   if config.type == 'tiny':
     return tiny.build_tiny_backbone(filters=tuple(config.tiny.filters),
                                     kernel_regularizer=l2_regularizer,
-                                    output_stride=config.tiny.output_stride)
+                                    output_stride=config.tiny.output_stride,
+                                    normalization=config.tiny.normalization,
+                                    norm_momentum=config.tiny.norm_momentum)
   raise ValueError(f"backbone.type must be 'vgg16', 'resnet' or 'tiny', got "
                    f'{config.type!r}.')
 

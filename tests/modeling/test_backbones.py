@@ -52,6 +52,28 @@ def test_factory_passes_tiny_stride_to_anchors_and_warp(stride):
   assert features.shape[1:3] == (64 // stride, 96 // stride)
 
 
+def test_tiny_backbone_batch_norm_through_factory():
+  config = model_cfg.Backbone(type='tiny')
+  config.override({'tiny': {'filters': [4, 4, 4, 6],
+                            'normalization': 'batch',
+                            'norm_momentum': 0.5}})
+  backbone = factory.build_backbone(config)
+  norms = [l for l in backbone.layers
+           if isinstance(l, tf_keras.layers.BatchNormalization)]
+  assert len(norms) == 8 and all(n.momentum == 0.5 for n in norms)
+  # In training the last conv's output is normalized over the batch's
+  # images and pixels (gamma 1, beta 0 at init): per channel, the pre-ReLU
+  # values have mean 0 and variance 1, so after the ReLU half are zero.
+  images = tf.random.normal([2, 64, 64, 3], seed=1)
+  pre_relu = tf_keras.Model(backbone.input,
+                            backbone.get_layer('block4_conv2_bn').output)
+  values = pre_relu(images, training=True).numpy().reshape(-1, 6)
+  np.testing.assert_allclose(values.mean(0), 0.0, atol=1e-4)
+  np.testing.assert_allclose(values.var(0), 1.0, atol=0.02)
+  with pytest.raises(ValueError, match='normalization'):
+    tiny.build_tiny_backbone(normalization='group')
+
+
 def test_vgg16_shape_and_frozen_blocks():
   model = vgg16.build_vgg16(frozen_blocks=2)
   assert model(tf.zeros([1, 64, 48, 3])).shape == (1, 4, 3, 512)
