@@ -31,6 +31,8 @@
 #define MNC_SIMD_OR
 #endif
 
+#include "roi_warp_cpu_window2.h"  // after the MNC_SIMD macros
+
 namespace mnc_tf {
 namespace roi_warp {
 
@@ -168,6 +170,70 @@ inline void ForwardCell(const T* fmap, const SampleTaps<A>* taps, int samples,
   }
 }
 
+// Cell (pi, pj) of a 2 x 2 window through ForwardWindow2, if its taps are
+// regular (Window2Offset); returns false (nothing written) if they are not.
+template <typename T, typename A, typename Idx>
+inline bool Window2Forward(const BoxTaps<A>& taps, int64_t pi, int64_t pj,
+                           const T* fmap, int64_t W, int64_t C, int64_t nc,
+                           T* out, Idx* arg) {
+  const AxisTaps<A>& ty0 = taps.y[2 * pi];
+  const AxisTaps<A>& ty1 = taps.y[2 * pi + 1];
+  const AxisTaps<A>& tx0 = taps.x[2 * pj];
+  const AxisTaps<A>& tx1 = taps.x[2 * pj + 1];
+  const int oy = Window2Offset(ty0, ty1), ox = Window2Offset(tx0, tx1);
+  if (oy < 0 || ox < 0) return false;
+  Window2Axis<A> ay, ax;
+  ay.Set(ty0, ty1, oy);
+  ax.Set(tx0, tx1, ox);
+  const T* base = fmap + (ty0.i0 * W + tx0.i0) * C;
+  const int64_t rs = W * C;
+  switch (oy * 2 + ox) {
+    case 0: ForwardWindow2<0, 0>(base, rs, C, ay, ax, nc, out, arg); break;
+    case 1: ForwardWindow2<0, 1>(base, rs, C, ay, ax, nc, out, arg); break;
+    case 2: ForwardWindow2<1, 0>(base, rs, C, ay, ax, nc, out, arg); break;
+    default: ForwardWindow2<1, 1>(base, rs, C, ay, ax, nc, out, arg); break;
+  }
+  return true;
+}
+
+// Cell (pi, pj) of a 2 x 2 window through BackwardWindow2, if its taps are
+// regular; adds to the box gradient sums (d / d y1, y2, x1, x2).  Returns
+// false (nothing touched) if the taps are not regular.
+template <typename T, typename A, typename Idx>
+inline bool Window2Backward(const BoxTaps<A>& taps, int64_t pi, int64_t pj,
+                            const T* fmap, A* gmap, int64_t W, int64_t C,
+                            const T* grad, const Idx* arg, A* dy1, A* dy2,
+                            A* dx1, A* dx2) {
+  const int64_t i = 2 * pi, j = 2 * pj;
+  const AxisTaps<A>& ty0 = taps.y[i];
+  const AxisTaps<A>& ty1 = taps.y[i + 1];
+  const AxisTaps<A>& tx0 = taps.x[j];
+  const AxisTaps<A>& tx1 = taps.x[j + 1];
+  const int oy = Window2Offset(ty0, ty1), ox = Window2Offset(tx0, tx1);
+  if (oy < 0 || ox < 0) return false;
+  Window2Axis<A> ay, ax;
+  ay.Set(ty0, ty1, oy);
+  ax.Set(tx0, tx1, ox);
+  const int64_t offset = (ty0.i0 * W + tx0.i0) * C;
+  const T* base = fmap + offset;
+  A* gbase = gmap + offset;
+  const int64_t rs = W * C;
+  A sy[2] = {0, 0}, sx[2] = {0, 0};
+  switch (oy * 2 + ox) {
+    case 0: BackwardWindow2<0, 0>(grad, arg, base, gbase, rs, C, ay, ax, C, sy, sx); break;
+    case 1: BackwardWindow2<0, 1>(grad, arg, base, gbase, rs, C, ay, ax, C, sy, sx); break;
+    case 2: BackwardWindow2<1, 0>(grad, arg, base, gbase, rs, C, ay, ax, C, sy, sx); break;
+    default: BackwardWindow2<1, 1>(grad, arg, base, gbase, rs, C, ay, ax, C, sy, sx); break;
+  }
+  for (int d = 0; d < 2; ++d) {
+    *dy1 += sy[d] * taps.dstart[i + d];
+    *dy2 += sy[d] * taps.dend[i + d];
+    *dx1 += sx[d] * taps.dstart[j + d];
+    *dx2 += sx[d] * taps.dend[j + d];
+  }
+  return true;
+}
+
 // Forward pass.  output: [B, K, n, n, C]; argmax (pooled only, else null):
 // same shape, the index di * (S / P) + dj of the chosen sample inside its
 // cell's (S / P) x (S / P) window (first maximum wins).  Idx is uint8_t
@@ -215,6 +281,12 @@ void ForwardCpu(const Dims& d, const T* features, const B* boxes, T* output,
       const T* fmap = features + b * H * W * C + c0;
       for (int64_t pi = 0; pi < n; ++pi) {
         for (int64_t pj = 0; pj < n; ++pj) {
+          if (window == 2 &&
+              Window2Forward(taps, pi, pj, fmap, W, C, nc,
+                             out_box + (pi * n + pj) * C,
+                             arg_box + (pi * n + pj) * C)) {
+            continue;  // regular 2 x 2 cell, done in one pass
+          }
           for (int di = 0; di < window; ++di) {
             for (int dj = 0; dj < window; ++dj) {
               cell_taps[di * window + dj].Set(taps.y[pi * window + di],
@@ -368,6 +440,11 @@ bool BackwardCpu(const Dims& d, const T* grad, const T* features,
           for (int64_t pj = 0; pj < n; ++pj) {
             const int64_t cell = (pi * n + pj) * C;
             const Idx* a_cell = a_box ? a_box + cell : nullptr;
+            if (window == 2 &&
+                Window2Backward(taps, pi, pj, fmap, gmap, W, C, g_box + cell,
+                                a_cell, &dy1, &dy2, &dx1, &dx2)) {
+              continue;  // regular 2 x 2 cell, done in one pass
+            }
             // Bit s set: some channel of the cell chose window sample s (all
             // bits for windows of more than 32 samples).
             uint32_t chosen = ~0u;
