@@ -35,6 +35,10 @@ forward, and the peak RSS is read three times: after building the model
 forward passes (+ the transient peak of one forward pass;
 `peak_rss_after_forward_bytes`) and after the training steps (+ what a step
 keeps for its backward pass, the gradients and the optimizer's slots).
+On Linux the process's high-water mark is also reset after the first step
+(`/proc/self/clear_refs`) and read after the others:
+`steady_step_peak_rss_bytes` is the peak of the timed steps alone, without
+the tracing and graph optimisation of the first.
 
 `--json` prints one object:
   {"machine": {...}, "data": {...},
@@ -128,6 +132,28 @@ def peak_memory():
           'cpu_peak_rss')
 
 
+def _reset_peak_rss():
+  """Resets the kernel's peak-RSS mark (VmHWM); False where unsupported."""
+  try:
+    with open('/proc/self/clear_refs', 'w') as f:
+      f.write('5')
+    return True
+  except OSError:
+    return False
+
+
+def _peak_rss_since_reset():
+  """VmHWM of /proc/self/status in bytes (None where unavailable)."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return None
+
+
 def _resnet_depth(mnc_config):
   backbone = mnc_config.task.model.backbone
   if backbone.type == 'resnet':
@@ -208,12 +234,17 @@ def time_steps(task, model, optimizer, dataset, steps, breakdown):
     result['peak_rss_after_forward_bytes'] = (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
   seconds = []
-  for _ in range(steps):
+  reset = False
+  for step in range(steps):
     inputs = next(iterator)
+    if step == 1:
+      reset = _reset_peak_rss()
     start = time.perf_counter()
     logs = train_step(inputs)
     loss = float(logs[task.loss])
     seconds.append(time.perf_counter() - start)
+  if reset:
+    result['steady_step_peak_rss_bytes'] = _peak_rss_since_reset()
   memory, kind = peak_memory()
   result.update({
       'step_seconds': statistics.median(seconds[1:]),
