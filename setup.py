@@ -34,12 +34,16 @@ def _build_op_module():
   return module
 
 
-def _compile_op(output):
-  """Compiles the op into `output`; exits with the compiler's log on failure."""
+def _compile_op(output, portable=False):
+  """Compiles the op into `output`; exits with the compiler's log on failure.
+
+  portable: for a wheel (build_op's baseline CPU flags, not -march=native).
+  """
   build_op = _build_op_module()
   try:
     build_op.build(output, cuda=os.environ.get('MNC_TF_CUDA') == '1',
-                   verbose=os.environ.get('MNC_TF_VERBOSE_BUILD') == '1')
+                   verbose=os.environ.get('MNC_TF_VERBOSE_BUILD') == '1',
+                   portable=portable)
   except build_op.BuildError as e:
     print(e.log, file=sys.stderr)
     sys.exit(f'{e}. Fix the error above, or set MNC_TF_SKIP_OP=1 to install '
@@ -61,7 +65,7 @@ class BuildPyWithOp(build_py.build_py):
       print('MNC_TF_SKIP_OP=1: the RoI-warp op is not compiled; the pure-TF '
             'twin will run.', file=sys.stderr)
       return
-    _compile_op(os.path.join(self.build_lib, _OP_LIBRARY))
+    _compile_op(os.path.join(self.build_lib, _OP_LIBRARY), portable=True)
 
 
 class BuildOp(setuptools.Command):

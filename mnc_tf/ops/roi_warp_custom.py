@@ -7,6 +7,7 @@ fails, `load()` returns None when the library is absent or unloadable and
 """
 
 import os
+import platform
 import threading
 
 import tensorflow as tf
@@ -18,12 +19,37 @@ _lock = threading.Lock()
 _state = {'module': None, 'error': None, 'tried': False}
 
 
+# CPU features the portable x86-64 build (-march=x86-64-v3, see
+# custom_ops/build_op.py) needs; a native build needs at least these here.
+REQUIRED_X86_FLAGS = ('avx2', 'fma')
+
+
+def missing_cpu_features(cpuinfo_path='/proc/cpuinfo'):
+  """REQUIRED_X86_FLAGS this x86-64 Linux CPU lacks ([] elsewhere/unknown)."""
+  if platform.machine().lower() not in ('x86_64', 'amd64'):
+    return []
+  try:
+    with open(cpuinfo_path) as f:
+      for line in f:
+        if line.startswith('flags'):
+          have = set(line.split(':', 1)[1].split())
+          return [flag for flag in REQUIRED_X86_FLAGS if flag not in have]
+  except OSError:
+    pass
+  return []
+
+
 def load():
   """Returns the loaded op module, or None if the library cannot be loaded."""
   with _lock:
     if not _state['tried']:
       _state['tried'] = True
-      if not os.path.exists(LIBRARY_PATH):
+      missing = missing_cpu_features()
+      if missing:
+        _state['error'] = (f'this CPU lacks {", ".join(missing)}, which the '
+                           f'compiled op ({LIBRARY_PATH}) needs; the pure-TF '
+                           'twin runs instead')
+      elif not os.path.exists(LIBRARY_PATH):
         _state['error'] = (f'{LIBRARY_PATH} does not exist; run `make install` '
                            '(or `python setup.py build_op`) to compile it')
       else:
