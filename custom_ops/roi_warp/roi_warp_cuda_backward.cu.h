@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
           SampleGrad sg;
 #pragma unroll
           for (int r = 0; r < kR; ++r) {
-            const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
+            const IndexT c = ChannelOf<kVec, kR>(group, r, lane);
             if (c >= C) continue;
             float g[kVec], f00[kVec], f01[kVec], f10[kVec], f11[kVec];
             V::Load(grad + cell_base + c, g);
@@ -136,7 +136,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
         } else {  // pooled: each channel has its own sample, from argmax
 #pragma unroll
           for (int r = 0; r < kR; ++r) {
-            const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
+            const IndexT c = ChannelOf<kVec, kR>(group, r, lane);
             if (c >= C) continue;
             float g[kVec];
             int32_t a[kVec];

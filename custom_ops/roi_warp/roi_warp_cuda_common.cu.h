@@ -126,11 +126,16 @@ __device__ __forceinline__ float TapWeightAt(const TapEntry& t, int64_t v) {
   return (t.i0 == v ? t.w0 : 0.0f) + (t.i1 == v ? t.w1 : 0.0f);
 }
 
-// First channel of vector r (of kR) of `lane` in channel group `group`.
-template <int kVec, int kR>
-__device__ __forceinline__ int64_t ChannelOf(int64_t group, int r, int lane) {
+// First channel of vector r (of kR) of `lane` in channel group `group`, in
+// the kernel's index type (int32 on the 32-bit path: every count is below
+// 2^30 there, so group * kChannelsPerWarp + 255 cannot overflow).  It was
+// int64 on both paths; the forward spends its issue slots on integer index
+// arithmetic (Nsight Compute, 2026-11-29), and a 64-bit multiply-add is two
+// or more 32-bit instructions.
+template <int kVec, int kR, typename IndexT>
+__device__ __forceinline__ IndexT ChannelOf(IndexT group, int r, int lane) {
   static_assert(kVec * kR == kChannelsPerLane, "lane owns kChannelsPerLane channels");
-  return group * kChannelsPerWarp + (static_cast<int64_t>(r) * kWarpSize + lane) * kVec;
+  return group * kChannelsPerWarp + static_cast<IndexT>((r * kWarpSize + lane) * kVec);
 }
 
 // kVec consecutive elements: loads (read-only cache) converted to float,

@@ -111,7 +111,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
           const int32_t sample = di * window + dj;  // window index
 #pragma unroll
           for (int r = 0; r < kR; ++r) {
-            const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
+            const IndexT c = ChannelOf<kVec, kR>(group, r, lane);
             if (c >= C) continue;
             float f00[kVec], f01[kVec], f10[kVec], f11[kVec];
             V::Load(row0 + o0 + c, f00);
@@ -133,7 +133,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     }
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
-      const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
+      const IndexT c = ChannelOf<kVec, kR>(group, r, lane);
       if (c >= C) continue;
       V::Store(output + cell_base + c, best[r]);
       if (argmax != nullptr) V::StoreIndex(argmax + cell_base + c, best_index[r]);

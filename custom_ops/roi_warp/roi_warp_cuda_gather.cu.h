@@ -120,7 +120,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
           const int32_t sample = (i % window) * window + j % window;  // window index
 #pragma unroll
           for (int r = 0; r < kR; ++r) {
-            const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
+            const IndexT c = ChannelOf<kVec, kR>(group, r, lane);
             if (c >= C) continue;
             float g[kVec];
             V::Load(g_box + cell_base + c, g);
@@ -138,7 +138,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     }
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
-      const IndexT c = static_cast<IndexT>(ChannelOf<kVec, kR>(group, r, lane));
+      const IndexT c = ChannelOf<kVec, kR>(group, r, lane);
       if (c < C) V::Store(grad_features + pixel * C + c, acc[r]);
     }
   }
