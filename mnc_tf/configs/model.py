@@ -31,9 +31,13 @@ class ResNetBackbone(hyperparams.Config):
     model_id: 50 or 101 (any Model Garden ResNet depth works).
     freeze_batch_norm: run batch norm in inference mode with frozen statistics
       (one image per replica makes batch statistics meaningless).
+    frozen_stages: the first this many stages are not trained (0: none; 1:
+      the stem; 2: the stem and conv2_x, as Detectron's FREEZE_AT=2); their
+      activations are then not kept for the backward pass.
   """
   model_id: int = 50
   freeze_batch_norm: bool = True
+  frozen_stages: int = 0
 
 
 @dataclasses.dataclass

@@ -34,7 +34,8 @@ def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
     return resnet_conv4.ResNetConv4(
         model_id=config.resnet.model_id,
         freeze_batch_norm=config.resnet.freeze_batch_norm,
-        kernel_regularizer=l2_regularizer)
+        kernel_regularizer=l2_regularizer,
+        frozen_stages=config.resnet.frozen_stages)
   if config.type == 'tiny':
     return tiny.build_tiny_backbone(filters=tuple(config.tiny.filters),
                                     kernel_regularizer=l2_regularizer,
