@@ -2,6 +2,7 @@
 
     python -m mnc_tf.benchmarks.roi_warp [--json] [--runs=7] [--repeats=3]
         [--workload=vgg16|resnet_light|small] [--implementations=custom,builtin]
+        [--backward_from=upstream|loss]
 
 Times, in one process, the forward pass and the forward + backward pass
 (gradients w.r.t. features AND boxes) of:
@@ -12,6 +13,10 @@ Times, in one process, the forward pass and the forward + backward pass
   * `builtin`: `tf.image.crop_and_resize` sampling the same points (normalized
     boxes set to the first and last sample positions) + `tf.nn.max_pool2d`.
 Each is a `tf.function`, warmed up once, then timed `--runs` times (median).
+By default the op alone is timed: the forward's output is not reduced, the
+backward gets a fixed random upstream gradient (`output_gradients`), no loss
+op; `--backward_from=loss` times it inside sum(out ** 2) and its gradient
+(three more passes over the output, the same for every implementation).
 With `--repeats` R > 1 the whole comparison runs R times, interleaved, and
 the speed-ups over `builtin` are reported per repeat and as their median and
 range (on a shared machine the ratio within one repeat is what is comparable).
@@ -122,28 +127,50 @@ def _time(fn, runs):
   return statistics.median(times)
 
 
-def _timed_functions(features, boxes, output_size, pooled_size, names):
-  """{name: (forward fn, forward + backward fn)} as tf.functions."""
+def _timed_functions(features, boxes, output_size, pooled_size, names,
+                     backward_from='upstream'):
+  """{name: (forward fn, forward + backward fn)} as tf.functions.
+
+  With `backward_from='upstream'` the op alone is timed, not a loss around
+  it: the forward returns one element of the output (so the whole output is
+  computed but not read again), the backward gets a fixed upstream gradient
+  (`output_gradients`, as a caller's loss would hand it over) -- the same
+  for every implementation.  With 'loss' (the timing before 2026-11-30) the
+  forward returns the output's sum and the backward differentiates
+  sum(out ** 2): three more passes over the output, inside the timing.
+  """
+  (b, _, _, c), k = features.shape, boxes.shape[1]
+  side = pooled_size or output_size
+  upstream = tf.constant(np.random.default_rng(1).standard_normal(
+      b * k * side * side * c).astype(np.float32))
   fns = {}
   for name, warp in _implementations(names).items():
 
     @tf.function
     def forward(warp=warp):
-      return tf.reduce_sum(warp(features, boxes, output_size, pooled_size))
+      out = warp(features, boxes, output_size, pooled_size)
+      if backward_from == 'loss':
+        return tf.reduce_sum(out)
+      return tf.reshape(out, [-1])[:1]
 
     @tf.function
     def forward_backward(warp=warp):
       with tf.GradientTape() as tape:
         tape.watch([features, boxes])
         out = warp(features, boxes, output_size, pooled_size)
-        loss = tf.reduce_sum(out * out)
-      return tape.gradient(loss, [features, boxes])
+        if backward_from == 'loss':
+          out_grad = None
+          out = tf.reduce_sum(out * out)
+        else:
+          out_grad = tf.reshape(upstream, tf.shape(out))
+      return tape.gradient(out, [features, boxes], output_gradients=out_grad)
 
     fns[name] = (forward, forward_backward)
   return fns
 
 
-def run(workload='vgg16', runs=7, repeats=1, names=IMPLEMENTATIONS):
+def run(workload='vgg16', runs=7, repeats=1, names=IMPLEMENTATIONS,
+        backward_from='upstream'):
   """Result rows (dicts) for one workload, medians over the repeats.
 
   Each row holds the median forward / forward + backward times (ms) and
@@ -152,7 +179,8 @@ def run(workload='vgg16', runs=7, repeats=1, names=IMPLEMENTATIONS):
   """
   features, boxes = make_inputs(workload)
   _, _, output_size, pooled_size = WORKLOADS[workload]
-  fns = _timed_functions(features, boxes, output_size, pooled_size, names)
+  fns = _timed_functions(features, boxes, output_size, pooled_size, names,
+                         backward_from)
   per = {name: {'forward_ms': [], 'forward_backward_ms': []} for name in fns}
   for _ in range(repeats):
     for name, (forward, forward_backward) in fns.items():
@@ -189,6 +217,10 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_list('implementations', list(IMPLEMENTATIONS),
                     'Which implementations to time (builtin always is).',
                     **define)
+  flags.DEFINE_enum('backward_from', 'upstream', ['upstream', 'loss'],
+                    'upstream: time the op alone (fixed upstream gradient); '
+                    'loss: time it inside sum(out ** 2) and its gradient.',
+                    **define)
 
 
 def report(flag_values):
@@ -198,11 +230,12 @@ def report(flag_values):
     raise ValueError(f'unknown --implementations {sorted(unknown)}; known: '
                      f'{", ".join(IMPLEMENTATIONS)}')
   rows = run(flag_values.workload, flag_values.runs, flag_values.repeats,
-             tuple(flag_values.implementations))
+             tuple(flag_values.implementations), flag_values.backward_from)
   (b, h, w, c), k, s, p = WORKLOADS[flag_values.workload]
   return {'workload': {'name': flag_values.workload, 'features': [b, h, w, c],
                        'boxes_per_image': k, 'output_size': s,
                        'pooled_size': p, 'runs': flag_values.runs,
+                       'backward_from': flag_values.backward_from,
                        'repeats': flag_values.repeats,
                        'boxes': 'proposal-like: sqrt(area) log-uniform in '
                                 f'[{MIN_SIDE:g}, {MAX_SIDE:g}] px, aspect '
@@ -233,7 +266,7 @@ def format_table(rep):
         + (f'{rng[0]:>7.2f} - {rng[1]:<6.2f}' if rng else f'{"-":>16}'))
   lines.append('x = speed-up over builtin (crop_and_resize + max_pool2d), '
                'median over repeats; fwd+bwd = gradients w.r.t. features and '
-               'boxes')
+               f'boxes (backward from: {wl["backward_from"]})')
   return '\n'.join(lines)
 
 
