@@ -6,7 +6,7 @@ A wheel's library may run on another CPU than the one that built it, so
 refuses it on an x86-64 CPU without AVX2 / FMA (the pure-TF twin runs).
 """
 
-import importlib.util
+import importlib
 import os
 
 import pytest
@@ -17,12 +17,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
 
-def _build_op():
-  path = os.path.join(ROOT, 'custom_ops', 'build_op.py')
-  spec = importlib.util.spec_from_file_location('build_op_for_test', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+def _build_op(monkeypatch):
+  """custom_ops/build_op.py (not part of the package), imported from its folder."""
+  monkeypatch.syspath_prepend(os.path.join(ROOT, 'custom_ops'))
+  return importlib.import_module('build_op')
 
 
 @pytest.mark.parametrize('machine,portable,want', [
@@ -31,7 +29,7 @@ def _build_op():
     ('aarch64', True, ['-O3']),
 ])
 def test_host_flags(monkeypatch, machine, portable, want):
-  build_op = _build_op()
+  build_op = _build_op(monkeypatch)
   monkeypatch.delenv('MNC_TF_CXXFLAGS', raising=False)
   monkeypatch.setattr(build_op.platform, 'machine', lambda: machine)
   assert build_op.host_flags(portable) == want
