@@ -82,7 +82,7 @@ class MncModel(tf_keras.Model):
         backbone features.
       anchor_scales: anchor sides (pixels).
       anchor_aspect_ratios: anchor width / height ratios.
-      feature_stride: backbone stride (16).
+      feature_stride: backbone stride (16; the tiny backbone may run at 8).
       mix_gt_boxes: the gt boxes join the candidates of the RoI sampler.
       num_train_stages: 3 or 5.
       num_inference_stages: 3 or 5.
