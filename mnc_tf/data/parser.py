@@ -196,11 +196,6 @@ class Parser(mg_parser.Parser):
     """[Hp, Wp] of every image; with two orientations the square bound."""
     return list(self._padded_size)
 
-  @property
-  def oriented_sizes(self):
-    """[[h, w] landscape, [w, h] portrait] with oriented padding, else None."""
-    return [list(s) for s in self._oriented_sizes or []] or None
-
   def _image_padded_size(self, scaled_size):
     """The padded [Hp, Wp] of one image: python ints or an int32 [2] tensor."""
     if not self._oriented_sizes:
