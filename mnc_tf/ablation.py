@@ -1,22 +1,47 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
-r"""Ablation in the paper's spirit (Table 1 c/d and the box gradient).
+r"""Ablation in the paper's spirit (Table 1 c/d, the box gradient, settings).
+
+Demo mode (the default):
 
     python -m mnc_tf.ablation [--train_steps=3000] [--repeats=1] [--update_readme]
 
-Trains `mnc_shapes_demo` on the demo's synthetic set (made as `make demo`
-makes it) with 3-stage vs 5-stage training and with the gradient through the
-box coordinates on vs off (inference always uses 5 stages, as in the paper),
-evaluates each on the validation split and writes a Markdown table of mAP^r
-at mask IoU 0.5 / 0.7 (SDS protocol) and COCO mask AP50 to
-`<output_dir>/ablation/ablation.md`; `--update_readme` also puts it into
-README.md between the `ablation:start` / `ablation:end` markers.
-`--repeats=N` trains every variant N times from fresh random initializations
-(training is not seeded: runs differ) and reports mean +- sample standard
-deviation, so that differences can be told from run-to-run noise.
+trains `mnc_shapes_demo` on the demo's synthetic set (made as `make demo`
+makes it). Your own COCO-format TFRecords with a recipe:
+
+    python -m mnc_tf.ablation --experiment=mnc_shapes_demo \
+        --config_file=configs/experiments/mnc_custom_data.yaml \
+        --config_file=paths.yaml --train_steps=500 --repeats=3 \
+        --variants=0,1,2,4 --output_dir=ablation_out
+
+(`--experiment` + `--config_file`s as in the flagfile you train with, e.g.
+`configs/mnc_custom_data.flags`; `paths.yaml` sets the data paths, class ids
+and `task.annotation_file`; `--params_override=a.b=v,...` is applied before
+each variant's own override). The learning-rate boundaries scale with
+`--train_steps`: 80 % of the steps in demo mode, the experiment's own
+boundary / step ratio otherwise (the custom-data recipe's 1700 / 2000).
+
+Variants (`--variants`, indices into VARIANTS): 3-stage vs 5-stage training,
+the gradient through the box coordinates on vs off (inference always uses 5
+stages, as in the paper) and the training settings used before the original
+release's (`configs/experiments/previous_training_settings.yaml` applied
+after the experiment's files). Each variant is trained and evaluated on the
+validation split; a Markdown table (mean +- sample standard deviation over
+`--repeats` independent, unseeded runs, and the wall / CPU time per run) goes
+to `<output_dir>/ablation/ablation.md` after every run, each run's record to
+`<run dir>/run.json`. `--resume` reuses finished runs (same command), so a cut
+ablation continues where it stopped. Runs go in repeat-major order (every
+variant's first run, then every variant's second, ...), so a cut ablation has
+the same number of runs per row. `--update_readme` puts the table into
+README.md between the `<marker>:start` / `<marker>:end` markers
+(`--readme_marker`, default `ablation`).
 """
+import collections
+import json
 import os
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -26,80 +51,253 @@ from absl import flags
 from mnc_tf import demo_lib
 from mnc_tf.utils import atomic_io
 
-VARIANTS = (  # name, stages trained, box gradient
-    ('5-stage, box gradient on', 5, True),
-    ('5-stage, box gradient off', 5, False),
-    ('3-stage, box gradient on', 3, True),
-    ('3-stage, box gradient off', 3, False),
+Variant = collections.namedtuple(
+    'Variant', ['name', 'stages', 'box_gradient', 'config_files'])
+PREVIOUS_SETTINGS = os.path.join('configs', 'experiments',
+                                 'previous_training_settings.yaml')
+VARIANTS = (  # name, stages trained, box gradient, extra config files
+    Variant('5-stage, box gradient on', 5, True, ()),
+    Variant('5-stage, box gradient off', 5, False, ()),
+    Variant('3-stage, box gradient on', 3, True, ()),
+    Variant('3-stage, box gradient off', 3, False, ()),
+    Variant('previous training settings (5-stage, box gradient on)', 5, True,
+            (PREVIOUS_SETTINGS,)),
 )
+DEMO_VARIANTS = ('0', '1', '2', '3')
+DEMO_METRICS = ('mAPr50', 'mAPr70', 'mask_AP50')
+CUSTOM_METRICS = ('mask_AP50', 'mask_AP', 'mask_APs', 'mAPr50', 'mAPr70')
+HEADERS = {'mAPr50': 'mAP^r@0.5', 'mAPr70': 'mAP^r@0.7',
+           'mask_AP50': 'mask AP50 (COCO)', 'mask_AP': 'mask AP',
+           'mask_APs': 'mask APs'}
+METRICS = DEMO_METRICS  # the demo table's columns (kept for callers)
+DEMO_BOUNDARY_FRACTION = 0.8
 START, END = '<!-- ablation:start -->', '<!-- ablation:end -->'
 
 
-def run_variant(paths, model_dir, stages, box_gradient, train_steps):
-  """Trains and evaluates one variant; returns its latest metrics."""
-  shutil.rmtree(model_dir, ignore_errors=True)
-  boundary = int(train_steps * 0.8)
-  override = ','.join([
-      f'task.model.cascade.num_train_stages={stages}',
-      f'task.model.cascade.box_gradient={str(box_gradient).lower()}',
+def run_dir_name(variant, repeat, repeats):
+  """`stages5_boxgrad1[_run0]`, `previous_` first for extra settings."""
+  prefix = 'previous_' if variant.config_files else ''
+  return (f'{prefix}stages{variant.stages}_boxgrad{int(variant.box_gradient)}'
+          + (f'_run{repeat}' if repeats > 1 else ''))
+
+
+def variant_override(variant, train_steps, boundaries):
+  """The `--params_override` entries that make `variant` at `train_steps`."""
+  return [
+      f'task.model.cascade.num_train_stages={variant.stages}',
+      f'task.model.cascade.box_gradient={str(variant.box_gradient).lower()}',
+      f'trainer.train_steps={train_steps}',
       f'trainer.validation_interval={train_steps}',
-      f'trainer.optimizer_config.learning_rate.stepwise.boundaries=[{boundary}]',
-  ])
-  demo_lib.train_and_evaluate(paths, model_dir, train_steps, override)
-  return demo_lib.latest_metrics(model_dir)['metrics']
+      'trainer.optimizer_config.learning_rate.stepwise.boundaries=['
+      + ','.join(str(b) for b in boundaries) + ']',
+  ]
 
 
-METRICS = ('mAPr50', 'mAPr70', 'mask_AP50')
+def scaled_boundaries(boundaries, recipe_steps, train_steps):
+  """The recipe's lr boundaries moved to the same fractions of `train_steps`.
+
+  Raises:
+    app.UsageError: a boundary that would land at step 0 or past the end.
+  """
+  scaled = [int(round(b * train_steps / recipe_steps)) for b in boundaries]
+  if any(not 0 < b < train_steps for b in scaled):
+    raise app.UsageError(
+        f'--train_steps={train_steps}: the learning-rate boundaries '
+        f'{list(boundaries)} of {recipe_steps} steps scale to {scaled}, '
+        'outside 1..train_steps - 1; give more steps.')
+  return scaled
 
 
-def _cell(values):
-  """'m' for one run, 'm ± s' (sample std) for several, in percent."""
-  values = [100 * v for v in values]
+class Plan:
+  """How to train one variant: the train.py flags shared by every run."""
+
+  def __init__(self, base_flags, base_override, boundaries):
+    self.base_flags = list(base_flags)
+    self.base_override = list(base_override)
+    self.boundaries = list(boundaries)
+
+  def command(self, variant, model_dir, train_steps):
+    override = self.base_override + variant_override(
+        variant, train_steps, self.boundaries)
+    return ([sys.executable, os.path.join(demo_lib.REPO_ROOT, 'train.py')]
+            + self.base_flags
+            + [f'--config_file={os.path.join(demo_lib.REPO_ROOT, f)}'
+               for f in variant.config_files]
+            + [f'--model_dir={model_dir}', '--mode=train_and_eval',
+               '--params_override=' + ','.join(override)])
+
+
+def demo_plan(output_dir, num_train, num_val, train_steps):
+  """Makes the demo's data (if missing) and trains with its flagfile."""
+  paths = demo_lib.make_data(output_dir, num_train, num_val, seed=0)
+  override = [f"task.annotation_file='{paths['val_json']}'",
+              f"task.train_data.input_path='{paths['train_pattern']}'",
+              f"task.validation_data.input_path='{paths['val_pattern']}'"]
+  flagfile = os.path.join(demo_lib.REPO_ROOT, 'configs', 'mnc_shapes_demo.flags')
+  return Plan([f'--flagfile={flagfile}'], override,
+              [int(train_steps * DEMO_BOUNDARY_FRACTION)])
+
+
+def custom_plan(experiment, config_files, params_override, variants,
+                train_steps):
+  """Checks every variant's params (nothing trained yet) and scales the lr.
+
+  Raises:
+    app.UsageError: an unknown experiment or key, a missing file or input, or
+      boundaries that do not fit `train_steps`; one line naming the culprit.
+  """
+  # pylint: disable=g-import-not-at-top,unused-import
+  from mnc_tf import registry_imports  # registers the experiments
+  from mnc_tf.configs import experiment_params
+  # pylint: enable=g-import-not-at-top,unused-import
+  config_files = [os.path.abspath(f) for f in config_files]
+  params = None
+  for variant in variants:
+    files = config_files + [os.path.join(demo_lib.REPO_ROOT, f)
+                            for f in variant.config_files]
+    try:
+      resolved = experiment_params.parse(
+          experiment, files, params_override, mode='train_and_eval')
+    except experiment_params.ParamsError as e:
+      raise app.UsageError(f'variant {variant.name!r}: {e}') from e
+    if params is None:
+      params = resolved
+  stepwise = params.trainer.optimizer_config.learning_rate.stepwise
+  boundaries = scaled_boundaries(stepwise.boundaries,
+                                 params.trainer.train_steps, train_steps)
+  base_flags = [f'--experiment={experiment}'] + [
+      f'--config_file={f}' for f in config_files]
+  return Plan(base_flags, [params_override] if params_override else [],
+              boundaries)
+
+
+def _children_cpu_seconds():
+  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return usage.ru_utime + usage.ru_stime
+
+
+def run_training(command):
+  """Runs train.py (a separate process, TF logs silenced)."""
+  env = dict(os.environ)
+  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  print(' '.join(command), flush=True)
+  subprocess.run(command, check=True, cwd=demo_lib.REPO_ROOT, env=env)
+
+
+def run_variant(plan, variant, model_dir, train_steps, resume=False):
+  """Trains and evaluates one run of `variant`; returns its record.
+
+  Returns:
+    dict: `metrics` (the final evaluation), `wall_s`, `cpu_s` (user + sys of
+    the training process), `load_start` / `load_end` (1-min load averages),
+    `step`, `command`.
+  """
+  command = plan.command(variant, model_dir, train_steps)
+  record_path = os.path.join(model_dir, 'run.json')
+  if resume and os.path.exists(record_path):
+    with open(record_path) as f:
+      record = json.load(f)
+    if record['command'] == command[1:]:
+      return record
+  shutil.rmtree(model_dir, ignore_errors=True)
+  load_start, cpu_start, start = os.getloadavg()[0], _children_cpu_seconds(), \
+      time.time()
+  run_training(command)
+  latest = demo_lib.latest_metrics(model_dir)
+  record = {'metrics': latest['metrics'], 'step': latest['step'],
+            'wall_s': time.time() - start,
+            'cpu_s': _children_cpu_seconds() - cpu_start,
+            'load_start': load_start, 'load_end': os.getloadavg()[0],
+            'command': command[1:]}
+  atomic_io.write_json(record_path, record, indent=1)
+  return record
+
+
+def _cell(values, scale=100, digits=1):
+  """'m' for one run, 'm ± s' (sample std) for several, times `scale`."""
+  values = [scale * v for v in values]
   if len(values) == 1:
-    return f'{values[0]:.1f}'
-  return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
+    return f'{values[0]:.{digits}f}'
+  return (f'{statistics.mean(values):.{digits}f} ± '
+          f'{statistics.stdev(values):.{digits}f}')
 
 
-def markdown_table(rows, command):
-  """Markdown table of (variant name, [metrics dict per run]) rows."""
-  lines = ['| training | runs | mAP^r@0.5 | mAP^r@0.7 | mask AP50 (COCO) |',
-           '|---|---|---|---|---|']
+def markdown_table(rows, command, metrics=DEMO_METRICS):
+  """Markdown table of (variant name, [record per run]) rows.
+
+  A record is a metrics dict (name -> value in [0, 1]) or `run_variant`'s
+  record; the time columns appear when every run has `wall_s` / `cpu_s`.
+  """
+  def metrics_of(run):
+    return run.get('metrics', run)
+  timed = all('wall_s' in run for _, runs in rows for run in runs)
+  header = ['training', 'runs'] + [HEADERS[key] for key in metrics]
+  if timed:
+    header += ['wall min / run', 'CPU min / run', 'load (1 min)']
+  lines = ['| ' + ' | '.join(header) + ' |',
+           '|' + '---|' * len(header)]
   for name, runs in rows:
-    cells = [_cell([run[key] for run in runs]) for key in METRICS]
+    cells = [_cell([metrics_of(run)[key] for run in runs]) for key in metrics]
+    if timed:
+      cells += [_cell([run['wall_s'] for run in runs], 1 / 60),
+                _cell([run['cpu_s'] for run in runs], 1 / 60)]
+      loads = [v for run in runs for v in (run['load_start'], run['load_end'])]
+      cells.append(f'{min(loads):.1f}–{max(loads):.1f}')
     lines.append(f'| {name} | {len(runs)} | ' + ' | '.join(cells) + ' |')
   lines += ['', f'Made by `{command}`.']
   return '\n'.join(lines) + '\n'
 
 
-def update_readme(readme, table):
-  """Replaces the text between the ablation markers (written atomically)."""
+def update_readme(readme, table, start=START, end=END):
+  """Replaces the text between the markers (written atomically)."""
   with open(readme) as f:
     text = f.read()
-  if START not in text or END not in text:
-    raise ValueError(f'{readme} lacks the {START} / {END} markers.')
-  head, rest = text.split(START, 1)
-  _, tail = rest.split(END, 1)
-  atomic_io.write_text(readme, head + START + '\n' + table + END + tail)
+  if start not in text or end not in text:
+    raise ValueError(f'{readme} lacks the {start} / {end} markers.')
+  head, rest = text.split(start, 1)
+  _, tail = rest.split(end, 1)
+  atomic_io.write_text(readme, head + start + '\n' + table + end + tail)
 
 
 def define_flags(flag_values=flags.FLAGS):
   """Defines the ablation's flags (called by `__main__`, as Model Garden does)."""
   flags.DEFINE_string('output_dir', demo_lib.DEFAULT_OUTPUT_DIR,
-                      'The demo directory: data reused from there, runs under '
-                      '<output_dir>/ablation.', flag_values=flag_values)
-  flags.DEFINE_integer('num_train', 1000, 'Synthetic training images.',
+                      'Runs go under <output_dir>/ablation; demo mode also '
+                      'makes / reuses the demo data there.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('experiment', None,
+                      'A registered experiment to train on your own data '
+                      '(with --config_file); unset: the demo.',
+                      flag_values=flag_values)
+  flags.DEFINE_multi_string('config_file', None,
+                            'YAML files applied in order after --experiment '
+                            '(the recipe, then your data paths / class ids).',
+                            flag_values=flag_values)
+  flags.DEFINE_string('params_override', '',
+                      'Comma-separated a.b=v entries applied after the '
+                      'files (with --experiment).', flag_values=flag_values)
+  flags.DEFINE_integer('num_train', 1000, 'Demo: synthetic training images.',
                        lower_bound=1, flag_values=flag_values)
-  flags.DEFINE_integer('num_val', 50, 'Synthetic validation images.',
+  flags.DEFINE_integer('num_val', 50, 'Demo: synthetic validation images.',
                        lower_bound=1, flag_values=flag_values)
   flags.DEFINE_integer('train_steps', 3000, 'Training steps per run.',
                        lower_bound=1, flag_values=flag_values)
   flags.DEFINE_integer('repeats', 1, 'Independent training runs per variant.',
                        lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_bool('resume', False,
+                    'Reuse runs that finished with the same command '
+                    '(<run dir>/run.json) instead of training them again.',
+                    flag_values=flag_values)
   flags.DEFINE_bool('update_readme', False,
                     'Also write the table into README.md between the '
-                    'ablation markers.', flag_values=flag_values)
-  flags.DEFINE_list('variants', [str(i) for i in range(len(VARIANTS))],
-                    'Comma-separated indices into VARIANTS to run.',
+                    'markers.', flag_values=flag_values)
+  flags.DEFINE_string('readme_marker', 'ablation',
+                      'README markers <!-- NAME:start --> / <!-- NAME:end -->.',
+                      flag_values=flag_values)
+  flags.DEFINE_list('variants', list(DEMO_VARIANTS),
+                    'Comma-separated indices into VARIANTS to run: '
+                    + '; '.join(f'{i}: {v.name}'
+                                for i, v in enumerate(VARIANTS)),
                     flag_values=flag_values)
 
 
@@ -114,44 +312,69 @@ def chosen_variants(indices):
     if not index.strip().isdigit() or int(index) >= len(VARIANTS):
       raise app.UsageError(
           f'--variants: {index!r} is not an index in 0..{len(VARIANTS) - 1} '
-          f'({"; ".join(f"{i}: {v[0]}" for i, v in enumerate(VARIANTS))})')
+          f'({"; ".join(f"{i}: {v.name}" for i, v in enumerate(VARIANTS))})')
     chosen.append(VARIANTS[int(index)])
   return chosen
+
+
+def _command_line(flag_values):
+  """The command that reproduces this ablation, for the table's footnote."""
+  parts = ['python -m mnc_tf.ablation']
+  if flag_values.experiment:
+    parts.append(f'--experiment={flag_values.experiment}')
+    parts += [f'--config_file={f}' for f in flag_values.config_file or []]
+    if flag_values.params_override:
+      parts.append(f'--params_override={flag_values.params_override}')
+  else:
+    parts.append(f'--num_train={flag_values.num_train}')
+  parts += [f'--train_steps={flag_values.train_steps}',
+            f'--repeats={flag_values.repeats}',
+            f'--variants={",".join(flag_values.variants)}']
+  return ' '.join(parts)
 
 
 def main(argv, flag_values=flags.FLAGS):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   chosen = chosen_variants(flag_values.variants)
+  if not chosen:
+    raise app.UsageError('--variants: give at least one index.')
   repeats, train_steps = flag_values.repeats, flag_values.train_steps
   output_dir = os.path.abspath(flag_values.output_dir)
-  paths = demo_lib.make_data(output_dir, flag_values.num_train,
-                             flag_values.num_val, seed=0)
-  rows = []
-  for name, stages, box_gradient in chosen:
-    runs = []
-    for repeat in range(repeats):
-      start = time.time()
-      model_dir = os.path.join(
-          output_dir, 'ablation',
-          f'stages{stages}_boxgrad{int(box_gradient)}'
-          + (f'_run{repeat}' if repeats > 1 else ''))
-      metrics = run_variant(paths, model_dir, stages, box_gradient,
-                            train_steps)
-      runs.append(metrics)
-      print(f'ablation: {name} (run {repeat + 1}/{repeats}): mAPr50 '
-            f'{metrics["mAPr50"]:.3f} mAPr70 {metrics["mAPr70"]:.3f} '
-            f'({time.time() - start:.0f} s)', flush=True)
-    rows.append((name, runs))
-  command = ('python -m mnc_tf.ablation --train_steps=%d --num_train=%d '
-             '--repeats=%d --update_readme'
-             % (train_steps, flag_values.num_train, repeats))
-  table = markdown_table(rows, command)
-  atomic_io.write_text(os.path.join(output_dir, 'ablation', 'ablation.md'),
-                       table)
+  if flag_values.experiment:
+    plan = custom_plan(flag_values.experiment, flag_values.config_file or [],
+                       flag_values.params_override, chosen, train_steps)
+    metrics = CUSTOM_METRICS
+  else:
+    if flag_values.config_file or flag_values.params_override:
+      raise app.UsageError('--config_file / --params_override need '
+                           '--experiment (demo mode uses the demo flagfile).')
+    plan = demo_plan(output_dir, flag_values.num_train, flag_values.num_val,
+                     train_steps)
+    metrics = DEMO_METRICS
+  command = _command_line(flag_values)
+  table_path = os.path.join(output_dir, 'ablation', 'ablation.md')
+  results = collections.OrderedDict((v.name, []) for v in chosen)
+  for repeat in range(repeats):
+    for variant in chosen:
+      model_dir = os.path.join(output_dir, 'ablation',
+                               run_dir_name(variant, repeat, repeats))
+      record = run_variant(plan, variant, model_dir, train_steps,
+                           resume=flag_values.resume)
+      results[variant.name].append(record)
+      print(f'ablation: {variant.name} (run {repeat + 1}/{repeats}): '
+            + ' '.join(f'{key} {record["metrics"][key]:.3f}'
+                       for key in metrics)
+            + f' ({record["wall_s"]:.0f} s wall, {record["cpu_s"]:.0f} s CPU)',
+            flush=True)
+      table = markdown_table([row for row in results.items() if row[1]],
+                             command, metrics)
+      atomic_io.write_text(table_path, table)
   print(table)
   if flag_values.update_readme:
-    update_readme(os.path.join(demo_lib.REPO_ROOT, 'README.md'), table)
+    marker = flag_values.readme_marker
+    update_readme(os.path.join(demo_lib.REPO_ROOT, 'README.md'), table,
+                  f'<!-- {marker}:start -->', f'<!-- {marker}:end -->')
   return 0
 
 

@@ -1,5 +1,8 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
-"""The ablation's table: mean and sample standard deviation over runs."""
+"""The ablation: its table (mean, sample sd) and the runs it asks train.py for."""
+import json
+import os
+
 from absl import app
 from absl import flags
 import numpy as np
@@ -45,8 +48,98 @@ def test_repeats_must_be_positive():
 
 def test_variants_name_the_bad_index_before_any_work(tmp_path):
   flag_values = _flag_values(f'--output_dir={tmp_path}', '--variants=0,9')
-  with pytest.raises(app.UsageError, match="'9' is not an index in 0..3"):
+  with pytest.raises(app.UsageError, match="'9' is not an index in 0..4"):
     ablation.main(['ablation'], flag_values)
   assert not list(tmp_path.iterdir())  # nothing generated
-  assert [v[1:] for v in ablation.chosen_variants(['2', '0'])] == [
+  assert [v[1:3] for v in ablation.chosen_variants(['2', '0'])] == [
       (3, True), (5, True)]
+  assert _flag_values().variants == ['0', '1', '2', '3']  # demo default kept
+
+
+def _custom_data(tmp_path):
+  """A paths YAML like a user's: existing (empty) TFRecords and a val JSON."""
+  for name in ('train-0.tfrecord', 'val-0.tfrecord', 'val.json'):
+    (tmp_path / name).write_text('')
+  paths = tmp_path / 'paths.yaml'
+  paths.write_text(
+      f"task:\n  annotation_file: '{tmp_path}/val.json'\n"
+      '  model:\n    class_ids: [1, 2, 4, 7, 10]\n'
+      f"  train_data:\n    input_path: '{tmp_path}/train-*.tfrecord'\n"
+      f"  validation_data:\n    input_path: '{tmp_path}/val-*.tfrecord'\n")
+  return str(paths)
+
+
+def _fake_training(calls):
+  """Stands in for train.py: writes eval_metrics.json as the trainer does."""
+  def run_training(command):
+    calls.append(command)
+    flag = dict(a[2:].split('=', 1) for a in command[2:] if '=' in a)
+    override = dict(e.split('=', 1) for e in flag['params_override'].split(
+        ',') if '=' in e)
+    # Metrics that depend on the variant and the run, to check the table.
+    value = (0.1 * int(override['task.model.cascade.num_train_stages'])
+             - 0.05 * (override['task.model.cascade.box_gradient'] == 'false')
+             + 0.01 * len(calls))
+    os.makedirs(flag['model_dir'], exist_ok=True)
+    with open(os.path.join(flag['model_dir'], 'eval_metrics.json'), 'w') as f:
+      json.dump({'latest': {'step': int(override['trainer.train_steps']),
+                            'metrics': {key: value for key in
+                                        ablation.CUSTOM_METRICS}}}, f)
+  return run_training
+
+
+def test_custom_data_runs_the_recipe_per_variant(tmp_path, monkeypatch):
+  paths = _custom_data(tmp_path)
+  recipe = os.path.join(ablation.demo_lib.REPO_ROOT, 'configs', 'experiments',
+                        'mnc_custom_data.yaml')
+  calls = []
+  monkeypatch.setattr(ablation, 'run_training', _fake_training(calls))
+  argv = ('--experiment=mnc_shapes_demo', f'--config_file={recipe}',
+          f'--config_file={paths}', f'--output_dir={tmp_path}/out',
+          '--train_steps=500', '--repeats=2', '--variants=0,1,2,4')
+  assert ablation.main(['ablation'], _flag_values(*argv)) == 0
+  assert len(calls) == 8
+  # Repeat-major order, so that a cut ablation has equal rows.
+  stages_boxgrad = [(c[-1].split('num_train_stages=')[1][0],
+                     c[-1].split('box_gradient=')[1].split(',')[0])
+                    for c in calls]
+  assert stages_boxgrad[:4] == [('5', 'true'), ('5', 'false'),
+                                ('3', 'true'), ('5', 'true')]
+  for command in calls:
+    assert command[2:5] == ['--experiment=mnc_shapes_demo',
+                            f'--config_file={recipe}', f'--config_file={paths}']
+    # The recipe's boundary 1700 of 2000 steps, moved to 85 % of 500.
+    assert command[-1].endswith(
+        'trainer.train_steps=500,trainer.validation_interval=500,'
+        'trainer.optimizer_config.learning_rate.stepwise.boundaries=[425]')
+  previous = [c for c in calls if 'previous' in ' '.join(c)]
+  assert len(previous) == 2 and all(
+      c[5].endswith('configs/experiments/previous_training_settings.yaml')
+      for c in previous)
+  table = (tmp_path / 'out' / 'ablation' / 'ablation.md').read_text()
+  row = next(l for l in table.splitlines() if l.startswith('| 3-stage'))
+  cells = [c.strip() for c in row.strip('|').split('|')]
+  values = 100 * np.array([0.3 + 0.03, 0.3 + 0.07])  # calls 3 and 7
+  assert cells[1] == '2' and cells[2] == (
+      f'{values.mean():.1f} ± {values.std(ddof=1):.1f}')
+  assert 'wall min / run' in table and '--train_steps=500' in table
+  record = json.loads((tmp_path / 'out' / 'ablation' /
+                       'previous_stages5_boxgrad1_run1' / 'run.json').read_text())
+  assert record['step'] == 500 and record['cpu_s'] >= 0
+  # --resume reuses every finished run: nothing is trained again.
+  assert ablation.main(['ablation'], _flag_values(*argv, '--resume')) == 0
+  assert len(calls) == 8
+
+
+def test_custom_data_bad_input_named_before_any_run(tmp_path, monkeypatch):
+  monkeypatch.setattr(ablation, 'run_training', lambda c: pytest.fail('ran'))
+  with pytest.raises(app.UsageError, match='nowhere.yaml: no such file'):
+    ablation.main(['ablation'], _flag_values(
+        '--experiment=mnc_shapes_demo', f'--config_file={tmp_path}/nowhere.yaml',
+        f'--output_dir={tmp_path}'))
+  with pytest.raises(app.UsageError, match=r'boundaries \[1700\] of 2000 steps'):
+    ablation.scaled_boundaries([1700], 2000, 1)
+  assert ablation.scaled_boundaries([1700], 2000, 500) == [425]
+  with pytest.raises(app.UsageError, match='need --experiment'):
+    ablation.main(['ablation'], _flag_values(
+        f'--config_file={tmp_path}/x.yaml', f'--output_dir={tmp_path}'))
