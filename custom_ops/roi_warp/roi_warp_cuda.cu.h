@@ -148,7 +148,7 @@ cudaError_t LaunchForwardT(const Dims& dims, int sms, const T* features,
     MNC_RETURN_IF_CUDA_ERROR(LaunchTaps<IndexT>(dims, sms, boxes, taps, stream));
   }
   const int64_t groups = (dims.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
-  const int64_t items = dims.batch * dims.num_boxes * dims.grid() * dims.grid() * groups;
+  const int64_t items = dims.batch * dims.num_boxes * dims.grid() * groups;  // rows of cells
   return LaunchKernel(RoiWarpForwardKernel<T, Idx, IndexT, kVec, kR>,
                       GridBlocks(items, kWarpsPerBlock, sms), stream, KernelDims::From(dims),
                       static_cast<IndexT>(items), static_cast<IndexT>(groups), features, boxes,
