@@ -379,6 +379,13 @@ class MncLosses(hyperparams.Config):
     rpn_huber_loss_delta: Huber transition of the Model Garden form (1/9).
     box_huber_loss_delta: smooth-L1 transition of the stage-3/5 box loss.
     l2_weight_decay: weight decay (applied by the training task).
+    l2_weight_decay_in_gradients: False: the decay is a loss term
+      (`model.losses`) differentiated with the rest; True: the same
+      `l2_weight_decay * w` is added to each kernel's gradient once that
+      gradient exists (`tasks/weight_decay.py`, as Caffe's solver does): same
+      loss and gradients to float rounding, without weight-sized L2
+      gradients held through the whole backward pass (~1.3 GB of a VGG-16
+      step's peak RSS, README "Training cost at paper scale").
   """
   stage_weights: List[float] = dataclasses.field(
       default_factory=lambda: [1.0, 1.0, 1.0, 1.0, 1.0])
@@ -393,6 +400,7 @@ class MncLosses(hyperparams.Config):
   rpn_huber_loss_delta: float = 1.0 / 9.0
   box_huber_loss_delta: float = 1.0
   l2_weight_decay: float = 5e-4
+  l2_weight_decay_in_gradients: bool = False
 
 
 def tiny_model_config(class_ids=(1, 2), **overrides):

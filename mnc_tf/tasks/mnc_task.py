@@ -33,6 +33,7 @@ from mnc_tf.modeling import factory
 from mnc_tf.modeling import stage_names
 from mnc_tf.ops import mask_paste
 from mnc_tf.tasks import eval_images
+from mnc_tf.tasks import weight_decay
 
 _EVAL_KEY = 'mnc_eval'
 _IMAGE_KEY = 'mnc_eval_image'
@@ -60,6 +61,7 @@ class MncTask(base_task.Task):
     super().__init__(params, logging_dir=logging_dir, name=name)
     self._evaluator = None
     self._class_names = None
+    self._decayed_kernels = {}  # id(model) -> weight_decay pairs.
 
   # ------------------------------------------------------------------ build
   def build_model(self) -> tf_keras.Model:
@@ -127,8 +129,10 @@ class MncTask(base_task.Task):
                  gt_boxes=labels['gt_boxes'], gt_classes=labels['gt_classes'],
                  gt_masks=labels['gt_masks'], training=True)
 
-  def _train_losses(self, model, images, labels):
+  def _train_losses(self, model, images, labels, include_l2=True):
     """Forward pass + `build_losses` of a training batch.
+
+    `include_l2=False` leaves the weight decay term out (`l2_loss` 0).
 
     With `train_data.parser.oriented_padding` the batches come in two shapes
     (landscape [B, h, w, 3], portrait [B, w, h, 3]) and a trainer's
@@ -141,7 +145,8 @@ class MncTask(base_task.Task):
     parser = self.task_config.train_data.parser
     if images.shape[1:3].is_fully_defined() or not parser.oriented_padding:
       outputs = self._forward_train(model, images, labels)
-      return self.build_losses(outputs, labels, aux_losses=model.losses)
+      return self.build_losses(
+          outputs, labels, aux_losses=model.losses if include_l2 else None)
     sizes = data_config.oriented_padded_sizes(parser)
 
     def branch(size):
@@ -153,8 +158,9 @@ class MncTask(base_task.Task):
           shaped_labels['gt_masks'] = tf.ensure_shape(
               labels['gt_masks'], labels['gt_masks'].shape[:2] + size)
         outputs = self._forward_train(model, shaped_images, shaped_labels)
-        return self.build_losses(outputs, shaped_labels,
-                                 aux_losses=model.losses)
+        return self.build_losses(
+            outputs, shaped_labels,
+            aux_losses=model.losses if include_l2 else None)
       return forward
 
     if len(sizes) == 1:
@@ -167,6 +173,10 @@ class MncTask(base_task.Task):
 
     With a `LossScaleOptimizer` (float16 mixed precision) the loss is scaled
     and the gradients unscaled, as in Model Garden's `base_task.train_step`.
+    With `losses.l2_weight_decay_in_gradients` the decay term is left out of
+    the differentiated loss and its gradient added to each kernel's gradient
+    (`weight_decay.add_to_gradients`); `l2_loss` / `total_loss` report the
+    same values.
 
     Returns:
       (losses dict, gradients list aligned with model.trainable_variables).
@@ -175,14 +185,25 @@ class MncTask(base_task.Task):
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     loss_scale = isinstance(optimizer,
                             tf_keras.mixed_precision.LossScaleOptimizer)
+    in_gradients = self.task_config.losses.l2_weight_decay_in_gradients
     with tf.GradientTape() as tape:
-      losses = self._train_losses(model, images, labels)
+      losses = self._train_losses(model, images, labels,
+                                  include_l2=not in_gradients)
       scaled_loss = losses['total_loss'] / num_replicas
       if loss_scale:
         scaled_loss = optimizer.get_scaled_loss(scaled_loss)
     grads = tape.gradient(scaled_loss, model.trainable_variables)
     if loss_scale:
       grads = optimizer.get_unscaled_gradients(grads)
+    if in_gradients:
+      if id(model) not in self._decayed_kernels:
+        self._decayed_kernels[id(model)] = weight_decay.regularized_kernels(
+            model)
+      pairs = self._decayed_kernels[id(model)]
+      grads = weight_decay.add_to_gradients(
+          grads, model.trainable_variables, pairs, scale=1.0 / num_replicas)
+      losses['l2_loss'] = weight_decay.l2_loss(pairs)
+      losses['total_loss'] = losses['model_loss'] + losses['l2_loss']
     return losses, grads
 
   def train_step(self, inputs, model, optimizer, metrics=None):
