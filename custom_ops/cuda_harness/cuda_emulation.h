@@ -213,8 +213,31 @@ inline float __shfl_down_sync(unsigned int mask, float v, unsigned int offset) {
 
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
-inline float atomicAdd(float* p, float v) { const float old = *p; *p = old + v; return old; }
+
+namespace cuda_emulation {
+// Float atomic adds issued by the kernels (the harness reads them to report
+// atomics per output element): `ops` atomic instructions, `elements` floats
+// updated (a float4 atomic is one op, four elements).
+struct AtomicCounts {
+  uint64_t ops = 0;
+  uint64_t elements = 0;
+};
+inline AtomicCounts& FloatAtomics() {
+  static AtomicCounts counts;
+  return counts;
+}
+}  // namespace cuda_emulation
+
+inline float atomicAdd(float* p, float v) {
+  ++cuda_emulation::FloatAtomics().ops;
+  ++cuda_emulation::FloatAtomics().elements;
+  const float old = *p;
+  *p = old + v;
+  return old;
+}
 inline float4 atomicAdd(float4* p, float4 v) {  // sm_90 vector atomic
+  ++cuda_emulation::FloatAtomics().ops;
+  cuda_emulation::FloatAtomics().elements += 4;
   const float4 old = *p;
   *p = make_float4(old.x + v.x, old.y + v.y, old.z + v.z, old.w + v.w);
   return old;

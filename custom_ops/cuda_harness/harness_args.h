@@ -35,6 +35,9 @@ options:
   --threads N        host threads of the CPU reference (default: all cores)
   --dtype NAME       element type: float32 (default), float16, bfloat16; the
                      CPU reference runs in the same type (float accumulation)
+  --channels N       override the channel count of every chosen workload
+                     (same boxes; e.g. the benchmark geometry with few
+                     channels, to count the emulation's atomics quickly)
   --force-int64      run the kernels with 64-bit indexing
   --force-scalar     one channel per vector (no float4) even where C % 4 == 0
   --naive            also check the CPU reference against the naive
@@ -59,6 +62,7 @@ struct Args {
   bool naive = false;
   bool cpu_only = false;
   double peak_tbs = 4.3;
+  int64_t channels = -1;  // --channels: override (-1 = the workloads' own)
   std::string dtype = "float32";
   std::string json_path;
   std::string print_boxes;  // workload name
@@ -155,6 +159,8 @@ inline Args ParseArgs(int argc, char** argv) {
       if (a.dtype != "float32" && a.dtype != "float16" && a.dtype != "bfloat16") {
         UsageError("--dtype must be float32, float16 or bfloat16, got '" + a.dtype + "'");
       }
+    } else if (flag == "--channels") {
+      a.channels = ParseInt(flag, value(), 0, 1 << 20);
     } else if (flag == "--force-int64") {
       a.force_int64 = true;
     } else if (flag == "--force-scalar") {
@@ -177,6 +183,13 @@ inline Args ParseArgs(int argc, char** argv) {
   }
   if (workloads.empty()) workloads = a.cpu_only ? "edge" : "all";
   a.workloads = ParseWorkloads(workloads);
+  if (a.channels >= 0) {
+    for (auto& w : a.workloads) {
+      w.dims.channels = a.channels;
+      w.name += "_c" + std::to_string(a.channels);
+      w.timed = false;  // not the benchmark workload any more
+    }
+  }
   return a;
 }
 

@@ -165,8 +165,26 @@ void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
       grad_features.Poison();
       grad_boxes.Poison();
       HARNESS_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(unsigned int)));
+#if defined(MNC_ROI_WARP_CUDA_EMULATION)
+      const auto before = cuda_emulation::FloatAtomics();
+#endif
       backward(det, cpu_argmax.get());
       HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+#if defined(MNC_ROI_WARP_CUDA_EMULATION)
+      if (!det && rep == 0) {  // float atomics of one atomic-mode backward
+        report->atomic_ops = static_cast<int64_t>(cuda_emulation::FloatAtomics().ops - before.ops);
+        report->atomic_elements =
+            static_cast<int64_t>(cuda_emulation::FloatAtomics().elements - before.elements);
+        char detail[128];
+        std::snprintf(detail, sizeof(detail), "%lld ops, %lld floats, %.3f per output element",
+                      static_cast<long long>(report->atomic_ops),
+                      static_cast<long long>(report->atomic_elements),
+                      static_cast<double>(report->atomic_elements) /
+                          static_cast<double>(std::max<size_t>(out_n, 1)));
+        report->checks.push_back({"float atomics of the atomic backward [info]", true, NAN,
+                                  detail});
+      }
+#endif
       gf[rep] = download(grad_features);
       gb[rep] = grad_boxes.Download();
     }

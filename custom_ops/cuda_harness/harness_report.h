@@ -3,6 +3,7 @@
 #ifndef MNC_TF_CUSTOM_OPS_CUDA_HARNESS_HARNESS_REPORT_H_
 #define MNC_TF_CUSTOM_OPS_CUDA_HARNESS_HARNESS_REPORT_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -37,6 +38,11 @@ struct WorkloadReport {
   double forward_bound_ms = 0;  // forward_bytes / peak bandwidth
   double tolerance = kRelTolerance;  // of the element type (RelTolerance)
   int element_bytes = 4;
+  // Float atomic adds of one atomic-mode backward (fed the CPU argmax),
+  // counted by the CPU emulation only (-1: not counted): instructions and
+  // float elements updated.
+  int64_t atomic_ops = -1;
+  int64_t atomic_elements = -1;
 
   void Add(const std::string& name, const Diff& d, const std::string& detail = "") {
     checks.push_back({name, d.Ok(tolerance), d.Rel(), detail});
@@ -142,6 +148,12 @@ inline std::string ToJson(const std::vector<std::pair<std::string, std::string>>
          ", \"P\": " + std::to_string(d.pooled_size) +
          ", \"spatial_scale\": " + JsonNumber(d.spatial_scale) + "},\n";
     j += "     \"ok\": " + std::string(r.Ok() ? "true" : "false") + ",\n";
+    if (r.atomic_ops >= 0) {
+      const double out = static_cast<double>(std::max<int64_t>(d.output_elements(), 1));
+      j += "     \"atomic_ops\": " + std::to_string(r.atomic_ops) +
+           ", \"atomic_elements\": " + std::to_string(r.atomic_elements) +
+           ", \"atomic_elements_per_output\": " + JsonNumber(r.atomic_elements / out) + ",\n";
+    }
     j += "     \"forward_bytes\": " + JsonNumber(r.forward_bytes) +
          ", \"forward_bound_ms\": " + JsonNumber(r.forward_bound_ms) + ",\n";
     j += "     \"checks\": [";

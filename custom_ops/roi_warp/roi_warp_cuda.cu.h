@@ -59,6 +59,7 @@ struct ForwardWorkspace {
 // Scratch layout of the backward pass (byte offsets into one workspace).
 struct BackwardWorkspace {
   int64_t groups = 0;           // channel groups of kChannelsPerWarp
+  int64_t lane_groups = 0;      // channel groups of kWarpSize (pooled rows)
   int64_t chunks = 0;           // tiles per box
   int64_t partials_offset = 0;  // float [B*K, chunks, 4]
   int64_t ranges_y_offset = 0;  // int2 [B*K, H] (deterministic mode)
@@ -73,7 +74,12 @@ struct BackwardWorkspace {
     BackwardWorkspace w;
     const int64_t boxes = d.batch * d.num_boxes;
     w.groups = (d.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
-    w.chunks = (d.grid() * d.grid() * w.groups + kItemsPerTile - 1) / kItemsPerTile;
+    w.lane_groups = (d.channels + kWarpSize - 1) / kWarpSize;
+    // Pooled: tiles of kWarpsPerBlock rows of cells (PooledBoxGradKernel);
+    // else of kItemsPerTile (cell, channel group) items (BoxGradTileKernel).
+    w.chunks = d.pooled_size > 0
+                   ? (d.grid() * w.lane_groups + kWarpsPerBlock - 1) / kWarpsPerBlock
+                   : (d.grid() * d.grid() * w.groups + kItemsPerTile - 1) / kItemsPerTile;
     w.partials_offset = TapsBytes(d);
     int64_t end = w.partials_offset + AlignUp(boxes * w.chunks * 4 * int64_t{sizeof(float)});
     if (deterministic) {
@@ -101,7 +107,8 @@ inline int64_t LargestIndexedCount(const Dims& d) {
                    d.batch * d.height * d.width * padded_c,       // features
                    boxes * 2 * d.output_size,                     // taps
                    boxes * std::max(d.height, d.width),           // ranges
-                   boxes * n * n * groups * 4});                  // tile partials
+                   boxes * n * n * groups * 4,                    // tile partials
+                   boxes * n * (padded_c / kWarpSize + kWarpsPerBlock) * 4});  // pooled
 }
 
 // uint8_t window indices need window^2 <= 256.
@@ -236,12 +243,22 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
   }
   const int64_t tiles = boxes_total * ws.chunks;
   if (tiles > 0) {
-    auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<T, Idx, IndexT, kVec, kR, false>
-                                          : BoxGradTileKernel<T, Idx, IndexT, kVec, kR, true>;
-    MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
-        tile_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(ws.groups),
-        static_cast<IndexT>(ws.chunks), static_cast<IndexT>(tiles), grad, features, boxes,
-        taps, argmax, acc, partials, opt.bad_argmax));
+    if (argmax != nullptr) {  // pooled: one row of cells and 32 channels per warp
+      auto* row_kernel = opt.deterministic ? PooledBoxGradKernel<T, Idx, IndexT, false>
+                                           : PooledBoxGradKernel<T, Idx, IndexT, true>;
+      MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
+          row_kernel, GridBlocks(tiles, 1, sms), stream, kd,
+          static_cast<IndexT>(ws.lane_groups), static_cast<IndexT>(ws.chunks),
+          static_cast<IndexT>(tiles), grad, features, boxes, taps, argmax, acc, partials,
+          opt.bad_argmax));
+    } else {
+      auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<T, IndexT, kVec, kR, false>
+                                            : BoxGradTileKernel<T, IndexT, kVec, kR, true>;
+      MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
+          tile_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(ws.groups),
+          static_cast<IndexT>(ws.chunks), static_cast<IndexT>(tiles), grad, features, boxes,
+          taps, acc, partials));
+    }
   }
   if (boxes_total > 0) {
     const int64_t values = boxes_total * 4;
