@@ -206,10 +206,16 @@ class MaskedClassifierHead(hyperparams.Config):
     dropout_rate: dropout after each fc layer in training (0: the original
       release's `models/VGG16/mnc_5stage/train.prototxt` has none after
       fc6 / fc7; VGG-16's ImageNet training used 0.5).
+    shared_fc_gradient: in 5-stage training, the fc6 / fc7 kernels that
+      stages 3 and 5 share get one gradient matmul over both stages' rows
+      (`ops/shared_kernel_gradient.py`) instead of a weight-sized partial
+      per stage held through the backward of stages 4-3: same gradients to
+      float rounding, less memory (4096-d fc: 2 x 411 + 2 x 67 MB).
   """
   pooled_size: int = 7
   fc_dims: int = 4096
   dropout_rate: float = 0.0
+  shared_fc_gradient: bool = False
 
 
 @dataclasses.dataclass

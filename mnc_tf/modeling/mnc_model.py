@@ -162,7 +162,8 @@ class MncModel(tf_keras.Model):
                                    self._config_dict['box_gradient_clip'])
 
   def run_stage(self, features, boxes, sample_valid=None, gt=None,
-                targets=None, training=None):
+                targets=None, training=None, fc_carrier_rows=None,
+                fc_carriers=None):
     """One mask stage (2 / 4) and its classifier stage (3 / 5).
 
     Args:
@@ -176,6 +177,9 @@ class MncModel(tf_keras.Model):
         `CascadeTargetAssigner` returns) used instead of assigning them, so
         a caller can hold them fixed (e.g. a gradient check).
       training: enables dropout.
+      fc_carrier_rows: stage 3 of a 5-stage training with the classifier
+        head's `shared_fc_gradient`: the row count of stage 5's call.
+      fc_carriers: stage 5 of it: stage 3's `fc_carriers` output.
 
     Returns:
       mask_outputs: unprefixed dict: `boxes`, `mask_logits` `[B, K, m, m]`,
@@ -183,7 +187,8 @@ class MncModel(tf_keras.Model):
       classifier_outputs: unprefixed dict: `cls_mask_logits`,
         `cls_box_logits` `[B, K, N+1]`, `box_outputs` `[B, K, 4(N+1)]`, and
         with targets `cls_mask_targets`, `cls_box_targets`, `box_targets`,
-        `sample_weights`, `box_iou`, `mask_iou`.
+        `sample_weights`, `box_iou`, `mask_iou`; with `fc_carrier_rows`
+        (and the head's `shared_fc_gradient`) also `fc_carriers`.
     """
     roi_features = self.roi_warp(features, self._maybe_stop(boxes))
     mask_logits = self.mask_head(roi_features)
@@ -196,8 +201,14 @@ class MncModel(tf_keras.Model):
         'mask_gradient_from_mask_level_positives_only']):
       classifier_masks = gradient_only_where(
           mask_probs, targets['cls_mask_targets'] > 0)
-    cls_mask, cls_box, box_outputs = self.classifier_head(
-        roi_features, classifier_masks, training=training)
+    carriers = None
+    if fc_carrier_rows is not None or fc_carriers is not None:
+      cls_mask, cls_box, box_outputs, carriers = self.classifier_head(
+          roi_features, classifier_masks, training=training,
+          carrier_rows=fc_carrier_rows, carriers=fc_carriers)
+    else:
+      cls_mask, cls_box, box_outputs = self.classifier_head(
+          roi_features, classifier_masks, training=training)
     mask_outputs = {'boxes': boxes, 'mask_logits': mask_logits,
                     'mask_probs': mask_probs}
     classifier_outputs = {'cls_mask_logits': cls_mask,
@@ -208,6 +219,8 @@ class MncModel(tf_keras.Model):
         mask_outputs[name] = targets[name]
       for name in _CLASSIFIER_TARGETS:
         classifier_outputs[name] = targets[name]
+    if carriers:
+      classifier_outputs['fc_carriers'] = carriers
     return mask_outputs, classifier_outputs
 
   def next_stage_boxes(self, boxes, cls_mask_logits, box_outputs,
@@ -418,11 +431,21 @@ class MncModel(tf_keras.Model):
     """
     outputs, used = {}, []
     pairs = stage_names.stage_pairs(self._config_dict['num_train_stages'])
+    # Stages 3 and 5 share the classifier's fc kernels: with the head's
+    # `shared_fc_gradient` they get one kernel gradient (carriers).
+    share = (len(pairs) > 1 and
+             self.classifier_head.get_config().get('shared_fc_gradient'))
+    carriers = None
     for i, (mask_stage, cls_stage) in enumerate(pairs):
       held = fixed[i] if fixed else {}
+      rows = None
+      if share and i == 0:
+        rows = self.next_stage_num_rows(boxes, gt)
       mask_out, cls_out = self.run_stage(
           features, boxes, sample_valid, gt, targets=held.get('targets'),
-          training=True)
+          training=True, fc_carrier_rows=rows,
+          fc_carriers=carriers if share and i > 0 else None)
+      carriers = cls_out.pop('fc_carriers', None)
       mask_out.pop('mask_probs')
       outputs.update(stage_names.prefixed(mask_out, mask_stage))
       outputs.update(stage_names.prefixed(cls_out, cls_stage))
@@ -434,6 +457,14 @@ class MncModel(tf_keras.Model):
       used.append({'targets': targets, 'top_class': top_class})
       boxes, sample_valid = next_boxes, next_valid
     return outputs, used
+
+  def next_stage_num_rows(self, boxes, gt):
+    """B x K' of `next_stage_inputs` (K' = K, + M with stage4_gt_boxes)."""
+    shape = tf.shape(boxes)
+    rois = shape[1]
+    if self._config_dict['stage4_gt_boxes']:
+      rois += tf.shape(gt['boxes'])[1]
+    return shape[0] * rois
 
   def next_stage_inputs(self, boxes, sample_valid, classifier_outputs, gt,
                         image_shape, top_class=None):
