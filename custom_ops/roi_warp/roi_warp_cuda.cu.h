@@ -56,11 +56,17 @@ struct ForwardWorkspace {
   static ForwardWorkspace For(const Dims& d) { return {std::max<int64_t>(TapsBytes(d), 1)}; }
 };
 
+// Tiles per box of the box-gradient kernels for `row_groups` channel groups
+// per row of cells.
+inline int64_t RowChunks(const Dims& d, int64_t row_groups) {
+  return (d.grid() * row_groups + kWarpsPerBlock - 1) / kWarpsPerBlock;
+}
+
 // Scratch layout of the backward pass (byte offsets into one workspace).
 struct BackwardWorkspace {
   int64_t groups = 0;           // channel groups of kChannelsPerWarp
   int64_t lane_groups = 0;      // channel groups of kWarpSize (pooled rows)
-  int64_t chunks = 0;           // tiles per box
+  int64_t chunks = 0;           // tiles per box, at most (partials are sized for it)
   int64_t partials_offset = 0;  // float [B*K, chunks, 4]
   int64_t ranges_y_offset = 0;  // int2 [B*K, H] (deterministic mode)
   int64_t ranges_x_offset = 0;  // int2 [B*K, W] (deterministic mode)
@@ -75,11 +81,10 @@ struct BackwardWorkspace {
     const int64_t boxes = d.batch * d.num_boxes;
     w.groups = (d.channels + kChannelsPerWarp - 1) / kChannelsPerWarp;
     w.lane_groups = (d.channels + kWarpSize - 1) / kWarpSize;
-    // Pooled: tiles of kWarpsPerBlock rows of cells (PooledBoxGradKernel);
-    // else of kItemsPerTile (cell, channel group) items (BoxGradTileKernel).
-    w.chunks = d.pooled_size > 0
-                   ? (d.grid() * w.lane_groups + kWarpsPerBlock - 1) / kWarpsPerBlock
-                   : (d.grid() * d.grid() * w.groups + kItemsPerTile - 1) / kItemsPerTile;
+    // Tiles of kWarpsPerBlock rows of cells (PooledBoxGradKernel: 32
+    // channels per row item; RowBoxGradKernel: 32 * kVec, fewer tiles for
+    // kVec = 4).  Sized for the most (kVec = 1); see RowChunks.
+    w.chunks = RowChunks(d, w.lane_groups);
     w.partials_offset = TapsBytes(d);
     int64_t end = w.partials_offset + AlignUp(boxes * w.chunks * 4 * int64_t{sizeof(float)});
     if (deterministic) {
@@ -222,7 +227,6 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
                             const T* grad, const T* features, const float* boxes,
                             const Idx* argmax, T* grad_features, float* grad_boxes,
                             char* workspace, const LaunchOptions& opt, cudaStream_t stream) {
-  constexpr int kR = kChannelsPerLane / kVec;
   constexpr bool kFloat = std::is_same<T, float>::value;
   const KernelDims kd = KernelDims::From(dims);
   const int64_t boxes_total = dims.batch * dims.num_boxes;
@@ -241,30 +245,33 @@ cudaError_t LaunchBackwardT(const Dims& dims, int sms, const BackwardWorkspace& 
     MNC_RETURN_IF_CUDA_ERROR(cudaMemsetAsync(
         acc, 0, static_cast<size_t>(feature_elements) * sizeof(float), stream));
   }
-  const int64_t tiles = boxes_total * ws.chunks;
+  const bool pooled = argmax != nullptr;
+  const int64_t row_groups =
+      pooled ? ws.lane_groups : (dims.channels + kWarpSize * kVec - 1) / (kWarpSize * kVec);
+  const int64_t chunks = RowChunks(dims, row_groups);  // <= ws.chunks
+  const int64_t tiles = boxes_total * chunks;
   if (tiles > 0) {
-    if (argmax != nullptr) {  // pooled: one row of cells and 32 channels per warp
+    if (pooled) {  // one row of cells and 32 channels per warp item
       auto* row_kernel = opt.deterministic ? PooledBoxGradKernel<T, Idx, IndexT, false>
                                            : PooledBoxGradKernel<T, Idx, IndexT, true>;
       MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
-          row_kernel, GridBlocks(tiles, 1, sms), stream, kd,
-          static_cast<IndexT>(ws.lane_groups), static_cast<IndexT>(ws.chunks),
-          static_cast<IndexT>(tiles), grad, features, boxes, taps, argmax, acc, partials,
-          opt.bad_argmax));
-    } else {
-      auto* tile_kernel = opt.deterministic ? BoxGradTileKernel<T, IndexT, kVec, kR, false>
-                                            : BoxGradTileKernel<T, IndexT, kVec, kR, true>;
+          row_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(row_groups),
+          static_cast<IndexT>(chunks), static_cast<IndexT>(tiles), grad, features, boxes, taps,
+          argmax, acc, partials, opt.bad_argmax));
+    } else {  // one row of samples and 32 * kVec channels per warp item
+      auto* row_kernel = opt.deterministic ? RowBoxGradKernel<T, IndexT, kVec, false>
+                                           : RowBoxGradKernel<T, IndexT, kVec, true>;
       MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
-          tile_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(ws.groups),
-          static_cast<IndexT>(ws.chunks), static_cast<IndexT>(tiles), grad, features, boxes,
-          taps, acc, partials));
+          row_kernel, GridBlocks(tiles, 1, sms), stream, kd, static_cast<IndexT>(row_groups),
+          static_cast<IndexT>(chunks), static_cast<IndexT>(tiles), grad, features, boxes, taps,
+          acc, partials));
     }
   }
   if (boxes_total > 0) {
     const int64_t values = boxes_total * 4;
     MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(
         BoxReduceKernel<float, IndexT>, GridBlocks(values, kThreads, sms), stream,
-        static_cast<IndexT>(values), static_cast<IndexT>(ws.chunks), partials, grad_boxes));
+        static_cast<IndexT>(values), static_cast<IndexT>(chunks), partials, grad_boxes));
   }
   if (opt.deterministic && feature_elements > 0) {
     return LaunchGatherT<T, Idx, IndexT, kVec>(dims, sms, ws, grad, argmax, grad_features,

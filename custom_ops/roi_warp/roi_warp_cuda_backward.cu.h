@@ -38,9 +38,6 @@ namespace mnc_tf {
 namespace roi_warp {
 namespace cuda {
 
-constexpr int kItemsPerWarp = 4;
-constexpr int kItemsPerTile = kWarpsPerBlock * kItemsPerWarp;
-
 // sum_c g * d value / d pos along y (sy) and x (sx) for one sample and one
 // channel, and the atomic scatter of g * weight when kAtomic.
 struct SampleGrad {
@@ -62,98 +59,158 @@ __device__ __forceinline__ void Scatter(float* p, float w, const float (&g)[kVec
   Vec<kVec>::AtomicAdd(p, add);
 }
 
-// One tile of the box gradient (and, if kAtomic, the scatter of the feature
-// gradient), not pooled.  items_per_box = n * n * groups; num_tiles =
-// B * K * chunks, chunks = ceil(items_per_box / kItemsPerTile).
-template <typename T, typename IndexT, int kVec, int kR, bool kAtomic>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
-    BoxGradTileKernel(KernelDims d, IndexT groups, IndexT chunks, IndexT num_tiles,
-                      const T* __restrict__ grad, const T* __restrict__ features,
-                      const float* __restrict__ boxes, const TapEntry* __restrict__ taps,
-                      float* __restrict__ grad_features, float* __restrict__ partials) {
+// __launch_bounds__ minimum of resident blocks of the merging (atomic)
+// backward kernels: 3 caps registers at 80 (37.5 % theoretical occupancy on
+// sm_90): the register window of merged contributions does not fit 64
+// registers beside the box-gradient loads without spilling (ptxas -v, CUDA
+// 13: 12 B pooled, 60 B float4 rows at 64 registers; none at 80).  Whether
+// the lower occupancy costs more than the spills did is for a GPU to say.
+constexpr int kMergeMinBlocksPerSm = 3;
+
+// Fixed-order reduction of a block's four box-gradient sums (one per lane in
+// `acc`) into partials[tile * 4 .. + 4): warp shuffles, then the warps in
+// order.  Every thread of the block must call it.
+__device__ __forceinline__ void ReduceBoxGradTile(const float (&acc)[4], float* warp_sums,
+                                                  float* __restrict__ partials,
+                                                  int64_t tile) {
+  const int lane = threadIdx.x % kWarpSize;
+  const int warp = threadIdx.x / kWarpSize;
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    float v = acc[q];
+#pragma unroll
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
+      v += __shfl_down_sync(0xffffffffu, v, offset);
+    }
+    if (lane == 0) warp_sums[warp * 4 + q] = v;
+  }
+  __syncthreads();
+  if (threadIdx.x < 4) {
+    float sum = 0.0f;
+    for (int w = 0; w < kWarpsPerBlock; ++w) sum += warp_sums[w * 4 + threadIdx.x];
+    partials[tile * 4 + threadIdx.x] = sum;
+  }
+  __syncthreads();  // warp_sums is reused by the next tile
+}
+
+// Not pooled.  A warp item is one row of samples (box, pi) and a group of
+// kWarpSize * kVec channels (kVec per lane: float4 loads and, on sm_90,
+// float4 atomics); a block takes tiles of kWarpsPerBlock items of one box.
+// The row's two feature rows (ty.i0, ty.i1) are fixed, so with kAtomic a
+// lane merges the contributions of consecutive samples that share a pixel
+// in a 2 x 2 (rows x columns) register window of kVec-vectors that slides
+// along the columns, one atomicAdd per pixel and vector.  chunks =
+// ceil(n * groups / kWarpsPerBlock), groups = ceil(C / (kWarpSize * kVec)).
+template <typename T, typename IndexT, int kVec, bool kAtomic>
+__global__ void __launch_bounds__(kThreads, kAtomic ? kMergeMinBlocksPerSm : kMinBlocksPerSm)
+    RowBoxGradKernel(KernelDims d, IndexT groups, IndexT chunks, IndexT num_tiles,
+                     const T* __restrict__ grad, const T* __restrict__ features,
+                     const float* __restrict__ boxes, const TapEntry* __restrict__ taps,
+                     float* __restrict__ grad_features, float* __restrict__ partials) {
   using V = Vec<kVec>;
-  __shared__ float warp_sums[kWarpsPerBlock][4];
+  __shared__ float warp_sums[kWarpsPerBlock * 4];
   const IndexT C = static_cast<IndexT>(d.channels);
   const IndexT H = static_cast<IndexT>(d.height);
   const IndexT W = static_cast<IndexT>(d.width);
   const IndexT K = static_cast<IndexT>(d.num_boxes);
-  const IndexT n = static_cast<IndexT>(d.grid);
-  const IndexT items_per_box = n * n * groups;
+  const int n = d.grid;
+  const IndexT items_per_box = static_cast<IndexT>(n) * groups;
   const int S = d.output_size;
   const int lane = threadIdx.x % kWarpSize;
   const int warp = threadIdx.x / kWarpSize;
   // Tiles are block-uniform, so every thread reaches the __syncthreads().
   for (IndexT tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
     const IndexT box = tile / chunks;
-    const IndexT chunk = tile - box * chunks;
+    const IndexT item = (tile - box * chunks) * kWarpsPerBlock + warp;
     const IndexT b = box / K;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // d/d y1, x1, y2, x2
-    if (H > 0 && W > 0 && Finite(LoadBox(boxes, box))) {
-      const TapEntry* ty_row = taps + box * 2 * S;
-      const TapEntry* tx_row = ty_row + S;
-      const T* fmap = features + b * H * W * C;
-      float* gmap = kAtomic ? grad_features + b * H * W * C : nullptr;
-      for (int s = 0; s < kItemsPerWarp; ++s) {
-        const IndexT item = (chunk * kWarpsPerBlock + warp) * kItemsPerWarp + s;
-        if (item >= items_per_box) break;  // warp-uniform
-        const IndexT group = item % groups;
-        const IndexT cell = item / groups;
-        const int pi = static_cast<int>(cell / n);
-        const int pj = static_cast<int>(cell % n);
-        const IndexT cell_base = (box * n * n + cell) * C;
-        {  // one sample (pi, pj) for the whole item
-          const TapEntry ty = LoadTap(ty_row + pi);
-          const TapEntry tx = LoadTap(tx_row + pj);
-          const IndexT o00 = (static_cast<IndexT>(ty.i0) * W + tx.i0) * C;
-          const IndexT o01 = (static_cast<IndexT>(ty.i0) * W + tx.i1) * C;
-          const IndexT o10 = (static_cast<IndexT>(ty.i1) * W + tx.i0) * C;
-          const IndexT o11 = (static_cast<IndexT>(ty.i1) * W + tx.i1) * C;
-          const float w00 = ty.w0 * tx.w0, w01 = ty.w0 * tx.w1;
-          const float w10 = ty.w1 * tx.w0, w11 = ty.w1 * tx.w1;
-          SampleGrad sg;
+    const IndexT group = item % groups;
+    const int pi = static_cast<int>(item / groups);
+    const IndexT c = (group * kWarpSize + lane) * kVec;
+    if (item < items_per_box && c < C && H > 0 && W > 0 && Finite(LoadBox(boxes, box))) {
+      const TapEntry ty = LoadTap(taps + box * 2 * S + pi);
+      const TapEntry* tx_row = taps + box * 2 * S + S;
+      const T* fmap = features + b * H * W * C + c;
+      float* gmap = kAtomic ? grad_features + b * H * W * C + c : nullptr;
+      const IndexT r0 = static_cast<IndexT>(ty.i0) * W, r1 = static_cast<IndexT>(ty.i1) * W;
+      const IndexT row_cells = ((box * n + pi) * n) * C + c;  // cell pj at + pj * C
+      int col_base = -2;  // no column yet
+      float m[2][2][kVec];  // [tap row][column slot][channel]
 #pragma unroll
-          for (int r = 0; r < kR; ++r) {
-            const IndexT c = ChannelOf<kVec, kR>(group, r, lane);
-            if (c >= C) continue;
-            float g[kVec], f00[kVec], f01[kVec], f10[kVec], f11[kVec];
-            V::Load(grad + cell_base + c, g);
-            V::Load(fmap + o00 + c, f00);
-            V::Load(fmap + o01 + c, f01);
-            V::Load(fmap + o10 + c, f10);
-            V::Load(fmap + o11 + c, f11);
+      for (int t = 0; t < 2; ++t) {
 #pragma unroll
-            for (int v = 0; v < kVec; ++v) sg.Add(ty, tx, g[v], f00[v], f01[v], f10[v], f11[v]);
-            if (kAtomic) {
-              Scatter<kVec>(gmap + o00 + c, w00, g);
-              Scatter<kVec>(gmap + o01 + c, w01, g);
-              Scatter<kVec>(gmap + o10 + c, w10, g);
-              Scatter<kVec>(gmap + o11 + c, w11, g);
+        for (int v = 0; v < kVec; ++v) m[t][0][v] = m[t][1][v] = 0.0f;
+      }
+      // atomicAdd of the non-zero window vectors of column slot 0 (or all).
+      auto flush = [&](bool only_first_column) {
+#pragma unroll
+        for (int t = 0; t < 2; ++t) {
+#pragma unroll
+          for (int cc = 0; cc < 2; ++cc) {
+            if (cc == 1 && only_first_column) continue;
+            bool any = false;
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) any |= m[t][cc][v] != 0.0f;
+            if (any) V::AtomicAdd(gmap + ((t ? r1 : r0) + col_base + cc) * C, m[t][cc]);
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) m[t][cc][v] = 0.0f;
+          }
+        }
+      };
+#pragma unroll 1
+      for (int pj = 0; pj < n; ++pj) {
+        const TapEntry tx = LoadTap(tx_row + pj);
+        const IndexT o00 = (r0 + tx.i0) * C, o01 = (r0 + tx.i1) * C;
+        const IndexT o10 = (r1 + tx.i0) * C, o11 = (r1 + tx.i1) * C;
+        float g[kVec], f00[kVec], f01[kVec], f10[kVec], f11[kVec];
+        V::Load(grad + row_cells + static_cast<IndexT>(pj) * C, g);
+        V::Load(fmap + o00, f00);
+        V::Load(fmap + o01, f01);
+        V::Load(fmap + o10, f10);
+        V::Load(fmap + o11, f11);
+        SampleGrad sg;
+#pragma unroll
+        for (int v = 0; v < kVec; ++v) sg.Add(ty, tx, g[v], f00[v], f01[v], f10[v], f11[v]);
+        acc[0] += sg.sy * ty.dstart;
+        acc[1] += sg.sx * tx.dstart;
+        acc[2] += sg.sy * ty.dend;
+        acc[3] += sg.sx * tx.dend;
+        if (kAtomic) {
+          if (tx.i0 != col_base) {  // slide the window to columns tx.i0, tx.i0 + 1
+            if (tx.i0 == col_base + 1) {
+              flush(true);
+#pragma unroll
+              for (int t = 0; t < 2; ++t) {
+#pragma unroll
+                for (int v = 0; v < kVec; ++v) m[t][0][v] = m[t][1][v], m[t][1][v] = 0.0f;
+              }
+            } else {
+              flush(false);
+            }
+            col_base = tx.i0;
+          }
+          const bool second_in_slot0 = tx.i1 == tx.i0;  // clipped second tap
+          const float wy[2] = {ty.w0, ty.w1};
+#pragma unroll
+          for (int t = 0; t < 2; ++t) {
+            const float v0 = wy[t] * tx.w0, v1 = wy[t] * tx.w1;  // weights, as unmerged
+#pragma unroll
+            for (int v = 0; v < kVec; ++v) {
+              if (v0 != 0.0f) m[t][0][v] += v0 * g[v];
+              if (v1 != 0.0f) {
+                if (second_in_slot0) {
+                  m[t][0][v] += v1 * g[v];
+                } else {
+                  m[t][1][v] += v1 * g[v];
+                }
+              }
             }
           }
-          acc[0] += sg.sy * ty.dstart;
-          acc[1] += sg.sx * tx.dstart;
-          acc[2] += sg.sy * ty.dend;
-          acc[3] += sg.sx * tx.dend;
         }
       }
+      if (kAtomic) flush(false);
     }
-    // Fixed-order block reduction of the four sums.
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      float v = acc[q];
-#pragma unroll
-      for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-        v += __shfl_down_sync(0xffffffffu, v, offset);
-      }
-      if (lane == 0) warp_sums[warp][q] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < 4) {
-      float sum = 0.0f;
-      for (int w = 0; w < kWarpsPerBlock; ++w) sum += warp_sums[w][threadIdx.x];
-      partials[static_cast<int64_t>(tile) * 4 + threadIdx.x] = sum;
-    }
-    __syncthreads();  // warp_sums is reused by the next tile
+    ReduceBoxGradTile(acc, warp_sums, partials, static_cast<int64_t>(tile));
   }
 }
 
@@ -177,13 +234,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 constexpr int kMergeRows = 4;
 
 template <typename T, typename Idx, typename IndexT, bool kAtomic>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+__global__ void __launch_bounds__(kThreads, kAtomic ? kMergeMinBlocksPerSm : kMinBlocksPerSm)
     PooledBoxGradKernel(KernelDims d, IndexT lane_groups, IndexT chunks, IndexT num_tiles,
                         const T* __restrict__ grad, const T* __restrict__ features,
                         const float* __restrict__ boxes, const TapEntry* __restrict__ taps,
                         const Idx* __restrict__ argmax, float* __restrict__ grad_features,
                         float* __restrict__ partials, unsigned int* __restrict__ bad_argmax) {
-  __shared__ float warp_sums[kWarpsPerBlock][4];
+  __shared__ float warp_sums[kWarpsPerBlock * 4];
   const IndexT C = static_cast<IndexT>(d.channels);
   const IndexT H = static_cast<IndexT>(d.height);
   const IndexT W = static_cast<IndexT>(d.width);
@@ -230,6 +287,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
           }
         }
       };
+#pragma unroll 1
       for (int pj = 0; pj < n; ++pj) {
         const IndexT cell = row_cells + static_cast<IndexT>(pj) * C;
         const int32_t a = static_cast<int32_t>(__ldg(argmax + cell));
@@ -262,20 +320,19 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
             }
             col_base = tx.i0;
           }
-          const int cs1 = tx.i1 - tx.i0;  // column slot of the second tap: 0 or 1
-          const int rs[2] = {ty.i0 - row_base, ty.i1 - row_base};
-          const float wy[2] = {ty.w0, ty.w1};
-          const IndexT offs[2][2] = {{o00, o01}, {o10, o11}};
-#pragma unroll
-          for (int t = 0; t < 2; ++t) {
-            const float v0 = wy[t] * tx.w0, v1 = wy[t] * tx.w1;  // weights, as unmerged
-            if (rs[t] >= 0 && rs[t] < kMergeRows) {
+          const bool second_in_slot0 = tx.i1 == tx.i0;  // clipped second tap
+          // Taps row t (ty.i0 or ty.i1, weight wy) of this sample: into the
+          // window, or straight to atomicAdd outside its rows.
+          auto add_row = [&](int row, float wy, IndexT off0, IndexT off1) {
+            const float v0 = wy * tx.w0, v1 = wy * tx.w1;  // weights, as unmerged
+            const int rs = row - row_base;
+            if (rs >= 0 && rs < kMergeRows) {
 #pragma unroll
               for (int rr = 0; rr < kMergeRows; ++rr) {
-                if (rr != rs[t]) continue;
+                if (rr != rs) continue;
                 if (v0 != 0.0f) m[rr][0] += v0 * g;
                 if (v1 != 0.0f) {  // constant slots: no local-memory indexing
-                  if (cs1 == 0) {
+                  if (second_in_slot0) {
                     m[rr][0] += v1 * g;
                   } else {
                     m[rr][1] += v1 * g;
@@ -283,31 +340,17 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
                 }
               }
             } else {  // outside the window's rows: no merging
-              if (v0 != 0.0f) atomicAdd(gmap + offs[t][0], v0 * g);
-              if (v1 != 0.0f) atomicAdd(gmap + offs[t][1], v1 * g);
+              if (v0 != 0.0f) atomicAdd(gmap + off0, v0 * g);
+              if (v1 != 0.0f) atomicAdd(gmap + off1, v1 * g);
             }
-          }
+          };
+          add_row(ty.i0, ty.w0, o00, o01);
+          add_row(ty.i1, ty.w1, o10, o11);
         }
       }
       if (kAtomic) flush(false);
     }
-    // Fixed-order block reduction of the four sums.
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      float v = acc[q];
-#pragma unroll
-      for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-        v += __shfl_down_sync(0xffffffffu, v, offset);
-      }
-      if (lane == 0) warp_sums[warp][q] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < 4) {
-      float sum = 0.0f;
-      for (int w = 0; w < kWarpsPerBlock; ++w) sum += warp_sums[w][threadIdx.x];
-      partials[static_cast<int64_t>(tile) * 4 + threadIdx.x] = sum;
-    }
-    __syncthreads();  // warp_sums is reused by the next tile
+    ReduceBoxGradTile(acc, warp_sums, partials, static_cast<int64_t>(tile));
   }
 }
 
