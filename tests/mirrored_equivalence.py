@@ -6,7 +6,10 @@ gradients for one global batch of 2 images (a) on one device and (b) with
 MirroredStrategy over the 2 devices (one image each, gradients summed as
 `apply_gradients` all-reduces them), and prints the differences as JSON.
 
-    python tests/mirrored_equivalence.py DATA_DIR
+    python tests/mirrored_equivalence.py DATA_DIR [EXTRA_OVERRIDES]
+
+EXTRA_OVERRIDES (k=v,...) are applied last, e.g. to check a training option
+under the strategy.
 """
 import json
 import sys
@@ -26,7 +29,7 @@ from mnc_tf.tasks import mnc_task
 from tests import mnc_test_data
 
 
-def main(data_dir):
+def main(data_dir, extra_overrides=''):
   paths = {'train_pattern': f'{data_dir}/data/train-*.tfrecord',
            'val_pattern': f'{data_dir}/data/val-*.tfrecord',
            'val_json': f'{data_dir}/shapes/val.json'}
@@ -46,6 +49,9 @@ def main(data_dir):
       'task.model.roi_sampler.bg_iou_thresholds=[0.5,0.0],'
       'task.model.roi_sampler.bg_fractions=[1.0],'
       'task.model.cascade.box_gradient=true', is_strict=True)
+  if extra_overrides:
+    params = hyperparams.override_params_dict(params, extra_overrides,
+                                              is_strict=True)
   task = mnc_task.MncTask(params.task)
   images, labels = next(iter(task.build_inputs(params.task.train_data)))
 
@@ -112,4 +118,4 @@ def main(data_dir):
 
 
 if __name__ == '__main__':
-  main(sys.argv[1])
+  main(*sys.argv[1:3])
