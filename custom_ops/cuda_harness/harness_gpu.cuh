@@ -244,6 +244,40 @@ void RunGpuWorkload(const Workload& w, const Inputs& in, const Result& cpu,
     }
   }
 
+  // The int32 argmax type (the op's choice when window^2 > 256, allowed for
+  // any window): the same window indices from the forward, and the same
+  // gradients when the backward reads them.
+  if (pooled && out_n > 0) {
+    const std::vector<int32_t> cpu_arg32(cpu.argmax.begin(), cpu.argmax.end());
+    DeviceArray<int32_t> arg32(out_n);
+    arg32.Poison();
+    HARNESS_CUDA_CHECK(rw::LaunchForward(d, features.get(), boxes.get(), output.get(),
+                                         arg32.get(), workspace.get(), stream, lo));
+    HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    const std::vector<int32_t> got = arg32.Download();
+    int64_t mism = 0;
+    for (size_t e = 0; e < out_n; ++e) mism += got[e] != cpu_arg32[e];
+    report->Add("int32 argmax: gpu argmax == cpu argmax", mism == 0,
+                std::to_string(mism) + " of " + std::to_string(out_n) + " differ");
+    arg32.Upload(cpu_arg32);
+    for (const bool det : {false, true}) {
+      rw::LaunchOptions o = lo;
+      o.deterministic = det;
+      grad_features.Poison();
+      grad_boxes.Poison();
+      HARNESS_CUDA_CHECK(rw::LaunchBackward(d, grad.get(), features.get(), boxes.get(),
+                                            static_cast<const int32_t*>(arg32.get()),
+                                            grad_features.get(), grad_boxes.get(),
+                                            workspace.get(), stream, o));
+      HARNESS_CUDA_CHECK(cudaStreamSynchronize(stream));
+      const std::string mode = det ? "deterministic" : "atomic";
+      report->Add("int32 argmax: grad_features (" + mode + ") vs cpu",
+                  Compare(download(grad_features), cpu.grad_features));
+      report->Add("int32 argmax: grad_boxes (" + mode + ") vs cpu",
+                  Compare(grad_boxes.Download(), cpu.grad_boxes));
+    }
+  }
+
   if (!w.timed || !opt.timing) return;
   report->timings.push_back(TimeIt("forward", forward, opt, stream));
   report->timings.push_back(TimeIt("backward_atomic", [&] { backward(false, cpu_argmax.get()); },
