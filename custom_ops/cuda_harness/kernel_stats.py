@@ -31,7 +31,7 @@ OP_DIR = os.path.join(os.path.dirname(HERE), 'roi_warp')
 SOURCE = os.path.join(HERE, 'kernel_inventory.cu')
 NVCC_FLAGS = ['-O3', '-std=c++17', '-fmad=false', '-Xptxas', '-v']
 
-_ENTRY = re.compile(r"ptxas info\s+: Compiling entry function '([^']+)'")
+_ENTRY = re.compile(r"ptxas info\s+: Compiling entry function '([^']+)' for '(\w+)'")
 _FRAME = re.compile(r'(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads')
 _REGS = re.compile(r'Used (\d+) registers')
 _SASS_FN = re.compile(r'^\s*\.text\.(\S+?):\s*$')
@@ -66,14 +66,16 @@ def short_name(mangled):
   return name.replace('unsigned char', 'uint8').replace('long', 'int64')
 
 
-def parse_ptxas(text):
-  """{mangled: {'registers', 'stack_frame', 'spill_stores', 'spill_loads'}}."""
+def parse_ptxas(text, arch=None):
+  """{mangled: {'registers', 'stack_frame', 'spill_stores', 'spill_loads'}}
+  from `ptxas -v` output, for the entries compiled for `arch` (all if None)."""
   stats, current = {}, None
   for line in text.splitlines():
     m = _ENTRY.search(line)
     if m:
-      current = m.group(1)
-      stats[current] = {}
+      current = m.group(1) if arch is None or m.group(2) == arch else None
+      if current is not None:
+        stats[current] = {}
       continue
     if current is None:
       continue
@@ -154,7 +156,7 @@ def collect(arch='sm_90', nvcc=None, keep=None, defines=()):
     raise RuntimeError('kernel_stats: nvcc failed:\n' + run.stderr[-4000:])
   with open(os.path.join(workdir, 'ptxas.txt'), 'w') as f:
     f.write(run.stderr)
-  ptxas = parse_ptxas(run.stderr)
+  ptxas = parse_ptxas(run.stderr, arch)
   sass_text, tool = disassemble(cubin)
   sass = parse_sass(sass_text) if sass_text else {}
   rows = []
@@ -180,6 +182,9 @@ def markdown(rows, arch, tool):
            '', '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
   for r in rows:
     lines.append('| ' + ' | '.join(str(r.get(c, '-')) for c in head) + ' |')
+  spilling = [f"{r['kernel']} ({r.get('spill_stores', 0)} B)" for r in rows
+              if r.get('spill_stores', 0) or r.get('spill_loads', 0)]
+  lines += ['', 'spills: ' + ('; '.join(spilling) if spilling else 'none')]
   return lines
 
 

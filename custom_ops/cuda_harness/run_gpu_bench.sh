@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs on a CUDA machine (nvcc, a GPU, PyTorch + torchvision; no TensorFlow needed):
-#   1. builds the harness (make cuda-harness),
+#   1. builds the harness (make cuda-harness) and prints the static resources
+#      of every kernel variant for sm_90 (kernel_stats.py: ptxas -v registers,
+#      spill stores / loads, stack frame; SASS counts if nvdisasm is found),
 #   2. checks our kernels against the CPU implementation and times them,
 #      also with 64-bit indexing forced (checks only),
 #   3. runs compute-sanitizer memcheck / racecheck / initcheck / synccheck on the
@@ -33,6 +35,15 @@ else  # same command as custom_ops/cuda_harness/Makefile
      -I../roi_warp harness_main.cu -o build/roi_warp_harness) || exit 1
 fi
 nvidia-smi > "$RESULTS/nvidia_smi.txt" 2>&1 || true
+
+step "static kernel resources, sm_90 (ptxas -v; informational)"
+"$PYTHON" custom_ops/cuda_harness/kernel_stats.py --arch sm_90 --json "$RESULTS/kernel_stats.json" \
+  --markdown "$RESULTS/kernel_stats.md" > "$RESULTS/kernel_stats.txt" 2>&1 \
+  || echo "kernel_stats.py failed (see $RESULTS/kernel_stats.txt)"
+echo "kernel (float32, uint8 argmax, 32-bit index) | registers | spill stores | spill loads | stack"
+grep -E "^\| (RoiWarpForwardKernel<float, uint8, int, |PooledBoxGradKernel<float, uint8, int, |RowBoxGradKernel<float, int, )" \
+  "$RESULTS/kernel_stats.txt" | cut -d'|' -f2-6
+grep -E "^(spills|Static)" "$RESULTS/kernel_stats.txt"
 
 step "harness: checks + timings"
 "$HARNESS" --json "$RESULTS/harness.json" 2>&1 | tee "$RESULTS/harness.txt" || status=1

@@ -194,6 +194,36 @@ def test_bad_arguments(emulated, args, message):
   assert message in run.stderr
 
 
+def test_kernel_stats_parses_ptxas_and_sass():
+  stats = _load('kernel_stats', os.path.join(HARNESS_DIR, 'kernel_stats.py'))
+  fwd = '_ZN6mnc_tf8roi_warp4cuda20RoiWarpForwardKernelIfhiLi4ELi2EEEvNS1_10KernelDimsET1_S4_PKT_PKfPKNS1_8TapEntryEPS5_PT0_'
+  ptxas = '\n'.join([
+      f"ptxas info    : Compiling entry function '{fwd}' for 'sm_80'",
+      f'ptxas info    : Function properties for {fwd}',
+      '    8 bytes stack frame, 4 bytes spill stores, 4 bytes spill loads',
+      'ptxas info    : Used 64 registers, used 0 barriers',
+      f"ptxas info    : Compiling entry function '{fwd}' for 'sm_90'",
+      f'ptxas info    : Function properties for {fwd}',
+      '    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads',
+      'ptxas info    : Used 59 registers, used 0 barriers'])
+  assert stats.parse_ptxas(ptxas, 'sm_90') == {fwd: {
+      'registers': 59, 'stack_frame': 0, 'spill_stores': 0, 'spill_loads': 0}}
+  assert stats.parse_ptxas(ptxas, 'sm_80')[fwd]['spill_stores'] == 4
+  assert stats.short_name(fwd) == 'RoiWarpForwardKernel<float, uint8, int, 4, 2>'
+  sass = '\n'.join([
+      f'.text.{fwd}:',
+      '        /*0000*/                   LDC R1, c[0x0][0x28] ;',
+      '        /*0010*/                   IMAD.WIDE.U32 R2, R5, 0x4, R2 ;',
+      '        /*0020*/                   LDG.E.128 R4, desc[UR4][R2.64] ;',
+      '        /*0030*/              @!P0 STL [R1], R4 ;',
+      '        /*0040*/                   RED.E.ADD.F32.FTZ.RN.STRONG.GPU desc[UR4][R2.64], R7 ;',
+      '        /*0050*/                   IADD3.X R3, R3, R9, RZ, P0, !PT ;',
+      '        /*0060*/                   NOP ;'])
+  c = stats.parse_sass(sass)[fwd]
+  assert (c['instructions'], c['ldg'], c['local'], c['atomics'], c['integer'],
+          c['integer_64bit']) == (6, 1, 1, 1, 2, 2)
+
+
 def test_compare_results_applies_the_targets(tmp_path):
   compare = _load('compare_results', os.path.join(HARNESS_DIR, 'compare_results.py'))
   ours = {'device': 'GPU X', 'all_checks_passed': True, 'workloads': [{
