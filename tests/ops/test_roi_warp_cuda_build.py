@@ -8,9 +8,14 @@ Wherever nvcc is found this compiles, in parallel:
   * the standalone harness (`make cuda-harness`: the same kernels for sm_80 and
     sm_90 plus the CPU reference), then runs it: without a GPU it must exit
     with status 3 and say so; with one, its edge-case checks must pass.
+    The harness is compiled with `-Xptxas -v`, and the sm_90 forward and
+    backward kernels of the 32-bit-index paths must not spill registers
+    (issue 15 item 4: the profiled forward spilled; kernel_stats.py reports
+    every variant).
 Skipped only when nvcc is absent.
 """
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -40,13 +45,32 @@ def test_gpu_sources_compile_with_nvcc(tmp_path):
        '--cuda-only-compile'], env=env, stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT, text=True)
   build = tmp_path / 'harness'
+  harness_dir = os.path.join(ROOT, 'custom_ops', 'cuda_harness')
+  flags = ('-O3 -std=c++17 -fmad=false -lineinfo -Xcompiler -ffp-contract=off,-pthread,-Wall '
+           '-Xptxas -v')  # the Makefile's NVCCFLAGS plus the ptxas report
   harness = subprocess.run(
-      ['make', '-s', '-C', os.path.join(ROOT, 'custom_ops', 'cuda_harness'),
-       f'BUILD={build}', f'NVCC={NVCC}'], env=env, capture_output=True, text=True)
+      ['make', '-s', '-C', harness_dir, f'BUILD={build}', f'NVCC={NVCC}',
+       f'NVCCFLAGS={flags}'], env=env, capture_output=True, text=True)
   tf_log, _ = tf_build.communicate(timeout=900)
   assert tf_build.returncode == 0, tf_log[-4000:]
   assert 'CUDA sources compiled' in tf_log
   assert harness.returncode == 0, (harness.stdout + harness.stderr)[-4000:]
+  spec = importlib.util.spec_from_file_location(
+      'kernel_stats', os.path.join(harness_dir, 'kernel_stats.py'))
+  kernel_stats = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(kernel_stats)
+  stats = kernel_stats.parse_ptxas(harness.stdout + harness.stderr, 'sm_90')
+  main = {kernel_stats.short_name(k): v for k, v in stats.items()
+          if any(name in k for name in ('RoiWarpForwardKernel', 'PooledBoxGradKernel',
+                                        'RowBoxGradKernel'))}
+  int32_paths = {k: v for k, v in main.items()
+                 if k.startswith(('RoiWarpForwardKernel<float, uint8, int,',
+                                  'PooledBoxGradKernel<float, uint8, int,',
+                                  'RowBoxGradKernel<float, int,'))}
+  assert len(int32_paths) == 2 + 2 + 4, sorted(main)  # kVec 1/4; modes; kVec x modes
+  for name, s in int32_paths.items():
+    assert s['spill_stores'] == 0 and s['spill_loads'] == 0, (name, s)
+    assert 0 < s['registers'] <= 80, (name, s)
 
   binary = str(build / 'roi_warp_harness')
   run = subprocess.run([binary, '--workloads', 'edge', '--no-timing'],
