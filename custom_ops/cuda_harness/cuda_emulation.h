@@ -243,6 +243,7 @@ inline float4 atomicAdd(float4* p, float4 v) {  // sm_90 vector atomic
   return old;
 }
 inline unsigned int atomicOr(unsigned int* p, unsigned int v) { const unsigned int old = *p; *p |= v; return old; }
+inline int __ffs(int x) { return __builtin_ffs(x); }  // 1 + index of the lowest set bit, 0 if none
 inline int atomicMin(int* p, int v) { const int old = *p; *p = std::min(old, v); return old; }
 inline int atomicMax(int* p, int v) { const int old = *p; *p = std::max(old, v); return old; }
 

@@ -70,6 +70,8 @@ struct BackwardWorkspace {
   int64_t partials_offset = 0;  // float [B*K, chunks, 4]
   int64_t ranges_y_offset = 0;  // int2 [B*K, H] (deterministic mode)
   int64_t ranges_x_offset = 0;  // int2 [B*K, W] (deterministic mode)
+  int64_t mask_words = 0;       // ceil(K / 32)
+  int64_t masks_offset = 0;     // uint32 [B, H + W, mask_words] (deterministic mode)
   int64_t acc_offset = 0;       // float [B, H, W, C] (atomic mode, 16-bit T)
   int64_t bytes = 0;            // total, taps table first
 
@@ -92,6 +94,9 @@ struct BackwardWorkspace {
       end += AlignUp(boxes * d.height * int64_t{sizeof(int2)});
       w.ranges_x_offset = end;
       end += AlignUp(boxes * d.width * int64_t{sizeof(int2)});
+      w.mask_words = (d.num_boxes + 31) / 32;
+      w.masks_offset = end;
+      end += AlignUp(d.batch * (d.height + d.width) * w.mask_words * int64_t{sizeof(uint32_t)});
     }
     if (!deterministic && float_accumulator) {
       w.acc_offset = end;
@@ -112,6 +117,7 @@ inline int64_t LargestIndexedCount(const Dims& d) {
                    d.batch * d.height * d.width * padded_c,       // features
                    boxes * 2 * d.output_size,                     // taps
                    boxes * std::max(d.height, d.width),           // ranges
+                   d.batch * (d.height + d.width) * (d.num_boxes / 32 + 1),  // box masks
                    boxes * n * n * groups * 4,                    // tile partials
                    boxes * n * (padded_c / kWarpSize + kWarpsPerBlock) * 4});  // pooled
 }
@@ -199,6 +205,7 @@ cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws
   const TapEntry* taps = reinterpret_cast<const TapEntry*>(workspace);
   int2* ranges_y = reinterpret_cast<int2*>(workspace + ws.ranges_y_offset);
   int2* ranges_x = reinterpret_cast<int2*>(workspace + ws.ranges_x_offset);
+  uint32_t* masks = reinterpret_cast<uint32_t*>(workspace + ws.masks_offset);
   const int64_t boxes_total = dims.batch * dims.num_boxes;
   if (boxes_total > 0) {
     const int64_t count_y = boxes_total * dims.height;
@@ -214,12 +221,19 @@ cudaError_t LaunchGatherT(const Dims& dims, int sms, const BackwardWorkspace& ws
                                           GridBlocks(samples, kThreads, sms), stream, kd,
                                           static_cast<IndexT>(samples), taps, ranges_y,
                                           ranges_x));
+    const int64_t mask_count = dims.batch * (dims.height + dims.width) * ws.mask_words;
+    MNC_RETURN_IF_CUDA_ERROR(LaunchKernel(BoxMaskKernel<IndexT>,
+                                          GridBlocks(mask_count, kThreads, sms), stream, kd,
+                                          static_cast<IndexT>(mask_count),
+                                          static_cast<IndexT>(ws.mask_words), ranges_y,
+                                          ranges_x, masks));
   }
   const int64_t items = dims.batch * dims.height * dims.width * ws.groups;
   return LaunchKernel(GatherFeatureGradKernel<T, Idx, IndexT, kVec, kR>,
                       GridBlocks(items, kWarpsPerBlock, sms), stream, kd,
                       static_cast<IndexT>(items), static_cast<IndexT>(ws.groups), ranges_y,
-                      ranges_x, taps, grad, argmax, grad_features);
+                      ranges_x, masks, static_cast<IndexT>(ws.mask_words), taps, grad, argmax,
+                      grad_features);
 }
 
 template <typename T, typename Idx, typename IndexT, int kVec>

@@ -3,11 +3,15 @@
 //
 // SampleRangesKernel records, for every box and feature row v (column u), the
 // first and last sample index whose taps reach v (u) with a non-zero weight
-// (integer atomicMin / atomicMax: exact and order-independent).  Then each
-// warp of GatherFeatureGradKernel takes one feature pixel and a group of
-// channels, walks the boxes of its image in order and, for the samples inside
-// both ranges, adds weight * g (routed through the argmax when pooled) in a
-// fixed order.  Its cost against the atomic scatter is measured by the CUDA
+// (integer atomicMin / atomicMax: exact and order-independent).
+// BoxMaskKernel condenses them into one bit per box for every map row and
+// column of an image (words of 32 boxes, no atomics).  Then each warp of
+// GatherFeatureGradKernel takes one feature pixel and a group of channels,
+// walks the boxes whose row AND column masks are set (in increasing box
+// order: the same boxes and order as scanning all K, without reading the
+// ranges of the boxes that miss the pixel) and, for the samples inside both
+// ranges, adds weight * g (routed through the argmax when pooled) in a fixed
+// order.  Its cost against the atomic scatter is measured by the CUDA
 // harness (backward_deterministic vs backward_atomic).
 #ifndef MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_GATHER_CU_H_
 #define MNC_TF_CUSTOM_OPS_ROI_WARP_ROI_WARP_CUDA_GATHER_CU_H_
@@ -62,6 +66,36 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   }
 }
 
+// masks[(b * (H + W) + line) * words + w], line < H a map row, else column
+// line - H: bit t set when box b * K + w * 32 + t has a non-empty sample
+// range on that line.  total = B * (H + W) * words, words = ceil(K / 32).
+template <typename IndexT>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    BoxMaskKernel(KernelDims d, IndexT total, IndexT words, const int2* __restrict__ ranges_y,
+                  const int2* __restrict__ ranges_x, uint32_t* __restrict__ masks) {
+  const IndexT H = static_cast<IndexT>(d.height);
+  const IndexT W = static_cast<IndexT>(d.width);
+  const IndexT K = static_cast<IndexT>(d.num_boxes);
+  const IndexT stride = static_cast<IndexT>(gridDim.x) * kThreads;
+  for (IndexT idx = static_cast<IndexT>(blockIdx.x) * kThreads + threadIdx.x; idx < total;
+       idx += stride) {
+    const IndexT w = idx % words;
+    const IndexT rest = idx / words;
+    const IndexT line = rest % (H + W);
+    const IndexT b = rest / (H + W);
+    uint32_t bits = 0u;
+#pragma unroll 4
+    for (int t = 0; t < 32; ++t) {
+      const IndexT k = w * 32 + t;
+      if (k >= K) break;
+      const IndexT box = b * K + k;
+      const int2 r = line < H ? ranges_y[box * H + line] : ranges_x[box * W + (line - H)];
+      if (r.x <= r.y) bits |= 1u << t;
+    }
+    masks[idx] = bits;
+  }
+}
+
 // grad_features[b, v, u, c] = sum over boxes k of image b, rows i in
 // ranges_y[b*K+k, v], columns j in ranges_x[b*K+k, u] of wy * wx * g, where
 // g = grad[b, k, i, j, c] (no pooling) or grad[b, k, i/w, j/w, c] if its
@@ -72,6 +106,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     GatherFeatureGradKernel(KernelDims d, IndexT num_items, IndexT groups,
                             const int2* __restrict__ ranges_y,
                             const int2* __restrict__ ranges_x,
+                            const uint32_t* __restrict__ masks, IndexT words,
                             const TapEntry* __restrict__ taps,
                             const T* __restrict__ grad,
                             const Idx* __restrict__ argmax,
@@ -99,12 +134,18 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 #pragma unroll
       for (int k = 0; k < kVec; ++k) acc[r][k] = 0.0f;
     }
-    for (IndexT k = 0; k < K; ++k) {
+    const uint32_t* mask_y = masks + (b * (H + W) + v) * words;
+    const uint32_t* mask_x = masks + (b * (H + W) + H + u) * words;
+    IndexT word = 0;
+    uint32_t hits = words > 0 ? mask_y[0] & mask_x[0] : 0u;  // boxes reaching (v, u)
+    for (;;) {
+      while (hits == 0u && ++word < words) hits = mask_y[word] & mask_x[word];
+      if (hits == 0u) break;
+      const IndexT k = word * 32 + (__ffs(static_cast<int>(hits)) - 1);  // increasing k
+      hits &= hits - 1u;
       const IndexT box = b * K + k;
       const int2 ry = ranges_y[box * H + v];
-      if (ry.x > ry.y) continue;
       const int2 rx = ranges_x[box * W + u];
-      if (rx.x > rx.y) continue;
       const TapEntry* ty_row = taps + box * 2 * S;
       const TapEntry* tx_row = ty_row + S;
       const T* g_box = grad + box * n * n * C;
