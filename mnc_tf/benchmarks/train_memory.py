@@ -132,6 +132,7 @@ def run_child(variant):
       train_step_lib._reset_peak_rss()  # pylint: disable=protected-access
       _reset_allocator_peak()
       result['allocator_before_steady_bytes'] = _allocator_stats()[0]
+      result['rss_before_steady_bytes'] = train_step_lib.current_rss()
     start = time.perf_counter()
     float(step(inputs))
     seconds.append(time.perf_counter() - start)
@@ -190,9 +191,12 @@ def main(argv):
       report['variants'].append(_spawn(variant, input_path))
       if not FLAGS.json:
         r = report['variants'][-1]
-        print('%-11s step %6.2f s  steady RSS %s GB  allocator: after build '
-              '%s GB, steady peak %s GB  (%d trainable)' % (
-                  variant, r['step_seconds'], _gb(r['steady_peak_rss_bytes']),
+        print('%-11s step %6.2f s  RSS before steps %s GB, steady peak %s GB'
+              '  allocator: after build %s GB, steady peak %s GB  '
+              '(%d trainable)' % (
+                  variant, r['step_seconds'],
+                  _gb(r['rss_before_steady_bytes']),
+                  _gb(r['steady_peak_rss_bytes']),
                   _gb(r['allocator_after_build_bytes']),
                   _gb(r['allocator_steady_peak_bytes']),
                   r['num_trainable_parameters']), flush=True)

@@ -38,7 +38,8 @@ keeps for its backward pass, the gradients and the optimizer's slots).
 On Linux the process's high-water mark is also reset after the first step
 (`/proc/self/clear_refs`) and read after the others:
 `steady_step_peak_rss_bytes` is the peak of the timed steps alone, without
-the tracing and graph optimisation of the first.
+the tracing and graph optimisation of the first; `rss_before_steady_bytes`
+the resident set just before them (what a step's peak is built on).
 
 `--json` prints one object:
   {"machine": {...}, "data": {...},
@@ -142,16 +143,26 @@ def _reset_peak_rss():
     return False
 
 
-def _peak_rss_since_reset():
-  """VmHWM of /proc/self/status in bytes (None where unavailable)."""
+def _proc_status_bytes(field):
+  """A `kB` field of /proc/self/status in bytes (None where unavailable)."""
   try:
     with open('/proc/self/status') as f:
       for line in f:
-        if line.startswith('VmHWM:'):
+        if line.startswith(field + ':'):
           return int(line.split()[1]) * 1024
   except OSError:
     pass
   return None
+
+
+def _peak_rss_since_reset():
+  """VmHWM of /proc/self/status in bytes (None where unavailable)."""
+  return _proc_status_bytes('VmHWM')
+
+
+def current_rss():
+  """VmRSS: the resident set now, in bytes (None where unavailable)."""
+  return _proc_status_bytes('VmRSS')
 
 
 def _resnet_depth(mnc_config):
@@ -238,6 +249,9 @@ def time_steps(task, model, optimizer, dataset, steps, breakdown):
   for step in range(steps):
     inputs = next(iterator)
     if step == 1:
+      # What stays resident between steps (weights, momentum, runtime,
+      # memory freed but kept by the C allocator) under the steady peak.
+      result['rss_before_steady_bytes'] = current_rss()
       reset = _reset_peak_rss()
     start = time.perf_counter()
     logs = train_step(inputs)

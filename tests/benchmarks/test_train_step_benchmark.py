@@ -34,6 +34,8 @@ def test_tiny_experiment_json():
   assert len(mnc['step_seconds_all']) == 2
   assert mnc['step_seconds'] == mnc['step_seconds_all'][1]  # First excluded.
   assert math.isfinite(mnc['last_loss'])
+  # Resident set before the steady steps <= their peak (Linux /proc).
+  assert 0 < mnc['rss_before_steady_bytes'] <= mnc['steady_step_peak_rss_bytes']
   assert report['data']['image_size'] == [64, 96]
   assert 'peer' not in report and 'ratios' not in report
 
