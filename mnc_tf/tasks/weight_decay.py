@@ -94,6 +94,9 @@ def add_to_gradients(grads: Sequence[tf.Tensor],
       out.append(factor * var)
       continue
     # Only once the network's gradient exists: no early weight-sized term.
+    # (grad / factor + w) * factor = grad + factor * w, written so that each
+    # op can reuse the gradient's buffer (TF forwards an input buffer nobody
+    # else holds) instead of allocating a weight-sized `factor * w` too.
     with tf.control_dependencies([grad]):
-      out.append(grad + factor * tf.identity(var))
+      out.append((grad * (1.0 / factor) + tf.identity(var)) * factor)
   return out
