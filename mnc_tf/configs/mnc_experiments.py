@@ -120,7 +120,7 @@ def mnc_vgg16_voc() -> cfg.ExperimentConfig:
               # One gradient per shared fc6 / fc7 kernel (not a 411 MB
               # partial per stage); weight decay added to the gradients,
               # not differentiated as a loss: the same math, peak RSS of a
-              # paper-size step 8.09 -> 5.43 GB (README "Training cost").
+              # paper-size step 8.09 -> 5.19 GB (README "Training cost").
               classifier_head=model_config.MaskedClassifierHead(
                   shared_fc_gradient=True)),
           losses=model_config.MncLosses(l2_weight_decay=5e-4,
