@@ -92,8 +92,10 @@ def test_inputs_of_the_mode_must_exist(tmp_path):
   params = experiment_params.parse('mnc_shapes_demo', params_override=base,
                                    mode='train')
   assert params.task.train_data.input_path.endswith('train-*.tfrecord')
-  message = _error('mnc_shapes_demo', params_override=base,
-                   mode='train_and_eval')
+  # An explicit missing validation path: the experiment's default one exists
+  # once `make demo` has run.
+  message = _error('mnc_shapes_demo', mode='train_and_eval', params_override=(
+      f'{base},task.validation_data.input_path={tmp_path}/val-*.tfrecord'))
   assert message.startswith('task.validation_data.input_path=')
   assert 'matches no file' in message
   message = _error(
