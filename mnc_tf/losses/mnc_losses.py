@@ -144,7 +144,8 @@ def class_box_loss(box_outputs, class_targets, box_targets, delta=1.0):
   outputs = _loss_dtype(box_outputs)
   class_targets = tf.cast(class_targets, tf.int32)
   num_classes = outputs.shape[-1] // 4
-  outputs = tf.reshape(outputs, [-1, outputs.shape[1], num_classes, 4])
+  outputs = tf.reshape(outputs, tf.concat(
+      [tf.shape(outputs)[:2], [num_classes, 4]], axis=0))  # K may be dynamic
   chosen = tf.einsum('bnij,bni->bnj', outputs,
                      tf.one_hot(class_targets, num_classes,
                                 dtype=outputs.dtype))

@@ -47,6 +47,29 @@ def gradient_only_where(values, rows):
   return fixed + keep * (values - fixed)
 
 
+def gt_rows_in_use(gt_valid):
+  """How many leading gt rows the batch uses: its last valid row + 1 (>= 1).
+
+  The parser pads the gt to `max_num_instances` (100 in the paper-scale
+  experiments) while an image holds a few instances (VOC ~2.4, COCO ~7).
+  Every target and loss ignores invalid rows (they are masked and the losses
+  are normalized by their weights), so the rows after the batch's last valid
+  one can be dropped; in training, stage 4 appends the gt boxes to its RoIs,
+  so stages 4 and 5 would otherwise run the heads on all the padding.
+
+  Args:
+    gt_valid: bool `[B, M]`.
+
+  Returns:
+    int32 scalar n, 1 <= n <= max(M, 1): rows `[:, n:]` are invalid in every
+    image.
+  """
+  rows = tf.range(1, tf.shape(gt_valid)[1] + 1)
+  last = tf.reduce_max(tf.where(gt_valid, rows[None, :], tf.zeros_like(
+      rows[None, :])))
+  return tf.maximum(last, 1)
+
+
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
 class MncModel(tf_keras.Model):
   """MNC: 3- or 5-stage cascade, training targets and inference outputs."""
@@ -286,19 +309,26 @@ class MncModel(tf_keras.Model):
 
     `gt_masks`: uint8 `[B, M, H, W]` full-image masks, or the parser's
     per-instance crops `{'crops': uint8 [B, M, C, C]}` (then `image_size`,
-    the network input's (H, W), is needed).
+    the network input's (H, W), is needed).  The dict's tensors have
+    M' = `gt_rows_in_use` rows (dynamic): the padding after the batch's last
+    instance is dropped.
     """
     gt_boxes = tf.cast(gt_boxes, tf.float32)
     gt_classes = tf.cast(gt_classes, tf.int32)
     gt_valid = (gt_classes >= 0) & (tf.reduce_max(gt_boxes, axis=-1) >= 0.0)
+    # Padding rows after the batch's last instance are dropped (see
+    # `gt_rows_in_use`): the same targets and losses, fewer stage-4/5 RoIs.
+    rows = gt_rows_in_use(gt_valid)
+    gt_boxes, gt_classes = gt_boxes[:, :rows], gt_classes[:, :rows]
+    gt_valid = gt_valid[:, :rows]
     if isinstance(gt_masks, dict):
       gt_masks = mask_crop_targets.InstanceMaskCrops(
-          gt_masks['crops'],
+          tf.convert_to_tensor(gt_masks['crops'])[:, :rows],
           tf.where(gt_valid[..., None], gt_boxes, -tf.ones_like(gt_boxes)),
           image_size)
       gt_areas = gt_masks.areas()
     else:
-      gt_masks = tf.cast(gt_masks, tf.uint8)
+      gt_masks = tf.cast(tf.convert_to_tensor(gt_masks)[:, :rows], tf.uint8)
       gt_areas = targets_lib.gt_mask_areas(gt_masks)
     return {
         'boxes': tf.where(gt_valid[..., None], gt_boxes,

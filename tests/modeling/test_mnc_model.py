@@ -48,11 +48,12 @@ def test_training_outputs_and_targets(model5):
   k, m, n1 = 16, 14, 3
   assert out['rpn_scores'].shape == (1, 6, 6, 6)
   assert out['rpn_box_targets'].shape == (1, 6, 6, 24)
-  # Stages 4-5 also see the M = 4 gt rows (cascade.stage4_gt_boxes).
-  for s, rows in ((2, k), (4, k + 4)):
+  # Stages 4-5 also see the gt rows (cascade.stage4_gt_boxes): the 2 in use
+  # of the example's M = 4 (the trailing padding is dropped).
+  for s, rows in ((2, k), (4, k + 2)):
     assert out[f'stage{s}_mask_logits'].shape == (1, rows, m, m)
     assert out[f'stage{s}_mask_targets'].shape == (1, rows, m, m)
-  for s, rows in ((3, k), (5, k + 4)):
+  for s, rows in ((3, k), (5, k + 2)):
     assert out[f'stage{s}_cls_mask_logits'].shape == (1, rows, n1)
     assert out[f'stage{s}_box_outputs'].shape == (1, rows, 4 * n1)
   # The gt boxes are mixed into the candidates, so both classes (ids 3, 7

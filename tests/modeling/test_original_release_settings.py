@@ -51,21 +51,26 @@ def test_stage4_rois_include_the_gt_boxes(with_gt):
   example = make_example()
   out = train_call(build(stage4_gt_boxes=with_gt), example)
   assert out['stage2_boxes'].shape == (1, K, 4)
-  rows = K + M if with_gt else K
+  # The gt rows up to the last instance (the padding after it is dropped:
+  # `mnc_model.gt_rows_in_use`); the example pads its 2 instances to M.
+  used = int(np.nonzero(example['gt_classes'][0] >= 0)[0].max()) + 1
+  assert used < M
+  rows = K + used if with_gt else K
   assert out['stage4_boxes'].shape == (1, rows, 4)
   assert out['stage5_cls_box_targets'].shape == (1, rows)
   if not with_gt:
     return
   gt_rows = out['stage4_boxes'].numpy()[0, K:]
-  valid = example['gt_classes'][0] >= 0
-  np.testing.assert_array_equal(gt_rows[valid], example['gt_boxes'][0][valid])
+  valid = example['gt_classes'][0][:used] >= 0
+  np.testing.assert_array_equal(gt_rows[valid],
+                                example['gt_boxes'][0][:used][valid])
   np.testing.assert_array_equal(gt_rows[~valid], 0.0)
   np.testing.assert_array_equal(
       out['stage5_sample_weights'].numpy()[0, K:], valid.astype(np.float32))
   # A gt box is its own best match (IoU 1): box-level label = its class
   # index (ids 3, 7 -> 1, 2), and a stage-4 mask target.
   want = np.where(valid, [CLASS_IDS.index(c) + 1 if c >= 0 else 0
-                          for c in example['gt_classes'][0]], 0)
+                          for c in example['gt_classes'][0][:used]], 0)
   np.testing.assert_array_equal(
       out['stage5_cls_box_targets'].numpy()[0, K:], want)
   np.testing.assert_array_equal(

@@ -108,7 +108,8 @@ def sample_groups(groups, quotas, num_samples):
   """Random sampling of up to `quotas[g]` members of each group, static shapes.
 
   Args:
-    groups: list of bool `[B, N]` candidate sets (disjoint).
+    groups: list of bool `[B, N]` candidate sets (disjoint); N may be
+      dynamic.
     quotas: list of int32 `[B]` most samples taken from each group.
     num_samples: K.
 
@@ -119,7 +120,10 @@ def sample_groups(groups, quotas, num_samples):
     valid: bool `[B, K]`, False for padding.
   """
   num_candidates = groups[0].shape[1]
-  depth = min(num_samples, num_candidates)
+  if num_candidates is None:  # e.g. proposals + the batch's gt rows in use
+    depth = tf.minimum(num_samples, tf.shape(groups[0])[1])
+  else:
+    depth = min(num_samples, num_candidates)
   priority = tf.random.uniform(tf.shape(groups[0]))
   slot = tf.range(num_samples)[None, :]
   indices = tf.zeros_like(slot) + tf.zeros_like(quotas[0])[:, None]
