@@ -5,7 +5,8 @@ r"""MNC vs Model Garden's Mask R-CNN: same data, backbone depth and steps.
         --train_input='out/hard_data/train-*.tfrecord' \
         --val_input='out/hard_data/val-*.tfrecord' \
         --annotation_file=out/hard/val.json --class_ids=1,2,4,7,10 \
-        --train_steps=2500 --work_dir=/tmp/vs_maskrcnn [--json]
+        --train_steps=2500 --work_dir=/tmp/vs_maskrcnn [--match_wall_time] \
+        [--json]
 
 Trains, from scratch and one after the other in this process, with the
 same optimizer (SGD momentum 0.9, the custom-data recipe's learning rate,
@@ -19,7 +20,11 @@ of steps:
     its FPN (levels 2-6), images resized to fit `--maskrcnn_size` square
     (the MNC recipe's longer side), no pretrained weights, no bfloat16 / XLA.
 
-Both are then evaluated on the validation TFRecords by their tasks' COCO
+With `--match_wall_time`, MNC is then trained once more, from scratch, for
+as many steps as fit in Mask R-CNN's train time at MNC's measured pace (its
+schedule scaled to those steps): the equal wall-clock comparison.
+
+All are then evaluated on the validation TFRecords by their tasks' COCO
 evaluators (pycocotools on `--annotation_file`): mask AP / AP50 / APs, box
 AP.  Train time is the wall time of the training steps (tracing included);
 inference time is the evaluation's wall time per validation image (model
@@ -203,8 +208,28 @@ def define_flags(flag_values=flags.FLAGS):
                       'here (one per model).', **define)
   flags.DEFINE_list('models', ['mnc', 'maskrcnn'], 'Which models to run.',
                     **define)
+  flags.DEFINE_bool('match_wall_time', False, 'After both models trained '
+                    '--train_steps, train MNC again for as many steps as fit '
+                    'in Mask R-CNN\'s train time (same schedule, scaled to '
+                    'those steps): the equal wall-clock row.', **define)
   flags.DEFINE_bool('json', False, 'Print JSON instead of the table.',
                     **define)
+
+
+def equal_wall_steps(steps, own_seconds, budget_seconds):
+  """Steps that take `budget_seconds` at the pace of `steps` in `own_seconds`.
+
+  Args:
+    steps: steps of the measured run.
+    own_seconds: its train time (tracing included, as the budget's).
+    budget_seconds: the other model's train time.
+
+  Returns:
+    int >= 1.
+  """
+  if own_seconds <= 0:
+    raise ValueError('own_seconds must be > 0, got %r' % own_seconds)
+  return max(1, int(round(steps * budget_seconds / own_seconds)))
 
 
 def run(flag_values):
@@ -227,27 +252,44 @@ def run(flag_values):
     print('vs_maskrcnn: error: unknown --models %s' % sorted(unknown),
           file=sys.stderr)
     return 1
-  steps = flag_values.train_steps
+  if flag_values.match_wall_time and set(flag_values.models) != {
+      'mnc', 'maskrcnn'}:
+    print('vs_maskrcnn: error: --match_wall_time needs both models in '
+          '--models', file=sys.stderr)
+    return 1
   val_steps = int(math.ceil(num_val / flag_values.batch_size))
-  common = (flag_values.train_input, flag_values.val_input,
+
+  def common(steps):
+    return (flag_values.train_input, flag_values.val_input,
             flag_values.annotation_file, class_ids, steps, val_steps,
             flag_values.batch_size, flag_values.learning_rate)
   builders = {
-      'mnc': lambda: (mnc_params(*common), mnc_runner.MncExperimentRunner),
-      'maskrcnn': lambda: (maskrcnn_params(
-          *common, image_size=flag_values.maskrcnn_size,
+      'mnc': lambda steps: (mnc_params(*common(steps)),
+                            mnc_runner.MncExperimentRunner),
+      'maskrcnn': lambda steps: (maskrcnn_params(
+          *common(steps), image_size=flag_values.maskrcnn_size,
           max_num_instances=32), train_lib.OrbitExperimentRunner)}
+  names = {'mnc': 'MNC ResNet-18 C4', 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}
+  runs = [(name, flag_values.train_steps, name, names[name])
+          for name in flag_values.models]
+  if flag_values.match_wall_time:
+    # Filled in once both equal-step runs are done.
+    runs.append(('mnc', None, 'mnc_equal_wall',
+                 names['mnc'] + ", Mask R-CNN's train time"))
   rows = {}
-  for name in flag_values.models:
-    params, runner_class = builders[name]()
-    model_dir = os.path.join(flag_values.work_dir, name)
-    logging.info('vs_maskrcnn: %s -> %s', name, model_dir)
+  for name, steps, directory, label in runs:
+    if steps is None:
+      steps = equal_wall_steps(
+          flag_values.train_steps, rows[names['mnc']]['train_seconds'],
+          rows[names['maskrcnn']]['train_seconds'])
+    params, runner_class = builders[name](steps)
+    model_dir = os.path.join(flag_values.work_dir, directory)
+    logging.info('vs_maskrcnn: %s (%d steps) -> %s', name, steps, model_dir)
     result = train_and_evaluate(params, model_dir, runner_class)
     result['steps'] = steps
     result['inference_seconds'] = result['eval_seconds'] / max(num_val, 1)
-    rows[{'mnc': 'MNC ResNet-18 C4', 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}[
-        name]] = result
-    print('vs_maskrcnn: %s done: %s' % (name, json.dumps(result)),
+    rows[label] = result
+    print('vs_maskrcnn: %s done: %s' % (label, json.dumps(result)),
           file=sys.stderr, flush=True)
   print(json.dumps(rows, indent=1) if flag_values.json
         else format_table(rows))
