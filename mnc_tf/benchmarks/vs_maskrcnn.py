@@ -5,8 +5,8 @@ r"""MNC vs Model Garden's Mask R-CNN: same data, backbone depth and steps.
         --train_input='out/hard_data/train-*.tfrecord' \
         --val_input='out/hard_data/val-*.tfrecord' \
         --annotation_file=out/hard/val.json --class_ids=1,2,4,7,10 \
-        --train_steps=2500 --work_dir=/tmp/vs_maskrcnn [--match_wall_time] \
-        [--json]
+        --train_steps=2500 --work_dir=/tmp/vs_maskrcnn \
+        [--match_wall_time=mnc|maskrcnn] [--resume] [--json]
 
 Trains, from scratch and one after the other in this process, with the
 same optimizer (SGD momentum 0.9, the custom-data recipe's learning rate,
@@ -20,15 +20,19 @@ of steps:
     its FPN (levels 2-6), images resized to fit `--maskrcnn_size` square
     (the MNC recipe's longer side), no pretrained weights, no bfloat16 / XLA.
 
-With `--match_wall_time`, MNC is then trained once more, from scratch, for
-as many steps as fit in Mask R-CNN's train time at MNC's measured pace (its
-schedule scaled to those steps): the equal wall-clock comparison.
+With `--match_wall_time=M`, model M is then trained once more, from
+scratch, for as many steps as fit in the other model's train time at M's
+measured pace (its first step, with the graph tracing, paid once; its
+schedule scaled to those steps): the equal wall-clock comparison (`mnc`: MNC gets the slower Mask R-CNN's time; `maskrcnn`: Mask
+R-CNN gets MNC's).  Each run writes `result.json` in its model dir;
+`--resume` reuses those of the same steps and data.
 
 All are then evaluated on the validation TFRecords by their tasks' COCO
 evaluators (pycocotools on `--annotation_file`): mask AP / AP50 / APs, box
 AP.  Train time is the wall time of the training steps (tracing included);
 inference time is the evaluation's wall time per validation image (model
-plus post-processing plus the evaluator's bookkeeping).  Run it alone:
+plus post-processing plus the evaluator's bookkeeping); `first_step_seconds`
+in the JSON is the first step alone, tracing included.  Run it alone:
 timings on a shared machine are only comparable within one run.
 """
 
@@ -51,6 +55,7 @@ from official.modeling.hyperparams import params_dict
 from official.vision import registry_imports  # pylint: disable=unused-import
 
 from mnc_tf import registry_imports as mnc_registry  # pylint: disable=unused-import
+from mnc_tf.utils import atomic_io
 from mnc_tf.utils import cli
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -58,6 +63,7 @@ _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 RECIPE_YAML = os.path.join(_REPO_ROOT, 'configs', 'experiments',
                            'mnc_custom_data.yaml')
 METRICS = ('mask_AP', 'mask_AP50', 'mask_APs', 'mask_APm', 'box_AP')
+RESULT_FILE = 'result.json'
 
 
 def _optimizer(train_steps, learning_rate, clipnorm):
@@ -156,13 +162,17 @@ def train_and_evaluate(params, model_dir, runner_class):
                         model_dir=model_dir, save_summary=False)
   start = time.time()
   with strategy.scope():
+    # The first step alone (graph tracing included), then the rest.
+    runner.controller.train(steps=1)
+    first_step_seconds = time.time() - start
     runner.controller.train(steps=params.trainer.train_steps)
   train_seconds = time.time() - start
   start = time.time()
   with strategy.scope():
     logs = runner.controller.evaluate(steps=params.trainer.validation_steps)
   eval_seconds = time.time() - start
-  result = {'train_seconds': train_seconds, 'eval_seconds': eval_seconds}
+  result = {'train_seconds': train_seconds, 'eval_seconds': eval_seconds,
+            'first_step_seconds': first_step_seconds}
   # Model Garden's COCO evaluator names the box metrics 'AP', 'AP50', ...
   aliases = {'box_AP': ('box_AP', 'AP')}
   for name in METRICS:
@@ -170,6 +180,18 @@ def train_and_evaluate(params, model_dir, runner_class):
       if key in logs:
         result[name] = float(logs[key])
         break
+  return result
+
+
+def _finished_run(model_dir, record):
+  """The result.json of an earlier run with the same `record`, or None."""
+  try:
+    with open(os.path.join(model_dir, RESULT_FILE)) as f:
+      result = json.load(f)
+  except (OSError, ValueError):
+    return None
+  if any(result.get(k) != v for k, v in record.items()):
+    return None
   return result
 
 
@@ -208,28 +230,38 @@ def define_flags(flag_values=flags.FLAGS):
                       'here (one per model).', **define)
   flags.DEFINE_list('models', ['mnc', 'maskrcnn'], 'Which models to run.',
                     **define)
-  flags.DEFINE_bool('match_wall_time', False, 'After both models trained '
-                    '--train_steps, train MNC again for as many steps as fit '
-                    'in Mask R-CNN\'s train time (same schedule, scaled to '
-                    'those steps): the equal wall-clock row.', **define)
+  flags.DEFINE_enum('match_wall_time', '', ['', 'mnc', 'maskrcnn'],
+                    'After both models trained --train_steps, train this '
+                    'one again, from scratch, for as many steps as fit in '
+                    'the OTHER model\'s train time at its own measured pace '
+                    '(same schedule, scaled to those steps): the equal '
+                    'wall-clock row.', **define)
+  flags.DEFINE_bool('resume', False, 'Reuse a run whose result.json (written '
+                    'in its model dir when it ends) has the same steps and '
+                    'data, instead of training it again.', **define)
   flags.DEFINE_bool('json', False, 'Print JSON instead of the table.',
                     **define)
 
 
-def equal_wall_steps(steps, own_seconds, budget_seconds):
-  """Steps that take `budget_seconds` at the pace of `steps` in `own_seconds`.
+def equal_wall_steps(steps, own_seconds, budget_seconds, own_first_seconds):
+  """Steps a model trains in `budget_seconds`, at its pace in a measured run.
 
   Args:
-    steps: steps of the measured run.
-    own_seconds: its train time (tracing included, as the budget's).
+    steps: steps of the measured run (>= 2).
+    own_seconds: its train time (graph tracing included, as the budget's).
     budget_seconds: the other model's train time.
+    own_first_seconds: the measured run's first step (tracing included): it
+      is paid once, the other steps at (own - first) / (steps - 1) each.
 
   Returns:
     int >= 1.
   """
-  if own_seconds <= 0:
-    raise ValueError('own_seconds must be > 0, got %r' % own_seconds)
-  return max(1, int(round(steps * budget_seconds / own_seconds)))
+  if steps < 2 or not own_seconds > own_first_seconds >= 0:
+    raise ValueError('need steps >= 2 and own_seconds > own_first_seconds '
+                     '>= 0, got %r, %r, %r' % (steps, own_seconds,
+                                                own_first_seconds))
+  pace = (own_seconds - own_first_seconds) / (steps - 1)
+  return max(1, 1 + int(round((budget_seconds - own_first_seconds) / pace)))
 
 
 def run(flag_values):
@@ -272,22 +304,34 @@ def run(flag_values):
   names = {'mnc': 'MNC ResNet-18 C4', 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}
   runs = [(name, flag_values.train_steps, name, names[name])
           for name in flag_values.models]
-  if flag_values.match_wall_time:
-    # Filled in once both equal-step runs are done.
-    runs.append(('mnc', None, 'mnc_equal_wall',
-                 names['mnc'] + ", Mask R-CNN's train time"))
+  again = flag_values.match_wall_time
+  if again:
+    other = 'maskrcnn' if again == 'mnc' else 'mnc'
+    # Its steps are known once both equal-step runs are done.
+    runs.append((again, None, again + '_equal_wall',
+                 "%s, %s's train time" % (names[again], names[other])))
   rows = {}
   for name, steps, directory, label in runs:
     if steps is None:
+      own = rows[names[name]]
       steps = equal_wall_steps(
-          flag_values.train_steps, rows[names['mnc']]['train_seconds'],
-          rows[names['maskrcnn']]['train_seconds'])
-    params, runner_class = builders[name](steps)
+          flag_values.train_steps, own['train_seconds'],
+          rows[names[other]]['train_seconds'], own['first_step_seconds'])
     model_dir = os.path.join(flag_values.work_dir, directory)
-    logging.info('vs_maskrcnn: %s (%d steps) -> %s', name, steps, model_dir)
-    result = train_and_evaluate(params, model_dir, runner_class)
-    result['steps'] = steps
-    result['inference_seconds'] = result['eval_seconds'] / max(num_val, 1)
+    record = {'steps': steps, 'train_input': flag_values.train_input,
+              'val_input': flag_values.val_input,
+              'batch_size': flag_values.batch_size,
+              'learning_rate': flag_values.learning_rate}
+    result = _finished_run(model_dir, record) if flag_values.resume else None
+    if result is None:
+      params, runner_class = builders[name](steps)
+      logging.info('vs_maskrcnn: %s (%d steps) -> %s', name, steps,
+                   model_dir)
+      result = train_and_evaluate(params, model_dir, runner_class)
+      result.update(record)
+      result['inference_seconds'] = result['eval_seconds'] / max(num_val, 1)
+      atomic_io.write_json(os.path.join(model_dir, RESULT_FILE), result,
+                           indent=1)
     rows[label] = result
     print('vs_maskrcnn: %s done: %s' % (label, json.dumps(result)),
           file=sys.stderr, flush=True)

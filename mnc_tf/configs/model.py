@@ -263,7 +263,9 @@ class Cascade(hyperparams.Config):
       RoI (the paper does not say).
     stage4_gt_boxes: the gt boxes join the RoIs of stages 4-5 in training,
       as the original release (`lib/pylayer/stage_bridge_layer.py` stacks
-      them under the regressed boxes); the paper does not say.
+      them under the regressed boxes); the paper does not say.  Only the
+      gt rows up to the batch's last instance join (the parser's padding
+      to `max_num_instances` does not: `mnc_model.gt_rows_in_use`).
   """
   num_train_stages: int = 5
   num_inference_stages: int = 5

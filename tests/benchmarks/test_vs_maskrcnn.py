@@ -2,6 +2,9 @@
 """MNC vs Mask R-CNN benchmark: both configs match where they must."""
 
 import json
+import os
+
+import pytest
 
 from mnc_tf.benchmarks import vs_maskrcnn
 
@@ -58,13 +61,17 @@ def test_table_and_bad_input(capsys):
 
 
 def test_equal_wall_steps():
-  assert vs_maskrcnn.equal_wall_steps(200, 100.0, 450.0) == 900
-  assert vs_maskrcnn.equal_wall_steps(200, 100.0, 0.1) == 1
-  assert vs_maskrcnn.equal_wall_steps(300, 90.0, 30.0) == 100
+  # 10 s for the first step (tracing), then 200 steps at 0.5 s.
+  assert vs_maskrcnn.equal_wall_steps(201, 110.0, 460.0, 10.0) == 901
+  assert vs_maskrcnn.equal_wall_steps(201, 110.0, 5.0, 10.0) == 1
+  assert vs_maskrcnn.equal_wall_steps(3, 3.0, 3.0, 1.0) == 3
+  with pytest.raises(ValueError):
+    vs_maskrcnn.equal_wall_steps(1, 3.0, 3.0, 1.0)
+  with pytest.raises(ValueError):
+    vs_maskrcnn.equal_wall_steps(10, 3.0, 3.0, 3.0)
 
 
-def test_match_wall_time_trains_mnc_again_for_the_peers_time(
-    tmp_path, monkeypatch, capsys):
+def test_match_wall_time_and_resume(tmp_path, monkeypatch, capsys):
   annotations = tmp_path / 'val.json'
   annotations.write_text(json.dumps({'images': [{'id': i} for i in range(5)]}))
   calls = []
@@ -72,26 +79,40 @@ def test_match_wall_time_trains_mnc_again_for_the_peers_time(
   def fake_train_and_evaluate(params, model_dir, runner_class):
     del runner_class
     steps = params.trainer.train_steps
-    calls.append((model_dir, steps,
+    calls.append((os.path.basename(model_dir), steps,
                   list(params.trainer.optimizer_config.learning_rate
                        .stepwise.boundaries)))
     pace = 0.5 if 'mnc' in model_dir else 2.0  # seconds per step
-    return {'train_seconds': pace * steps, 'eval_seconds': 5.0,
-            'mask_AP50': 0.5}
+    return {'train_seconds': pace * steps, 'first_step_seconds': pace,
+            'eval_seconds': 5.0, 'mask_AP50': 0.5}
   monkeypatch.setattr(vs_maskrcnn, 'train_and_evaluate',
                       fake_train_and_evaluate)
   argv = ['vs', '--train_input=t', '--val_input=v', '--class_ids=1,2',
           '--annotation_file=%s' % annotations, '--train_steps=40',
           '--work_dir=%s' % tmp_path, '--json']
-  assert vs_maskrcnn.main(argv + ['--models=mnc', '--match_wall_time']) == 1
+  assert vs_maskrcnn.main(argv + ['--models=mnc',
+                                  '--match_wall_time=mnc']) == 1
   assert 'both models' in capsys.readouterr().err
   assert not calls
-  assert vs_maskrcnn.main(argv + ['--match_wall_time']) == 0
+  # MNC again in Mask R-CNN's time: 40 Mask R-CNN steps take 80 s; MNC does
+  # 40 in 20 s, so 160 in 80 s, its learning-rate step at 80 % of them.
+  assert vs_maskrcnn.main(argv + ['--match_wall_time=mnc']) == 0
   rows = json.loads(capsys.readouterr().out)
-  # 40 Mask R-CNN steps take 80 s; MNC does 40 in 20 s, so 160 in 80 s,
-  # with its learning-rate step at 80 % of them.
-  assert [(c[0][len(str(tmp_path)) + 1:], c[1], c[2]) for c in calls] == [
-      ('mnc', 40, [32]), ('maskrcnn', 40, [32]),
-      ('mnc_equal_wall', 160, [128])]
-  assert rows["MNC ResNet-18 C4, Mask R-CNN's train time"]['steps'] == 160
+  assert calls == [('mnc', 40, [32]), ('maskrcnn', 40, [32]),
+                   ('mnc_equal_wall', 160, [128])]
+  label = "MNC ResNet-18 C4, Mask R-CNN ResNet-18 FPN's train time"
+  assert rows[label]['steps'] == 160
   assert rows['Mask R-CNN ResNet-18 FPN']['inference_seconds'] == 1.0
+  # Resumed: the equal-step runs are read back; Mask R-CNN in MNC's 20 s
+  # does 10 steps (lr step at 8).
+  calls.clear()
+  assert vs_maskrcnn.main(argv + ['--match_wall_time=maskrcnn',
+                                  '--resume']) == 0
+  rows = json.loads(capsys.readouterr().out)
+  assert calls == [('maskrcnn_equal_wall', 10, [8])]
+  assert rows['MNC ResNet-18 C4']['train_seconds'] == 20.0
+  # Other steps are not the same run: trained again.
+  calls.clear()
+  argv[argv.index('--train_steps=40')] = '--train_steps=20'
+  assert vs_maskrcnn.main(argv + ['--models=mnc', '--resume']) == 0
+  assert calls == [('mnc', 20, [16])]

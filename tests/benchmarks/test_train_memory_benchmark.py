@@ -1,0 +1,49 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+"""The train-memory benchmark CLI (`python -m mnc_tf.benchmarks.train_memory`)."""
+
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _run(*args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  return subprocess.run(
+      [sys.executable, '-m', 'mnc_tf.benchmarks.train_memory', *args],
+      capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
+      check=False)
+
+
+def test_tiny_experiment_variants_json():
+  """Tiny demo model, 3 stages, 64 x 96: the full step and frozen fc6 / fc7."""
+  result = _run('--experiment=mnc_shapes_demo', '--image_size=64,96',
+                '--num_images=2', '--max_instances=2', '--steps=2',
+                '--variants=full,frozen_fc', '--json',
+                '--params_override=task.model.cascade.num_train_stages=3')
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout)
+  assert report['allocator'] == 'bfc'
+  full, frozen = report['variants']
+  assert (full['variant'], frozen['variant']) == ('full', 'frozen_fc')
+  for r in (full, frozen):
+    assert r['step_seconds'] > 0
+    # BFC keeps statistics: live bytes after build <= the steps' peak.
+    assert 0 < r['allocator_after_build_bytes'] <= (
+        r['allocator_steady_peak_bytes'])
+    assert 0 < r['rss_before_steady_bytes'] <= r['steady_peak_rss_bytes']
+  # Freezing fc6 / fc7 removes their parameters from training, and with
+  # them their gradients and momentum slots from the step's live bytes.
+  assert frozen['num_trainable_parameters'] < full['num_trainable_parameters']
+  assert frozen['allocator_steady_peak_bytes'] < (
+      full['allocator_steady_peak_bytes'])
+
+
+def test_unknown_variant_is_a_usage_error():
+  result = _run('--variants=full,everything')
+  assert result.returncode != 0
+  assert '--variants: unknown everything' in result.stderr
+  assert 'Traceback' not in result.stderr
