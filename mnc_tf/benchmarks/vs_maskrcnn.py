@@ -23,9 +23,10 @@ of steps:
 With `--match_wall_time=M`, model M is then trained once more, from
 scratch, for as many steps as fit in the other model's train time at M's
 measured pace (its first step, with the graph tracing, paid once; its
-schedule scaled to those steps): the equal wall-clock comparison (`mnc`: MNC gets the slower Mask R-CNN's time; `maskrcnn`: Mask
-R-CNN gets MNC's).  Each run writes `result.json` in its model dir;
-`--resume` reuses those of the same steps and data.
+schedule scaled to those steps): the equal wall-clock comparison (`mnc`:
+MNC gets the slower Mask R-CNN's time; `maskrcnn`: Mask R-CNN gets MNC's).
+Each run writes `result.json` in its model dir; `--resume` reuses those of
+the same steps and data.
 
 All are then evaluated on the validation TFRecords by their tasks' COCO
 evaluators (pycocotools on `--annotation_file`): mask AP / AP50 / APs, box
