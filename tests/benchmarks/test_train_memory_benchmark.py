@@ -2,20 +2,12 @@
 """The train-memory benchmark CLI (`python -m mnc_tf.benchmarks.train_memory`)."""
 
 import json
-import os
-import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+from tests.benchmarks import benchmark_cli
 
 
 def _run(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-  return subprocess.run(
-      [sys.executable, '-m', 'mnc_tf.benchmarks.train_memory', *args],
-      capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
-      check=False)
+  return benchmark_cli.run('mnc_tf.benchmarks.train_memory', *args)
 
 
 def test_tiny_experiment_variants_json():

@@ -3,20 +3,12 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+from tests.benchmarks import benchmark_cli
 
 
 def _run(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-  return subprocess.run(
-      [sys.executable, '-m', 'mnc_tf.benchmarks.train_step', *args],
-      capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
-      check=False)
+  return benchmark_cli.run('mnc_tf.benchmarks.train_step', *args)
 
 
 def test_tiny_experiment_json():
