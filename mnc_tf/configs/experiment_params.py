@@ -95,12 +95,28 @@ def override_dict(source: str, where: str) -> Dict[str, Any]:
   return value
 
 
+def known_keys(config: Any) -> Any:
+  """Every settable key of `config`, nested like `as_dict()`.
+
+  Unlike `as_dict()`, a one-of config (`trainer.optimizer_config.
+  learning_rate`, `...optimizer`, `task.model.backbone`) lists all its
+  branches, not only the selected `type`: a file may switch the type and set
+  the new branch (`type: cosine` with `cosine: {...}`).
+  """
+  if isinstance(config, base_config.Config):
+    return {f.name: known_keys(getattr(config, f.name))
+            for f in dataclasses.fields(config)}
+  if isinstance(config, params_dict.ParamsDict):
+    return config.as_dict()
+  return config
+
+
 def check_keys(known: Dict[str, Any], override: Dict[str, Any], where: str,
                prefix: str = '') -> None:
   """Raises `ParamsError` on the first key of `override` not in `known`.
 
   Args:
-    known: `params.as_dict()` (or a sub-dict of it).
+    known: `known_keys(params)` (or a sub-dict of it).
     override: the nested override.
     where: the flag it came from, for the message.
     prefix: dotted path of `known` (recursion).
@@ -242,7 +258,7 @@ def parse(experiment: Optional[str], config_files: Sequence[str] = (),
       raise ParamsError(f'--config_file={source}: no such file.')
     override = (source if isinstance(source, dict)
                 else override_dict(source, where))
-    check_keys(params.as_dict(), override, where)
+    check_keys(known_keys(params), override, where)
     try:
       params.override(override, is_strict=True)
     except (KeyError, ValueError, TypeError, AttributeError) as e:

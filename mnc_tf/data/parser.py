@@ -182,7 +182,7 @@ class Parser(mg_parser.Parser):
   def from_config(cls, params, dtype='float32'):
     """Builds a parser from a `mnc_tf.configs.data.Parser`."""
     return cls(scale=params.scale, max_size=params.max_size,
-               padded_size=list(params.padded_size) or None,
+               padded_size=list(params.padded_size or []) or None,
                size_divisor=params.size_divisor,
                max_num_instances=params.max_num_instances,
                aug_rand_hflip=params.aug_rand_hflip,

@@ -56,6 +56,24 @@ def test_unknown_key_in_a_config_file_names_the_file(tmp_path):
       == f'--config_file={tmp_path / "no.yaml"}: no such file.'
 
 
+def test_a_config_file_may_switch_a_one_of_type(tmp_path):
+  """The schedule's `type` and its new branch (cosine) are known keys."""
+  path = tmp_path / 'cosine.yaml'
+  path.write_text('trainer:\n  optimizer_config:\n    learning_rate:\n'
+                  '      type: cosine\n      cosine:\n'
+                  '        initial_learning_rate: 0.02\n'
+                  '        decay_steps: 500\n')
+  params = experiment_params.parse('mnc_shapes_demo', config_files=[str(path)])
+  schedule = params.trainer.optimizer_config.learning_rate
+  assert schedule.type == 'cosine'
+  assert schedule.get().initial_learning_rate == 0.02
+  assert schedule.get().decay_steps == 500
+  message = _error('mnc_shapes_demo', params_override=(
+      'trainer.optimizer_config.learning_rate.cosinez.decay_steps=5'))
+  assert 'unknown key trainer.optimizer_config.learning_rate.cosinez' in (
+      message)
+
+
 @pytest.mark.parametrize('override,expected', [
     ('trainer.train_steps=thirty',
      "trainer.train_steps='thirty': expected an integer (TrainerConfig."

@@ -152,3 +152,17 @@ def test_pipeline_batches_never_mix_orientations(records):
     assert labels['gt_masks']['crops'].shape == (2, 2, 8, 8)
     shapes.add(expected)
   assert shapes == {(16, 24), (24, 16)}
+
+
+def test_from_config_takes_null_padded_size_as_empty():
+  """`padded_size: null` in a YAML file means no fixed padding, as `[]`."""
+  parsers = []
+  for padded_size in (None, []):
+    params = data_config.Parser(scale=SCALE, max_size=MAX_SIZE,
+                                size_divisor=DIVISOR, oriented_padding=True,
+                                aug_rand_hflip=False)
+    params.padded_size = padded_size
+    parsers.append(parser_lib.Parser.from_config(params))
+  images = [p.parse_fn(True)(_decoded())[0] for p in parsers]
+  assert parsers[0].padded_size == parsers[1].padded_size == SQUARE
+  assert images[0].shape[:2] == images[1].shape[:2] == LANDSCAPE
