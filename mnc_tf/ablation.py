@@ -16,9 +16,10 @@ makes it). Your own COCO-format TFRecords with a recipe:
 (`--experiment` + `--config_file`s as in the flagfile you train with, e.g.
 `configs/mnc_custom_data.flags`; `paths.yaml` sets the data paths, class ids
 and `task.annotation_file`; `--params_override=a.b=v,...` is applied before
-each variant's own override). The learning-rate boundaries scale with
-`--train_steps`: 80 % of the steps in demo mode, the experiment's own
-boundary / step ratio otherwise (the custom-data recipe's 1700 / 2000).
+each variant's own override). The learning-rate schedule scales with
+`--train_steps`: boundaries at 80 % of the steps in demo mode, otherwise the
+experiment's own boundary / step ratios (stepwise) or decay / step ratio
+(cosine, as the custom-data recipe).
 
 Variants (`--variants`, indices into VARIANTS): 3-stage vs 5-stage training,
 the gradient through the box coordinates on vs off (inference always uses 5
@@ -81,16 +82,23 @@ def run_dir_name(variant, repeat, repeats):
           + (f'_run{repeat}' if repeats > 1 else ''))
 
 
-def variant_override(variant, train_steps, boundaries):
-  """The `--params_override` entries that make `variant` at `train_steps`."""
+def variant_override(variant, train_steps, schedule):
+  """The `--params_override` entries that make `variant` at `train_steps`.
+
+  `schedule`: the learning-rate entries of `schedule_override`.
+  """
   return [
       f'task.model.cascade.num_train_stages={variant.stages}',
       f'task.model.cascade.box_gradient={str(variant.box_gradient).lower()}',
       f'trainer.train_steps={train_steps}',
       f'trainer.validation_interval={train_steps}',
-      'trainer.optimizer_config.learning_rate.stepwise.boundaries=['
-      + ','.join(str(b) for b in boundaries) + ']',
-  ]
+  ] + list(schedule)
+
+
+def stepwise_override(boundaries):
+  """The override entry that sets a stepwise schedule's boundaries."""
+  return ['trainer.optimizer_config.learning_rate.stepwise.boundaries=['
+          + ','.join(str(b) for b in boundaries) + ']']
 
 
 def scaled_boundaries(boundaries, recipe_steps, train_steps):
@@ -108,17 +116,47 @@ def scaled_boundaries(boundaries, recipe_steps, train_steps):
   return scaled
 
 
+def schedule_override(learning_rate, recipe_steps, train_steps):
+  """Override entries that fit the recipe's lr schedule to `train_steps`.
+
+  A stepwise schedule keeps its boundaries at the same fractions of the
+  steps, a cosine one its `decay_steps`; a constant one needs nothing.
+
+  Args:
+    learning_rate: the resolved `trainer.optimizer_config.learning_rate`.
+    recipe_steps: the recipe's `trainer.train_steps`.
+    train_steps: the ablation's `--train_steps`.
+
+  Raises:
+    app.UsageError: another schedule type, or boundaries that do not fit.
+  """
+  if learning_rate.type == 'stepwise':
+    return stepwise_override(scaled_boundaries(
+        learning_rate.stepwise.boundaries, recipe_steps, train_steps))
+  if learning_rate.type == 'cosine':
+    decay = max(1, int(round(
+        learning_rate.cosine.decay_steps * train_steps / recipe_steps)))
+    return [f'trainer.optimizer_config.learning_rate.cosine.decay_steps='
+            f'{decay}']
+  if learning_rate.type == 'constant':
+    return []
+  raise app.UsageError(
+      f'learning-rate schedule {learning_rate.type!r}: the ablation scales '
+      'stepwise, cosine or constant schedules to --train_steps; use one of '
+      'those in the recipe.')
+
+
 class Plan:
   """How to train one variant: the train.py flags shared by every run."""
 
-  def __init__(self, base_flags, base_override, boundaries):
+  def __init__(self, base_flags, base_override, schedule):
     self.base_flags = list(base_flags)
     self.base_override = list(base_override)
-    self.boundaries = list(boundaries)
+    self.schedule = list(schedule)
 
   def command(self, variant, model_dir, train_steps):
     override = self.base_override + variant_override(
-        variant, train_steps, self.boundaries)
+        variant, train_steps, self.schedule)
     return ([sys.executable, os.path.join(demo_lib.REPO_ROOT, 'train.py')]
             + self.base_flags
             + [f'--config_file={os.path.join(demo_lib.REPO_ROOT, f)}'
@@ -134,8 +172,8 @@ def demo_plan(output_dir, num_train, num_val, train_steps):
               f"task.train_data.input_path='{paths['train_pattern']}'",
               f"task.validation_data.input_path='{paths['val_pattern']}'"]
   flagfile = os.path.join(demo_lib.REPO_ROOT, 'configs', 'mnc_shapes_demo.flags')
-  return Plan([f'--flagfile={flagfile}'], override,
-              [int(train_steps * DEMO_BOUNDARY_FRACTION)])
+  return Plan([f'--flagfile={flagfile}'], override, stepwise_override(
+      [int(train_steps * DEMO_BOUNDARY_FRACTION)]))
 
 
 def custom_plan(experiment, config_files, params_override, variants,
@@ -162,13 +200,12 @@ def custom_plan(experiment, config_files, params_override, variants,
       raise app.UsageError(f'variant {variant.name!r}: {e}') from e
     if params is None:
       params = resolved
-  stepwise = params.trainer.optimizer_config.learning_rate.stepwise
-  boundaries = scaled_boundaries(stepwise.boundaries,
-                                 params.trainer.train_steps, train_steps)
+  schedule = schedule_override(params.trainer.optimizer_config.learning_rate,
+                               params.trainer.train_steps, train_steps)
   base_flags = [f'--experiment={experiment}'] + [
       f'--config_file={f}' for f in config_files]
   return Plan(base_flags, [params_override] if params_override else [],
-              boundaries)
+              schedule)
 
 
 def _children_cpu_seconds():

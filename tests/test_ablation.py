@@ -108,10 +108,10 @@ def test_custom_data_runs_the_recipe_per_variant(tmp_path, monkeypatch):
   for command in calls:
     assert command[2:5] == ['--experiment=mnc_shapes_demo',
                             f'--config_file={recipe}', f'--config_file={paths}']
-    # The recipe's boundary 1700 of 2000 steps, moved to 85 % of 500.
+    # The recipe's cosine decay over all its 2500 steps, over all 500 here.
     assert command[-1].endswith(
         'trainer.train_steps=500,trainer.validation_interval=500,'
-        'trainer.optimizer_config.learning_rate.stepwise.boundaries=[425]')
+        'trainer.optimizer_config.learning_rate.cosine.decay_steps=500')
   previous = [c for c in calls if 'previous' in ' '.join(c)]
   assert len(previous) == 2 and all(
       c[5].endswith('configs/experiments/previous_training_settings.yaml')
@@ -143,3 +143,26 @@ def test_custom_data_bad_input_named_before_any_run(tmp_path, monkeypatch):
   with pytest.raises(app.UsageError, match='need --experiment'):
     ablation.main(['ablation'], _flag_values(
         f'--config_file={tmp_path}/x.yaml', f'--output_dir={tmp_path}'))
+
+
+def test_schedule_override_scales_stepwise_and_cosine_schedules():
+  """Boundaries / decay_steps keep their fraction of the steps."""
+  # pylint: disable=g-import-not-at-top
+  from official.modeling.optimization.configs import learning_rate_config
+  from official.modeling.optimization.configs import optimization_config
+  # pylint: enable=g-import-not-at-top
+  stepwise = optimization_config.LrConfig(
+      type='stepwise', stepwise=learning_rate_config.StepwiseLrConfig(
+          boundaries=[1200, 1700], values=[0.02, 0.002, 0.0002]))
+  assert ablation.schedule_override(stepwise, 2000, 500) == [
+      'trainer.optimizer_config.learning_rate.stepwise.boundaries=[300,425]']
+  cosine = optimization_config.LrConfig(
+      type='cosine', cosine=learning_rate_config.CosineLrConfig(
+          initial_learning_rate=0.02, decay_steps=2500))
+  assert ablation.schedule_override(cosine, 2500, 300) == [
+      'trainer.optimizer_config.learning_rate.cosine.decay_steps=300']
+  assert ablation.schedule_override(cosine, 2500, 1) == [
+      'trainer.optimizer_config.learning_rate.cosine.decay_steps=1']
+  with pytest.raises(app.UsageError, match="schedule 'polynomial'"):
+    ablation.schedule_override(
+        optimization_config.LrConfig(type='polynomial'), 2000, 500)
