@@ -6,7 +6,8 @@ r"""MNC vs Model Garden's Mask R-CNN: same data, backbone depth and steps.
         --val_input='out/hard_data/val-*.tfrecord' \
         --annotation_file=out/hard/val.json --class_ids=1,2,4,7,10 \
         --train_steps=2500 --work_dir=/tmp/vs_maskrcnn \
-        [--match_wall_time=mnc|maskrcnn] [--resume] [--json]
+        [--match_wall_time=mnc|maskrcnn] [--maskrcnn_roi_budget=mnc]
+        [--resume] [--json]
 
 Trains, from scratch and one after the other in this process, with the
 same optimizer (SGD momentum 0.9, the custom-data recipe's learning rate,
@@ -18,7 +19,11 @@ of steps:
     (`backbone.resnet.model_id=18`, stride 16, batch norm trained);
   * Mask R-CNN: Model Garden's `maskrcnn_resnetfpn_coco` with ResNet-18 and
     its FPN (levels 2-6), images resized to fit `--maskrcnn_size` square
-    (the MNC recipe's longer side), no pretrained weights, no bfloat16 / XLA.
+    (the MNC recipe's longer side), no pretrained weights, no bfloat16 / XLA;
+    by default (`--maskrcnn_roi_budget=mnc`) with the MNC recipe's RoI
+    counts (64 RoIs sampled per training image, proposals, detections kept),
+    its own heads otherwise; `--maskrcnn_roi_budget=model_garden` keeps
+    Model Garden's COCO counts (512 RoIs, 2000 / 1000 proposals).
 
 With `--match_wall_time=M`, model M is then trained once more, from
 scratch, for as many steps as fit in the other model's train time at M's
@@ -112,11 +117,47 @@ def mnc_params(train_input, val_input, annotation_file, class_ids,
   return params
 
 
+def roi_budget(mnc):
+  """The MNC experiment's RoI counts, as Mask R-CNN's config keys.
+
+  Args:
+    mnc: an MNC ExperimentConfig (`mnc_params`).
+
+  Returns:
+    A partial `task.model` override for `maskrcnn_resnetfpn_coco`: RoIs
+    sampled per training image and their foreground share (so the masks
+    trained per image, at most its foreground RoIs), boxes kept before /
+    after the proposal NMS (training and inference) and detections kept per
+    image.
+  """
+  model = mnc.task.model
+  proposals = model.proposal_generator
+  sampler = model.roi_sampler
+  return {
+      'roi_sampler': {'num_sampled_rois': sampler.num_samples,
+                      'foreground_fraction': sampler.fg_fraction},
+      'mask_sampler': {'num_sampled_masks': int(round(
+          sampler.num_samples * sampler.fg_fraction))},
+      'roi_generator': {'pre_nms_top_k': proposals.pre_nms_top_k,
+                        'num_proposals': proposals.num_proposals,
+                        'test_pre_nms_top_k': proposals.test_pre_nms_top_k,
+                        'test_num_proposals': proposals.test_num_proposals},
+      'detection_generator': {
+          'max_num_detections': model.detection_generator.max_num_detections},
+  }
+
+
 def maskrcnn_params(train_input, val_input, annotation_file, class_ids,
                     train_steps, val_steps, batch_size, learning_rate,
                     image_size, max_num_instances, clipnorm=30.0,
-                    model_id=18):
-  """Model Garden's Mask R-CNN (ResNet-FPN) on the same data, from scratch."""
+                    model_id=18, budget=None):
+  """Model Garden's Mask R-CNN (ResNet-FPN) on the same data, from scratch.
+
+  Args:
+    (...): as `mnc_params`; `image_size` is the input square's side.
+    budget: None for Model Garden's RoI counts (512 sampled RoIs per image,
+      2000 / 1000 proposals, 100 detections), or a `roi_budget(...)` dict.
+  """
   params = exp_factory.get_exp_config('maskrcnn_resnetfpn_coco')
   params.override({
       'runtime': {'mixed_precision_dtype': 'float32', 'enable_xla': False,
@@ -142,6 +183,8 @@ def maskrcnn_params(train_input, val_input, annotation_file, class_ids,
                               'drop_remainder': False}},
       'trainer': _trainer(train_steps, val_steps, learning_rate, clipnorm),
   }, is_strict=True)
+  if budget:
+    params.override({'task': {'model': budget}}, is_strict=True)
   return params
 
 
@@ -227,6 +270,13 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_float('learning_rate', 0.004, 'Peak learning rate.', **define)
   flags.DEFINE_integer('maskrcnn_size', 448, 'Mask R-CNN input square.',
                        **define)
+  flags.DEFINE_enum('maskrcnn_roi_budget', 'mnc', ['mnc', 'model_garden'],
+                    'RoI counts of Mask R-CNN: "mnc" gives it the MNC '
+                    'recipe\'s (RoIs sampled per training image, proposals '
+                    'before / after NMS, detections kept), "model_garden" '
+                    'keeps maskrcnn_resnetfpn_coco\'s (512 RoIs, 2000 / '
+                    '1000 proposals: its 4-conv box and mask heads run on 8x '
+                    'the RoIs, ~18 s a step on a 2-core CPU).', **define)
   flags.DEFINE_string('work_dir', '/tmp/mnc_vs_maskrcnn', 'Model dirs go '
                       'here (one per model).', **define)
   flags.DEFINE_list('models', ['mnc', 'maskrcnn'], 'Which models to run.',
@@ -296,12 +346,16 @@ def run(flag_values):
     return (flag_values.train_input, flag_values.val_input,
             flag_values.annotation_file, class_ids, steps, val_steps,
             flag_values.batch_size, flag_values.learning_rate)
+  budget = None
+  if flag_values.maskrcnn_roi_budget == 'mnc':
+    budget = roi_budget(mnc_params(*common(flag_values.train_steps)))
   builders = {
       'mnc': lambda steps: (mnc_params(*common(steps)),
                             mnc_runner.MncExperimentRunner),
       'maskrcnn': lambda steps: (maskrcnn_params(
           *common(steps), image_size=flag_values.maskrcnn_size,
-          max_num_instances=32), train_lib.OrbitExperimentRunner)}
+          max_num_instances=32, budget=budget),
+                                 train_lib.OrbitExperimentRunner)}
   names = {'mnc': 'MNC ResNet-18 C4', 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}
   runs = [(name, flag_values.train_steps, name, names[name])
           for name in flag_values.models]
@@ -323,6 +377,8 @@ def run(flag_values):
               'val_input': flag_values.val_input,
               'batch_size': flag_values.batch_size,
               'learning_rate': flag_values.learning_rate}
+    if name == 'maskrcnn':
+      record['maskrcnn_roi_budget'] = flag_values.maskrcnn_roi_budget
     result = _finished_run(model_dir, record) if flag_values.resume else None
     if result is None:
       params, runner_class = builders[name](steps)

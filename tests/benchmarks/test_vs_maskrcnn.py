@@ -44,6 +44,32 @@ def test_same_data_depth_steps_and_optimizer(tmp_path):
   assert peer.runtime.mixed_precision_dtype == 'float32'
 
 
+def test_roi_budget_gives_mask_rcnn_the_mnc_recipes_roi_counts(tmp_path):
+  mnc, model_garden = _configs(tmp_path)
+  # Model Garden's own counts, unless a budget is given.
+  assert model_garden.task.model.roi_sampler.num_sampled_rois == 512
+  assert model_garden.task.model.mask_sampler.num_sampled_masks == 128
+  common = ('tr-*.tfrecord', 'va-*.tfrecord', 'val.json', [1, 4, 9], 40, 5,
+            2, 0.01)
+  peer = vs_maskrcnn.maskrcnn_params(
+      *common, image_size=448, max_num_instances=32,
+      budget=vs_maskrcnn.roi_budget(mnc))
+  model = mnc.task.model
+  sampler, generator = peer.task.model.roi_sampler, peer.task.model.roi_generator
+  assert sampler.num_sampled_rois == model.roi_sampler.num_samples == 64
+  assert sampler.foreground_fraction == model.roi_sampler.fg_fraction
+  # Masks are trained on at most the foreground RoIs.
+  assert peer.task.model.mask_sampler.num_sampled_masks == round(
+      64 * model.roi_sampler.fg_fraction)
+  proposals = model.proposal_generator
+  assert (generator.pre_nms_top_k, generator.num_proposals,
+          generator.test_pre_nms_top_k, generator.test_num_proposals) == (
+              proposals.pre_nms_top_k, proposals.num_proposals,
+              proposals.test_pre_nms_top_k, proposals.test_num_proposals)
+  assert (peer.task.model.detection_generator.max_num_detections ==
+          model.detection_generator.max_num_detections == 50)
+
+
 def test_table_and_bad_input(capsys):
   row = {'steps': 10, 'train_seconds': 12.0, 'inference_seconds': 0.25,
          'mask_AP': 0.1, 'mask_AP50': 0.3, 'mask_APs': 0.05,
@@ -116,3 +142,10 @@ def test_match_wall_time_and_resume(tmp_path, monkeypatch, capsys):
   argv[argv.index('--train_steps=40')] = '--train_steps=20'
   assert vs_maskrcnn.main(argv + ['--models=mnc', '--resume']) == 0
   assert calls == [('mnc', 20, [16])]
+  # A Mask R-CNN run with another RoI budget is not the same run either.
+  calls.clear()
+  assert vs_maskrcnn.main(argv + ['--models=maskrcnn', '--resume']) == 0
+  assert vs_maskrcnn.main(argv + ['--models=maskrcnn', '--resume']) == 0
+  assert vs_maskrcnn.main(argv + ['--models=maskrcnn', '--resume',
+                                  '--maskrcnn_roi_budget=model_garden']) == 0
+  assert calls == [('maskrcnn', 20, [16]), ('maskrcnn', 20, [16])]
