@@ -49,6 +49,9 @@ class MncTask(cfg.TaskConfig):
     sds_use_07_metric: 11-point VOC07 AP for mAP^r (as MNC's evaluator);
       False: VOC 2010+ area.
     per_category_metrics: also report per-class COCO mask AP and SDS AP.
+    size_bins: increasing instance sizes (sqrt of the COCO `area`, original
+      pixels), e.g. [10, 20, 40]: also report box / mask AP, AP50 and recall
+      at IoU 0.5 per size bin (`mask_AP50_BySize/10-20`, ...). Empty: none.
     max_num_eval_detections: COCOeval's largest maxDets.
     allow_image_summary: write pictures of predictions to TensorBoard.
     num_image_summaries: how many validation images to draw.
@@ -69,6 +72,7 @@ class MncTask(cfg.TaskConfig):
       default_factory=lambda: [0.5, 0.7])
   sds_use_07_metric: bool = True
   per_category_metrics: bool = False
+  size_bins: List[float] = dataclasses.field(default_factory=list)
   max_num_eval_detections: int = 100
   allow_image_summary: bool = True
   num_image_summaries: int = 4

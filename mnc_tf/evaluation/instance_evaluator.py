@@ -8,7 +8,10 @@ given, the ground truth; `evaluate()` then runs
 * pycocotools' COCOeval for boxes and masks (through Model Garden's
   `coco_utils.COCOWrapper`), giving `box_AP, box_AP50, box_AP75, box_APs,
   box_APm, box_APl, box_ARmax1, ...` and the same with a `mask_` prefix;
-* the SDS protocol (`sds_metrics.evaluate_sds`), giving `mAPr50`, `mAPr70`.
+* the SDS protocol (`sds_metrics.evaluate_sds`), giving `mAPr50`, `mAPr70`;
+* optionally, COCO AP / AP50 / recall at IoU 0.5 per instance-size bin of
+  the user's choosing (`size_bins`; COCO's fixed small / medium / large
+  split puts nearly every instance of a small-object set in "small").
 
 Only images seen by `add_detections` are evaluated, including
 those with no detections at all (their ground truth still counts).
@@ -44,12 +47,52 @@ def encode_masks(masks):
 
 
 
+def size_bin_ranges(edges):
+  """Size-bin labels and COCOeval area ranges for increasing `edges`.
+
+  Args:
+    edges: increasing sizes (sqrt of area, pixels), e.g. [10, 20, 40].
+
+  Returns:
+    A list of (label, [min_area, max_area]): ('0-10', [0, 100]), ...,
+    ('40-inf', [1600, 1e10]); [] for no edges.
+  """
+  if not edges:
+    return []
+  bounds = [0.0] + list(edges) + [float('inf')]
+  return [('%g-%g' % (lo, hi), [lo * lo, min(hi * hi, 1e10)])
+          for lo, hi in zip(bounds, bounds[1:])]
+
+
 def _pycocotools_quiet():
   """A context swallowing pycocotools' prints (progress, summary table).
 
   The Task reports the metrics; train.py prints them once, as a table.
   """
   return contextlib.redirect_stdout(io.StringIO())
+
+def _mean_defined(values):
+  values = values[values > -1]
+  return float(values.mean()) if values.size else -1.0
+
+
+def _size_bin_metrics(coco_eval, area_index):
+  """AP, AP50 and recall at IoU 0.5 of one area range of an accumulated eval.
+
+  Args:
+    coco_eval: a COCOeval after `accumulate()`; IoU thresholds from 0.5.
+    area_index: index of the range in `coco_eval.params.areaRng`.
+
+  Returns:
+    {'AP', 'AP50', 'R50'}: means over the categories with instances in the
+    range (at the largest maxDets), -1 where none has.
+  """
+  precision = coco_eval.eval['precision']  # [T, R, K, A, M]
+  recall = coco_eval.eval['recall']  # [T, K, A, M]
+  return {'AP': _mean_defined(precision[:, :, :, area_index, -1]),
+          'AP50': _mean_defined(precision[0, :, :, area_index, -1]),
+          'R50': _mean_defined(recall[0, :, area_index, -1])}
+
 
 class InstanceSegmentationEvaluator:
   """COCO (box + mask) and SDS (mAP^r) evaluation of instance masks."""
@@ -59,7 +102,8 @@ class InstanceSegmentationEvaluator:
                sds_iou_thresholds: Sequence[float] = (0.5, 0.7),
                sds_use_07_metric: bool = True,
                max_num_eval_detections: int = 100,
-               per_category_metrics: bool = False):
+               per_category_metrics: bool = False,
+               size_bins: Sequence[float] = ()):
     """Initializes the evaluator.
 
     Args:
@@ -72,7 +116,20 @@ class InstanceSegmentationEvaluator:
         the VOC 2010+ area.
       max_num_eval_detections: COCOeval's largest maxDets.
       per_category_metrics: also return per-category COCO mask AP and SDS AP.
+      size_bins: increasing edges, in original-image pixels, of instance
+        size = sqrt(COCO `area`, the mask's pixel count): (10, 20, 40) adds
+        the bins 0-10, 10-20, 20-40 and 40-inf, each with its box and mask
+        AP, AP50 and recall at IoU 0.5 (`<prefix>AP_BySize/10-20`, ...).
+
+    Raises:
+      ValueError: if `size_bins` is not increasing and positive.
     """
+    edges = [float(e) for e in size_bins]
+    if any(not e > 0 for e in edges) or any(
+        b <= a for a, b in zip(edges, edges[1:])):
+      raise ValueError('size_bins must be positive and increasing, got '
+                       f'{list(size_bins)}.')
+    self._size_bins = size_bin_ranges(edges)
     self._annotation_file = annotation_file
     self._sds_iou_thresholds = tuple(sds_iou_thresholds)
     self._sds_use_07_metric = sds_use_07_metric
@@ -196,6 +253,12 @@ class InstanceSegmentationEvaluator:
       coco_eval = cocoeval.COCOeval(coco_gt, coco_dt, iouType=iou_type)
       coco_eval.params.imgIds = list(image_ids)
       coco_eval.params.maxDets = [1, 10, self._max_dets]
+      # Extra area ranges after COCO's four: summarize() finds its own by
+      # label, so the standard numbers are unchanged.
+      num_standard = len(coco_eval.params.areaRng)
+      for label, area_range in self._size_bins:
+        coco_eval.params.areaRng.append(area_range)
+        coco_eval.params.areaRngLbl.append(label)
       with _pycocotools_quiet():
         coco_eval.evaluate()
         coco_eval.accumulate()
@@ -204,6 +267,10 @@ class InstanceSegmentationEvaluator:
         if name == 'ARmax100':
           name = f'ARmax{self._max_dets}'
         metrics[prefix + name] = float(value)
+      for a, (label, _) in enumerate(self._size_bins, start=num_standard):
+        metrics.update({f'{prefix}{name}_BySize/{label}': value
+                        for name, value in _size_bin_metrics(
+                            coco_eval, a).items()})
       if self._per_category_metrics and iou_type == 'segm':
         precision = coco_eval.eval['precision']  # [T, R, K, A, M]
         for k, cat in enumerate(coco_eval.params.catIds):
@@ -235,7 +302,8 @@ class InstanceSegmentationEvaluator:
       A flat dict of float metrics: `box_*`, `mask_*` (COCO; -1 where COCO
       leaves a metric undefined), `mAPr50`, `mAPr70` (one per threshold), and
       with `per_category_metrics`, `mask_AP_ByCategory/<id>` and
-      `APr50_ByCategory/<id>`.
+      `APr50_ByCategory/<id>`; with `size_bins`, `{box,mask}_{AP,AP50,R50}
+      _BySize/<lo>-<hi>`.
 
     Raises:
       ValueError: if no image was added.

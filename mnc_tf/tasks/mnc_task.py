@@ -97,7 +97,8 @@ class MncTask(base_task.Task):
         sds_iou_thresholds=self.task_config.sds_iou_thresholds,
         sds_use_07_metric=self.task_config.sds_use_07_metric,
         max_num_eval_detections=self.task_config.max_num_eval_detections,
-        per_category_metrics=self.task_config.per_category_metrics)
+        per_category_metrics=self.task_config.per_category_metrics,
+        size_bins=self.task_config.size_bins)
     return []
 
   def build_losses(self, outputs, labels=None,

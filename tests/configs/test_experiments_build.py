@@ -8,6 +8,7 @@ with its variables created by one pass on a small zero image.
 import glob
 import os
 
+import numpy as np
 import pytest
 
 from mnc_tf import registry_imports  # pylint: disable=unused-import
@@ -55,3 +56,23 @@ def test_flagfile_experiment_builds(flagfile):
   assert len(model.trainable_variables) > 10, names
   for stage in ('rpn_head', 'mask_head', 'classifier_head'):
     assert getattr(model, stage).built, stage
+
+
+def test_custom_data_recipe_reports_metrics_per_size_bin():
+  params = experiment_params.parse(
+      'mnc_shapes_demo',
+      [os.path.join(REPO_ROOT, 'configs', 'experiments',
+                    'mnc_custom_data.yaml')],
+      params_override="task.annotation_file=''")
+  assert list(params.task.size_bins) == [10, 20, 40]
+  task = task_factory.get_task(params.task, logging_dir=None)
+  task.build_metrics(training=False)
+  evaluator = task._evaluator  # pylint: disable=protected-access
+  mask = np.zeros((1, 64, 64), np.uint8)
+  mask[0, 10:25, 10:25] = 1  # 15 px: the 10-20 bin.
+  evaluator.add_groundtruth(1, 64, 64, [1], mask)
+  evaluator.add_detections(1, [[10, 10, 25, 25]], [1], [0.9], mask)
+  metrics = evaluator.evaluate()
+  assert metrics['mask_R50_BySize/10-20'] == 1.0
+  assert metrics['box_AP50_BySize/10-20'] == pytest.approx(1.0)
+  assert metrics['mask_R50_BySize/0-10'] == -1.0  # No instance that small.

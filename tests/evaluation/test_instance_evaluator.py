@@ -165,3 +165,57 @@ def test_label_groundtruth_prefers_original_png_masks():
   _add_label_groundtruth(evaluator, gts)
   _add_scenario_detections(evaluator)
   _check_scenario_metrics(evaluator.result())
+
+
+def _square(size, y, x, height=64, width=64):
+  mask = np.zeros((height, width), np.uint8)
+  mask[y:y + size, x:x + size] = 1
+  return mask
+
+
+def _size_scenario(evaluator):
+  """One 6-px and one 30-px square (class 1); detections: a false 30-px
+  square scoring 0.95, the 30-px one shifted 6 px (IoU 720 / 1080 = 2/3)
+  at 0.9, nothing on the 6-px one."""
+  evaluator.add_groundtruth(1, 64, 64, [1, 1],
+                            np.stack([_square(6, 2, 2), _square(30, 20, 20)]))
+  evaluator.add_detections(
+      1, boxes=[[30, 0, 60, 30], [20, 26, 50, 56]], classes=[1, 1],
+      scores=[0.95, 0.9],
+      masks=np.stack([_square(30, 30, 0), _square(30, 20, 26)]))
+
+
+def test_size_bins_report_ap_and_recall_per_size():
+  evaluator = instance_evaluator.InstanceSegmentationEvaluator(
+      size_bins=[10])
+  _size_scenario(evaluator)
+  metrics = evaluator.evaluate()
+  for prefix in ('box_', 'mask_'):
+    # 0-10: the 6-px square is never found.
+    assert metrics[prefix + 'R50_BySize/0-10'] == 0.0
+    assert metrics[prefix + 'AP50_BySize/0-10'] == 0.0
+    # 10-inf: FP (0.95) then TP (0.9): recall 1 at precision 1/2, so the
+    # interpolated precision is 1/2 at every recall point; a TP only at the
+    # IoU thresholds 0.5-0.65 (4 of 10) for AP.
+    assert metrics[prefix + 'R50_BySize/10-inf'] == 1.0
+    assert metrics[prefix + 'AP50_BySize/10-inf'] == pytest.approx(0.5)
+    assert metrics[prefix + 'AP_BySize/10-inf'] == pytest.approx(0.2)
+  # COCO's own numbers do not move with the extra ranges: over both squares
+  # recall 1/2, precisions 0 then 1/2 -> 101-point AP50 51 * 0.5 / 101.
+  plain = instance_evaluator.InstanceSegmentationEvaluator()
+  _size_scenario(plain)
+  reference = plain.evaluate()
+  assert not any('BySize' in k for k in reference)
+  assert metrics['mask_AP50'] == pytest.approx(51 * 0.5 / 101)
+  for key, value in reference.items():
+    assert metrics[key] == pytest.approx(value), key
+
+
+def test_size_bin_ranges_and_bad_bins():
+  assert instance_evaluator.size_bin_ranges([10, 20]) == [
+      ('0-10', [0.0, 100.0]), ('10-20', [100.0, 400.0]),
+      ('20-inf', [400.0, 1e10])]
+  assert instance_evaluator.size_bin_ranges([]) == []
+  for bad in ([20, 10], [0, 10], [10, 10]):
+    with pytest.raises(ValueError, match='size_bins'):
+      instance_evaluator.InstanceSegmentationEvaluator(size_bins=bad)
