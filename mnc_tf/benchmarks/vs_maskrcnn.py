@@ -42,6 +42,7 @@ in the JSON is the first step alone, tracing included.  Run it alone:
 timings on a shared machine are only comparable within one run.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -384,7 +385,10 @@ def run(flag_values):
       params, runner_class = builders[name](steps)
       logging.info('vs_maskrcnn: %s (%d steps) -> %s', name, steps,
                    model_dir)
-      result = train_and_evaluate(params, model_dir, runner_class)
+      # Orbit prints every train / eval output dict to stdout: to stderr
+      # here, so that stdout is the table or the JSON alone.
+      with contextlib.redirect_stdout(sys.stderr):
+        result = train_and_evaluate(params, model_dir, runner_class)
       result.update(record)
       result['inference_seconds'] = result['eval_seconds'] / max(num_val, 1)
       atomic_io.write_json(os.path.join(model_dir, RESULT_FILE), result,

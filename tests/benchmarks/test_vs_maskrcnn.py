@@ -109,6 +109,8 @@ def test_match_wall_time_and_resume(tmp_path, monkeypatch, capsys):
                   list(params.trainer.optimizer_config.learning_rate
                        .stepwise.boundaries)))
     pace = 0.5 if 'mnc' in model_dir else 2.0  # seconds per step
+    # As Orbit does: every output dict printed (stdout must stay JSON).
+    print('train | step: %d | output: {...}' % steps)
     return {'train_seconds': pace * steps, 'first_step_seconds': pace,
             'eval_seconds': 5.0, 'mask_AP50': 0.5}
   monkeypatch.setattr(vs_maskrcnn, 'train_and_evaluate',
