@@ -71,6 +71,7 @@ def _pycocotools_quiet():
   """
   return contextlib.redirect_stdout(io.StringIO())
 
+
 def _mean_defined(values):
   values = values[values > -1]
   return float(values.mean()) if values.size else -1.0
