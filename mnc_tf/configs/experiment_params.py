@@ -25,6 +25,7 @@ import yaml
 from official.core import exp_factory
 from official.modeling.hyperparams import base_config
 from official.modeling.hyperparams import params_dict
+from mnc_tf.evaluation import instance_evaluator
 
 
 class ParamsError(ValueError):
@@ -214,6 +215,11 @@ def check_inputs(params, mode: str) -> None:
             f'task.{section}.input_path={pattern!r} matches no file: make the '
             'TFRecords first (README, "Data") or pass the right path with '
             f'--params_override=task.{section}.input_path=...')
+  if 'eval' in mode:
+    try:
+      instance_evaluator.check_size_bins(getattr(params.task, 'size_bins', ()))
+    except ValueError as e:
+      raise ParamsError(f'task.{e}') from None
   annotation_file = getattr(params.task, 'annotation_file', None)
   if 'eval' in mode and annotation_file and not tf.io.gfile.exists(
       annotation_file):

@@ -47,6 +47,16 @@ def encode_masks(masks):
 
 
 
+def check_size_bins(size_bins):
+  """`size_bins` as floats; ValueError unless positive and increasing."""
+  edges = [float(e) for e in size_bins]
+  if any(not e > 0 for e in edges) or any(
+      b <= a for a, b in zip(edges, edges[1:])):
+    raise ValueError('size_bins must be positive and increasing, got '
+                     f'{list(size_bins)}.')
+  return edges
+
+
 def size_bin_ranges(edges):
   """Size-bin labels and COCOeval area ranges for increasing `edges`.
 
@@ -125,12 +135,7 @@ class InstanceSegmentationEvaluator:
     Raises:
       ValueError: if `size_bins` is not increasing and positive.
     """
-    edges = [float(e) for e in size_bins]
-    if any(not e > 0 for e in edges) or any(
-        b <= a for a, b in zip(edges, edges[1:])):
-      raise ValueError('size_bins must be positive and increasing, got '
-                       f'{list(size_bins)}.')
-    self._size_bins = size_bin_ranges(edges)
+    self._size_bins = size_bin_ranges(check_size_bins(size_bins))
     self._annotation_file = annotation_file
     self._sds_iou_thresholds = tuple(sds_iou_thresholds)
     self._sds_use_07_metric = sds_use_07_metric

@@ -127,3 +127,14 @@ def test_inputs_of_the_mode_must_exist(tmp_path):
           f'task.annotation_file={tmp_path}/missing.json'))
   assert message.startswith(f"task.annotation_file='{tmp_path}/missing.json' "
                             'does not exist')
+
+
+def test_bad_size_bins_are_refused_before_anything_is_built(tmp_path):
+  records = tmp_path / 'val-00000-of-00001.tfrecord'
+  records.write_bytes(b'')
+  with pytest.raises(experiment_params.ParamsError,
+                     match=r'task.size_bins must be positive and increasing'):
+    experiment_params.parse(
+        'mnc_shapes_demo', params_override=(
+            f'task.size_bins=[20,10],task.validation_data.input_path='
+            f'{tmp_path}/val-*.tfrecord'), mode='eval')
