@@ -90,6 +90,23 @@ def parse_params(flags_obj):
   return experiment_params.parse_flags(flags_obj)
 
 
+def check_eval_checkpoint(flags_obj, params):
+  """Refuses `--mode=eval` when there is nothing trained to evaluate.
+
+  Orbit would evaluate the randomly initialized model and report zeros.
+
+  Raises:
+    experiment_params.ParamsError: `--mode=eval`, no checkpoint in
+      `--model_dir` and no `task.init_checkpoint`.
+  """
+  if (flags_obj.mode == 'eval' and not params.task.init_checkpoint and
+      not tf.train.latest_checkpoint(flags_obj.model_dir)):
+    raise experiment_params.ParamsError(
+        f'--mode=eval found no checkpoint in --model_dir={flags_obj.model_dir}'
+        ' (give the directory a training run wrote, or set '
+        'task.init_checkpoint).')
+
+
 def run(flags_obj, params=None):
   """Resolves the params from `flags_obj` (unless given) and runs `--mode`.
 
@@ -170,6 +187,7 @@ def main(_):
       tf.get_logger().setLevel('ERROR')
   try:
     params = parse_params(FLAGS)
+    check_eval_checkpoint(FLAGS, params)
   except experiment_params.ParamsError as e:
     sys.exit(f'train.py: error: {e}')
   run(FLAGS, params)

@@ -108,7 +108,7 @@ def test_custom_data_runs_the_recipe_per_variant(tmp_path, monkeypatch):
   for command in calls:
     assert command[2:5] == ['--experiment=mnc_shapes_demo',
                             f'--config_file={recipe}', f'--config_file={paths}']
-    # The recipe's cosine decay over all its 2500 steps, over all 500 here.
+    # The recipe's cosine decay over all its 1900 steps, over all 500 here.
     assert command[-1].endswith(
         'trainer.train_steps=500,trainer.validation_interval=500,'
         'trainer.optimizer_config.learning_rate.cosine.decay_steps=500')

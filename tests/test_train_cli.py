@@ -41,6 +41,25 @@ def test_bad_flags_are_one_line_errors(overrides, start):
   assert str(info.value).startswith(start)
 
 
+def test_eval_without_a_checkpoint_is_an_error(tmp_path):
+  # Orbit would evaluate a randomly initialized model and report zeros.
+  flags = _flags(mode='eval', model_dir=str(tmp_path))
+  with pytest.raises(train.experiment_params.ParamsError,
+                     match='--mode=eval found no checkpoint in --model_dir='):
+    train.check_eval_checkpoint(flags, train.parse_params(flags))
+  # Training modes, a whole-model init_checkpoint and a directory with a
+  # checkpoint are not refused.
+  flags = _flags(mode='train_and_eval', model_dir=str(tmp_path))
+  train.check_eval_checkpoint(flags, train.parse_params(flags))
+  flags = _flags(mode='eval', model_dir=str(tmp_path),
+                 params_override='task.init_checkpoint=/some/ckpt-100')
+  train.check_eval_checkpoint(flags, train.parse_params(flags))
+  train.tf.train.Checkpoint(step=train.tf.Variable(1)).save(
+      str(tmp_path / 'ckpt'))
+  flags = _flags(mode='eval', model_dir=str(tmp_path))
+  train.check_eval_checkpoint(flags, train.parse_params(flags))
+
+
 def test_cli_exits_non_zero_with_one_line_and_writes_no_params(tmp_path):
   model_dir = tmp_path / 'model'
   result = subprocess.run(

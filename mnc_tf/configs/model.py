@@ -42,14 +42,16 @@ class ResNetBackbone(hyperparams.Config):
 
 @dataclasses.dataclass
 class TinyBackbone(hyperparams.Config):
-  """A small stride-16 (or 8) conv net for CPU tests and the demo.
+  """A small stride-16 (8 or 4) conv net for CPU tests, the demo, small data.
 
   Attributes:
     filters: output channels of the four blocks (the last is the feature
-      depth).
-    output_stride: 16 (four stride-2 blocks) or 8 (the fourth block keeps
-      the size: a finer map for objects of 8-16 px; the anchors and the RoI
-      warp follow it through the factory).
+      depth, except at stride 4).
+    output_stride: 16 (four stride-2 blocks), 8 (the fourth block keeps
+      the size: a finer map for objects of 8-16 px) or 4 (as 8, plus an
+      FPN-style top-down merge of block 4 into block 2's stride-4 map,
+      `filters[2]` channels deep: objects of 4-8 px). The anchors and the
+      RoI warp follow it through the factory.
     normalization: 'none' (conv + ReLU, the demo) or 'batch' (conv + batch
       norm + ReLU after every conv).
     norm_momentum: moving-average momentum of those batch norms.

@@ -26,7 +26,7 @@ FEATURE_STRIDE = 16
 
 
 def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
-  """Builds the backbone named by `config.type` (stride 16; tiny: 16 or 8)."""
+  """Builds the backbone named by `config.type` (stride 16; tiny: 16, 8 or 4)."""
   if config.type == 'vgg16':
     return vgg16.build_vgg16(frozen_blocks=config.vgg16.frozen_blocks,
                              kernel_regularizer=l2_regularizer)

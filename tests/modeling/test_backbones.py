@@ -25,10 +25,46 @@ def test_tiny_backbone_stride_8_shape():
       tf.zeros([1, 96, 72, 3]))
   assert out.shape == (1, 12, 9, 10)
   with pytest.raises(ValueError, match='output_stride'):
-    tiny.build_tiny_backbone(output_stride=4)
+    tiny.build_tiny_backbone(output_stride=2)
 
 
-@pytest.mark.parametrize('stride', [8, 16])
+def test_tiny_backbone_stride_4_merges_block_2_with_upsampled_block_4():
+  # 100 x 70: block 2's map is 25 x 18, block 4's 13 x 9, upsampled 26 x 18:
+  # the merge crops its last row, keeping the cells over the same pixels.
+  backbone = tiny.build_tiny_backbone((4, 6, 8, 10), output_stride=4,
+                                      normalization='batch')
+  images = tf.random.stateless_uniform([2, 100, 70, 3], seed=(1, 2),
+                                       maxval=255.0)
+  out = backbone(images, training=False)
+  assert out.shape == (2, 25, 18, 8)  # filters[2] channels at stride 4
+
+  def run(x, *names):
+    for name in names:
+      x = backbone.get_layer(name)(x, training=False)
+    return x
+
+  def block_convs(*blocks):
+    return [f'block{b}_conv{c}{s}' for b in blocks for c in (1, 2)
+            for s in ('', '_bn', '_relu')]
+
+  block2 = run(images, *block_convs(1, 2))
+  block4 = run(block2, *block_convs(3, 4))
+  assert block2.shape[1:3] == (25, 18) and block4.shape[1:3] == (13, 9)
+  top = run(block4, 'top_down_reduce', 'top_down_reduce_bn',
+            'top_down_reduce_relu').numpy()
+  top = np.repeat(np.repeat(top, 2, axis=1), 2, axis=2)[:, :25, :18]
+  lateral = run(block2, 'top_down_lateral', 'top_down_lateral_bn',
+                'top_down_lateral_relu')
+  want = run(lateral + top, 'top_down_merge', 'top_down_merge_bn',
+             'top_down_merge_relu')
+  np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+  # The config round-trips (the crop layer included).
+  clone = tf_keras.Model.from_config(
+      backbone.get_config(), custom_objects={'CropToMatch': tiny.CropToMatch})
+  assert clone(images).shape == out.shape
+
+
+@pytest.mark.parametrize('stride', [4, 8, 16])
 def test_factory_passes_tiny_stride_to_anchors_and_warp(stride):
   config = model_cfg.tiny_model_config(
       backbone={'tiny': {'filters': [4, 4, 4, 4], 'output_stride': stride}})
