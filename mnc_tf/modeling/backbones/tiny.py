@@ -51,9 +51,10 @@ def build_tiny_backbone(filters=(16, 32, 64, 64), kernel_regularizer=None,
   an FPN level does: block 4's stride-8 map, reduced to `filters[2]` channels
   by a 1x1 conv (`top_down_reduce`) and upsampled x2 (nearest), plus block 2's
   stride-4 map through a 1x1 conv (`top_down_lateral`), then a 3x3 conv
-  (`top_down_merge`). Objects of 4-8 px own a cell of that map, which has
-  block 4's context and `filters[2]` channels (the heads' RoI features are
-  `filters[2]` deep, not `filters[3]`).
+  (`top_down_merge`); each of the three convs is followed, as the blocks'
+  are, by the batch norm (if any) and a ReLU. Objects of 4-8 px own a cell
+  of that map, which has block 4's context and `filters[2]` channels (the
+  heads' RoI features are `filters[2]` deep, not `filters[3]`).
 
   Args:
     filters: output channels of each block.
