@@ -7,6 +7,8 @@ import types
 
 import pytest
 
+from official.core import exp_factory
+
 from tests import train_subprocess
 
 import train  # pylint: disable=g-bad-import-order
@@ -43,21 +45,21 @@ def test_bad_flags_are_one_line_errors(overrides, start):
 
 def test_eval_without_a_checkpoint_is_an_error(tmp_path):
   # Orbit would evaluate a randomly initialized model and report zeros.
-  flags = _flags(mode='eval', model_dir=str(tmp_path))
+  params = exp_factory.get_exp_config('mnc_shapes_demo')
+  eval_flags = _flags(mode='eval', model_dir=str(tmp_path))
   with pytest.raises(train.experiment_params.ParamsError,
                      match='--mode=eval found no checkpoint in --model_dir='):
-    train.check_eval_checkpoint(flags, train.parse_params(flags))
+    train.check_eval_checkpoint(eval_flags, params)
   # Training modes, a whole-model init_checkpoint and a directory with a
   # checkpoint are not refused.
-  flags = _flags(mode='train_and_eval', model_dir=str(tmp_path))
-  train.check_eval_checkpoint(flags, train.parse_params(flags))
-  flags = _flags(mode='eval', model_dir=str(tmp_path),
-                 params_override='task.init_checkpoint=/some/ckpt-100')
-  train.check_eval_checkpoint(flags, train.parse_params(flags))
+  train.check_eval_checkpoint(
+      _flags(mode='train_and_eval', model_dir=str(tmp_path)), params)
+  with_init = exp_factory.get_exp_config('mnc_shapes_demo')
+  with_init.override({'task': {'init_checkpoint': '/some/ckpt-100'}})
+  train.check_eval_checkpoint(eval_flags, with_init)
   train.tf.train.Checkpoint(step=train.tf.Variable(1)).save(
       str(tmp_path / 'ckpt'))
-  flags = _flags(mode='eval', model_dir=str(tmp_path))
-  train.check_eval_checkpoint(flags, train.parse_params(flags))
+  train.check_eval_checkpoint(eval_flags, params)
 
 
 def test_cli_exits_non_zero_with_one_line_and_writes_no_params(tmp_path):
