@@ -84,17 +84,17 @@ def build_tiny_backbone(filters=(16, 32, 64, 64), kernel_regularizer=None,
       momentum=norm_momentum, kernel_regularizer=kernel_regularizer)
   inputs = tf_keras.Input(shape=(None, None, 3), name='images')
   x = inputs
-  block_outputs = []
   for block, width in enumerate(filters, start=1):
     first_stride = 1 if (block == 4 and output_stride < 16) else 2
     x = conv(x, width, 3, first_stride, f'block{block}_conv1')
     x = conv(x, width, 3, 1, f'block{block}_conv2')
-    block_outputs.append(x)
+    if block == 2:
+      block2 = x  # the stride-4 map the top-down merge reads
   if output_stride == 4:
     width = filters[2]
     top = conv(x, width, 1, 1, 'top_down_reduce')
     top = tf_keras.layers.UpSampling2D(2, name='top_down_upsample')(top)
-    lateral = conv(block_outputs[1], width, 1, 1, 'top_down_lateral')
+    lateral = conv(block2, width, 1, 1, 'top_down_lateral')
     top = CropToMatch(name='top_down_crop')([top, lateral])
     x = tf_keras.layers.Add(name='top_down_add')([top, lateral])
     x = conv(x, width, 3, 1, 'top_down_merge')
