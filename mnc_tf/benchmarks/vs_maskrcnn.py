@@ -99,10 +99,17 @@ def _trainer(train_steps, val_steps, learning_rate, clipnorm):
 def mnc_params(train_input, val_input, annotation_file, class_ids,
                train_steps, val_steps, batch_size, learning_rate,
                clipnorm=30.0, model_id=18):
-  """The MNC experiment: the custom-data recipe with a ResNet conv4 trunk."""
+  """The MNC experiment: the custom-data recipe with a ResNet conv4 trunk.
+
+  The recipe tests at 1.4x its training scale; Model Garden's Mask R-CNN has
+  one input size for both, so MNC is tested here at its training scale too
+  (padded to a `max_size` square, Mask R-CNN's input): one test scale for
+  both models.
+  """
   params = exp_factory.get_exp_config('mnc_shapes_demo')
   params = params_dict.override_params_dict(params, RECIPE_YAML,
                                             is_strict=True)
+  train_parser = params.task.train_data.parser
   params.override({
       'task': {
           'annotation_file': annotation_file,
@@ -112,7 +119,11 @@ def mnc_params(train_input, val_input, annotation_file, class_ids,
           'train_data': {'input_path': train_input,
                          'global_batch_size': batch_size},
           'validation_data': {'input_path': val_input,
-                              'global_batch_size': batch_size}},
+                              'global_batch_size': batch_size,
+                              'parser': {
+                                  'scale': train_parser.scale,
+                                  'max_size': train_parser.max_size,
+                                  'padded_size': [train_parser.max_size] * 2}}},
       'trainer': _trainer(train_steps, val_steps, learning_rate, clipnorm),
   }, is_strict=True)
   return params

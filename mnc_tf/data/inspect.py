@@ -297,6 +297,31 @@ def suggest(dataset, scale, max_size, size_divisor, stride, aspect_ratios,
                        if len(boxes) else 0.0}
 
 
+def _validation_resize(suggestion, train_parser, validation_parser):
+  """The test resize that keeps the experiment's test / train scale ratio.
+
+  A recipe may test at a larger scale than it trains (the custom-data recipe:
+  448 / 640 against 320 / 448); the suggested training scale carries that
+  ratio over to the validation parser instead of resetting it to 1.
+
+  Returns:
+    dict with `validation_scale` and `validation_max_size` (ints, rounded up
+    to the training parser's `size_divisor`).
+  """
+  divisor = int(train_parser.size_divisor)
+
+  def carry(suggested, train_value, validation_value):
+    ratio = float(validation_value) / float(train_value)
+    return int(math.ceil(suggested * ratio / divisor) * divisor)
+
+  return {
+      'validation_scale': carry(suggestion['scale'], train_parser.scale,
+                                validation_parser.scale),
+      'validation_max_size': carry(suggestion['max_size'],
+                                   train_parser.max_size,
+                                   validation_parser.max_size)}
+
+
 def _rpn_thresholds(model):
   """(fg, bg) anchor IoU thresholds of the RPN's target assigner."""
   assigner = model.rpn_target_assigner
@@ -388,6 +413,8 @@ def analyze(dataset, params, suggest_changes=True,
         bg_threshold, max_upscale=max_upscale)
     report['suggestion']['max_num_instances'] = max(
         int(parser.max_num_instances), max_per_image)
+    report['suggestion'].update(_validation_resize(
+        report['suggestion'], parser, params.task.validation_data.parser))
   return report
 
 
@@ -454,7 +481,8 @@ def format_report(report):
         'task.train_data.parser.max_size=%d,task.validation_data.parser.scale'
         '=%d,task.validation_data.parser.max_size=%d,task.model.anchors.scales'
         '=[%s]" (and padded_size if the YAML sets it)' % (
-            sug['scale'], sug['max_size'], sug['scale'], sug['max_size'],
+            sug['scale'], sug['max_size'], sug['validation_scale'],
+            sug['validation_max_size'],
             ','.join('%g' % round(s, 1) for s in sug['anchor_scales'])))
   return '\n'.join(lines)
 

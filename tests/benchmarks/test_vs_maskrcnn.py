@@ -41,6 +41,12 @@ def test_same_data_depth_steps_and_optimizer(tmp_path):
   # The custom-data recipe is what MNC runs; Mask R-CNN's longer side
   # matches its padded input.
   assert mnc.task.train_data.parser.max_size == peer.task.model.input_size[0]
+  # One test scale for both: the recipe's larger test scale is not used
+  # against Mask R-CNN's single input size.
+  val = mnc.task.validation_data.parser
+  assert (val.scale, val.max_size) == (mnc.task.train_data.parser.scale,
+                                       mnc.task.train_data.parser.max_size)
+  assert list(val.padded_size) == list(peer.task.model.input_size[:2])
   assert peer.runtime.mixed_precision_dtype == 'float32'
 
 

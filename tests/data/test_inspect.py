@@ -2,6 +2,7 @@
 """The data inspector: counts by hand, anchor IoUs against NumPy."""
 
 import json
+import math
 import os
 
 import numpy as np
@@ -135,6 +136,30 @@ def test_report_on_synthetic_set_and_suggestion(tmp_path):
   assert sug['anchor_scales'][0] < 24.0 and len(sug['anchor_scales']) == 3
   assert (sug['coverage']['mean_best_iou']
           > report['anchor_coverage']['mean_best_iou'])
+  # The demo tests at its training scale: the suggested test scale is the
+  # suggested training scale.
+  assert (sug['validation_scale'], sug['validation_max_size']) == (
+      sug['scale'], sug['max_size'])
+
+
+def test_suggestion_keeps_the_test_to_train_scale_ratio(tmp_path):
+  out = str(tmp_path / 's')
+  paths = synthetic_shapes.generate(out, num_train=6, num_val=0, seed=2,
+                                    **synthetic_shapes.PRESETS['hard'])
+  params = _params(class_ids=(1, 2, 4, 7, 10))
+  params.override({'task': {'validation_data': {'parser': {
+      'scale': 288, 'max_size': 384}}}})  # 1.5x the training 192 / 256.
+  sug = inspect.analyze(inspect.load(paths['train']), params,
+                        num_anchor_scales=3)['suggestion']
+  assert sug['scale'] > 192
+  assert sug['validation_scale'] == math.ceil(sug['scale'] * 1.5 / 32) * 32
+  assert sug['validation_max_size'] == (
+      math.ceil(sug['max_size'] * 1.5 / 32) * 32)
+  text = inspect.format_report(
+      inspect.analyze(inspect.load(paths['train']), params,
+                      num_anchor_scales=3))
+  assert 'task.validation_data.parser.scale=%d,' % sug['validation_scale'] in (
+      text)
 
 
 def test_tfrecords_match_json_and_cli(tmp_path, capsys):
