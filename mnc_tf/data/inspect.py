@@ -249,6 +249,11 @@ def _anchor_candidates(num_scales):
           for base in _ANCHOR_BASES]
 
 
+def _scaled_side(side, factor, size_divisor):
+  """`side * factor` rounded up to a multiple of `size_divisor` (an int)."""
+  return int(math.ceil(side * factor / size_divisor) * size_divisor)
+
+
 def suggest(dataset, scale, max_size, size_divisor, stride, aspect_ratios,
             num_anchor_scales, fg_threshold, bg_threshold,
             max_upscale=DEFAULT_MAX_UPSCALE, max_boxes=3000, seed=0):
@@ -273,8 +278,8 @@ def suggest(dataset, scale, max_size, size_divisor, stride, aspect_ratios,
   factor = 1.0
   if 0 < p10 < stride:
     factor = min(stride / p10, max_upscale)
-  new_scale = int(math.ceil(scale * factor / size_divisor) * size_divisor)
-  new_max = int(math.ceil(max_size * factor / size_divisor) * size_divisor)
+  new_scale = _scaled_side(scale, factor, size_divisor)
+  new_max = _scaled_side(max_size, factor, size_divisor)
   padded = data_config.resolve_padded_size(
       data_config.Parser(scale=new_scale, max_size=new_max,
                          size_divisor=size_divisor))
@@ -309,17 +314,14 @@ def _validation_resize(suggestion, train_parser, validation_parser):
     to the training parser's `size_divisor`).
   """
   divisor = int(train_parser.size_divisor)
-
-  def carry(suggested, train_value, validation_value):
-    ratio = float(validation_value) / float(train_value)
-    return int(math.ceil(suggested * ratio / divisor) * divisor)
-
   return {
-      'validation_scale': carry(suggestion['scale'], train_parser.scale,
-                                validation_parser.scale),
-      'validation_max_size': carry(suggestion['max_size'],
-                                   train_parser.max_size,
-                                   validation_parser.max_size)}
+      'validation_scale': _scaled_side(
+          suggestion['scale'],
+          float(validation_parser.scale) / float(train_parser.scale), divisor),
+      'validation_max_size': _scaled_side(
+          suggestion['max_size'],
+          float(validation_parser.max_size) / float(train_parser.max_size),
+          divisor)}
 
 
 def _rpn_thresholds(model):

@@ -149,15 +149,14 @@ def test_suggestion_keeps_the_test_to_train_scale_ratio(tmp_path):
   params = _params(class_ids=(1, 2, 4, 7, 10))
   params.override({'task': {'validation_data': {'parser': {
       'scale': 288, 'max_size': 384}}}})  # 1.5x the training 192 / 256.
-  sug = inspect.analyze(inspect.load(paths['train']), params,
-                        num_anchor_scales=3)['suggestion']
+  report = inspect.analyze(inspect.load(paths['train']), params,
+                           num_anchor_scales=3)
+  sug = report['suggestion']
   assert sug['scale'] > 192
   assert sug['validation_scale'] == math.ceil(sug['scale'] * 1.5 / 32) * 32
   assert sug['validation_max_size'] == (
       math.ceil(sug['max_size'] * 1.5 / 32) * 32)
-  text = inspect.format_report(
-      inspect.analyze(inspect.load(paths['train']), params,
-                      num_anchor_scales=3))
+  text = inspect.format_report(report)
   assert 'task.validation_data.parser.scale=%d,' % sug['validation_scale'] in (
       text)
 
