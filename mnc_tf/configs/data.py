@@ -52,6 +52,14 @@ class Parser(hyperparams.Config):
       is 608 x 1008 instead of 1008 x 1008 (60 % of the pixels).  Requires
       an empty `padded_size`.  The model sees two static shapes (the task
       dispatches on the orientation, `MncTask`).
+    aug_scale_min: training scale jitter (Model Garden's name): each
+      training image is resized to its `scale` / `max_size` size times a
+      factor drawn uniformly from [aug_scale_min, aug_scale_max], and a
+      random window of the unjittered size is kept where it grew, so the
+      padded size and the step cost stay; boxes and masks follow
+      (`mnc_tf.data.parser`).  1 / 1 (default): no jitter.  Evaluation is
+      never jittered.
+    aug_scale_max: upper bound of the jitter factor (>= aug_scale_min).
   """
   scale: int = 600
   max_size: int = 1000
@@ -66,6 +74,8 @@ class Parser(hyperparams.Config):
       default_factory=lambda: list(STDDEV_NORM))
   mask_crop_size: int = 112
   oriented_padding: bool = False
+  aug_scale_min: float = 1.0
+  aug_scale_max: float = 1.0
 
 
 def oriented_padded_sizes(parser: Parser):

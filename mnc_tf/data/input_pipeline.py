@@ -92,7 +92,7 @@ def build_dataset(file_pattern, params, input_context=None):
       prefetch_buffer_size and `parser` (scale, max_size, padded_size,
       size_divisor, max_num_instances, aug_rand_hflip,
       skip_crowd_during_training, mean, stddev, mask_crop_size,
-      oriented_padding).
+      oriented_padding, aug_scale_min, aug_scale_max).
     input_context: optional `tf.distribute.InputContext` (what
       `strategy.distribute_datasets_from_function` passes): the data are
       sharded between its input pipelines and the batch is the per-replica

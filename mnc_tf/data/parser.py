@@ -21,6 +21,22 @@ output pixel i samples input pixel floor((i + 0.5) * h / scaled_h)) and
 padded with 0.  Boxes are multiplied by the per-axis scale
 `scaled_size / [h, w]` (see `image_info`).
 
+Scale jitter (training only, `aug_scale_min` / `aug_scale_max`, Model
+Garden's names and meaning): the resize target is multiplied by a factor r
+drawn uniformly from [aug_scale_min, aug_scale_max]; the image is resized to
+jittered_size = round(scaled_size * r) and, where that exceeds scaled_size,
+a window of scaled_size at a random offset is kept, so the padded size (and
+the cost of a step) does not change:
+
+    offset = floor(max(jittered_size - scaled_size, 0) * u),  u ~ U[0, 1)^2
+    content = min(jittered_size, scaled_size)
+
+Boxes are scaled by jittered_size / [h, w], shifted by -offset and clipped
+to the window (instances left with no area are dropped); masks follow the
+same window (outside it they are zero, as the image there is padding).
+With r = 1 (the default, and always in evaluation) offset is 0 and content
+is scaled_size.  The draws use the same per-element seed as the flip.
+
 Random horizontal flip (training only, p = 0.5) moves image, boxes (x -> w - x,
 min and max swapped) and masks together: the image and boxes are flipped
 before the resize, the masks after it (nearest-neighbour resampling does not
@@ -34,8 +50,9 @@ Output (per example; the pipeline batches it; Hp x Wp is the padded size,
 static unless `oriented_padding`):
   image: `dtype` [Hp, Wp, 3], normalised RGB: (x / 255 - mean) / stddev.
   labels:
-    image_info: float32 [4, 2]: [[h, w], [scaled_h, scaled_w],
-      [scale_y, scale_x], [0, 0]] (Model Garden's layout; no crop offset).
+    image_info: float32 [4, 2]: [[h, w], [content_h, content_w],
+      [scale_y, scale_x], [offset_y, offset_x]] (Model Garden's layout;
+      without scale jitter content = scaled size and offset 0).
     gt_boxes: float32 [max_num_instances, 4], [ymin, xmin, ymax, xmax] in
       pixels of the padded network input; padding rows -1.
     gt_classes: int32 [max_num_instances], the data set's category ids;
@@ -119,6 +136,39 @@ def _pad_masks(masks, num_instances, padded_size):
   return padded
 
 
+def _window(images, offset, size, channels_last=True):
+  """images[offset : offset + size] on the two spatial axes.
+
+  Args:
+    images: [H, W, C] (`channels_last`) or [N, H, W].
+    offset: float32 [2] whole numbers, (y, x).
+    size: float32 [2] whole numbers, (height, width).
+  """
+  offset = tf.cast(offset, tf.int32)
+  size = tf.cast(size, tf.int32)
+  if channels_last:
+    return tf.slice(images, tf.concat([offset, [0]], 0),
+                    tf.concat([size, [-1]], 0))
+  return tf.slice(images, tf.concat([[0], offset], 0),
+                  tf.concat([[-1], size], 0))
+
+
+def _window_only(masks, low, high):
+  """[N, H, W] masks zeroed where a pixel centre is outside [low, high).
+
+  Args:
+    masks: uint8 [N, H, W].
+    low: float32 [2], (y, x) in pixels of `masks`.
+    high: float32 [2], (y, x).
+  """
+  shape = tf.shape(masks)
+  rows = tf.cast(tf.range(shape[1]), tf.float32) + 0.5
+  cols = tf.cast(tf.range(shape[2]), tf.float32) + 0.5
+  inside_rows = tf.cast((rows >= low[0]) & (rows < high[0]), masks.dtype)
+  inside_cols = tf.cast((cols >= low[1]) & (cols < high[1]), masks.dtype)
+  return masks * inside_rows[None, :, None] * inside_cols[None, None, :]
+
+
 def _pad_strings(strings, size):
   strings = strings[:size]
   return tf.pad(strings, [[0, size - tf.shape(strings)[0]]],
@@ -132,7 +182,8 @@ class Parser(mg_parser.Parser):
                size_divisor=32, max_num_instances=100, aug_rand_hflip=True,
                skip_crowd_during_training=True,
                mean=data_config.MEAN_NORM, stddev=data_config.STDDEV_NORM,
-               dtype='float32', mask_crop_size=112, oriented_padding=False):
+               dtype='float32', mask_crop_size=112, oriented_padding=False,
+               aug_scale_min=1.0, aug_scale_max=1.0):
     """Initialises the parser.
 
     Args:
@@ -153,7 +204,13 @@ class Parser(mg_parser.Parser):
         max_size] and a portrait one to [max_size, scale], both rounded up
         to `size_divisor`, instead of one `padded_size`; needs `padded_size`
         None.
+      aug_scale_min: lower bound of the training scale jitter (> 0).
+      aug_scale_max: upper bound of the training scale jitter (>= min).
     """
+    if not 0 < aug_scale_min <= aug_scale_max:
+      raise ValueError(
+          'scale jitter needs 0 < aug_scale_min <= aug_scale_max, got '
+          f'aug_scale_min={aug_scale_min}, aug_scale_max={aug_scale_max}')
     if mask_crop_size < 0:
       raise ValueError('mask_crop_size must be >= 0 (0: full-image masks), '
                        'got %d' % mask_crop_size)
@@ -177,6 +234,7 @@ class Parser(mg_parser.Parser):
     self._stddev = tuple(float(v) for v in stddev)
     self._dtype = dtype
     self._mask_crop_size = int(mask_crop_size)
+    self._aug_scale = (float(aug_scale_min), float(aug_scale_max))
 
   @classmethod
   def from_config(cls, params, dtype='float32'):
@@ -189,7 +247,9 @@ class Parser(mg_parser.Parser):
                skip_crowd_during_training=params.skip_crowd_during_training,
                mean=params.mean, stddev=params.stddev, dtype=dtype,
                mask_crop_size=params.mask_crop_size,
-               oriented_padding=params.oriented_padding)
+               oriented_padding=params.oriented_padding,
+               aug_scale_min=params.aug_scale_min,
+               aug_scale_max=params.aug_scale_max)
 
   @property
   def padded_size(self):
@@ -205,13 +265,35 @@ class Parser(mg_parser.Parser):
                     tf.constant(landscape, tf.int32),
                     tf.constant(portrait, tf.int32))
 
+  def _uniform(self, data, shape, salt=None):
+    """U[0, 1) draws, seeded by the element's `flip_seed` when it has one.
+
+    Args:
+      data: the decoded example.
+      shape: shape of the draws.
+      salt: None for the flip's draw; an int folds a distinct stream out of
+        the same seed.
+    """
+    if 'flip_seed' not in data:
+      return tf.random.uniform(shape)
+    seed = tf.cast(data['flip_seed'], tf.int64)
+    if salt is not None:
+      seed = tf.random.experimental.stateless_fold_in(seed, salt)
+    return tf.random.stateless_uniform(shape, seed=seed)
+
   def _flip_coin(self, data):
-    if 'flip_seed' in data:
-      draw = tf.random.stateless_uniform(
-          [], seed=tf.cast(data['flip_seed'], tf.int64))
-    else:
-      draw = tf.random.uniform([])
-    return draw < 0.5
+    return self._uniform(data, []) < 0.5
+
+  def _jitter(self, data, scaled_size, is_training):
+    """(jittered size, crop offset), float32 [2] each (see module docstring)."""
+    low, high = self._aug_scale
+    if not is_training or low == high == 1.0:
+      return scaled_size, tf.zeros([2], tf.float32)
+    draws = self._uniform(data, [3], salt=1)
+    factor = low + (high - low) * draws[0]
+    jittered = tf.maximum(tf.round(scaled_size * factor), 1.0)
+    offset = tf.floor(tf.maximum(jittered - scaled_size, 0.0) * draws[1:])
+    return jittered, offset
 
   def _parse(self, data, is_training):
     image = data['image']
@@ -239,9 +321,15 @@ class Parser(mg_parser.Parser):
     scaled_size = compute_scaled_size(image_size, self._scale,
                                       self._max_size)
     padded_size = self._image_padded_size(scaled_size)
-    image, image_info = preprocess_ops.resize_and_crop_image(
-        image, scaled_size, padded_size=padded_size,
-        keep_aspect_ratio=False)
+    jittered_size, offset = self._jitter(data, scaled_size, is_training)
+    content_size = tf.minimum(jittered_size, scaled_size)
+    image = _window(tf.image.resize(image, tf.cast(jittered_size, tf.int32)),
+                    offset, content_size)
+    image = tf.image.pad_to_bounding_box(image, 0, 0, padded_size[0],
+                                         padded_size[1])
+    image_info = tf.stack([tf.cast(image_size, tf.float32), content_size,
+                           jittered_size / tf.cast(image_size, tf.float32),
+                           offset])
     image.set_shape((self._padded_size if not self._oriented_sizes
                      else [None, None]) + [3])
 
@@ -260,9 +348,10 @@ class Parser(mg_parser.Parser):
     else:
       # Masks are flipped after their resize: nearest-neighbour resampling
       # does not commute with a flip, bilinear (the image's) does.
-      masks = resize_masks(masks, scaled_size, None)
+      masks = resize_masks(masks, jittered_size, None)
       masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]),
                       lambda: masks)
+      masks = _window(masks, offset, content_size, channels_last=False)
       gt_masks = _pad_masks(masks, n, padded_size)
     labels = {
         'image_info': image_info,
@@ -293,9 +382,17 @@ class Parser(mg_parser.Parser):
     # bottom / right edge (the bilinear samples fade there as they do next
     # to the network input's zero padding).
     masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]), lambda: masks)
+    scale = image_info[2, :]
+    if self._aug_scale != (1.0, 1.0):
+      # Zero outside the scale-jitter window (the full-image path crops the
+      # masks to it): original pixels whose centre maps outside it.
+      masks = _window_only(masks, image_info[3, :] / scale,
+                           (image_info[3, :] + image_info[1, :]) / scale)
     masks = tf.pad(masks, [[0, 0], [0, 1], [0, 1]])
     crop_boxes = mask_crop_targets.crop_boxes(boxes, padded_size)
-    crop_boxes /= tf.tile(image_info[2, :], [2])  # original pixels
+    # Network-input pixels -> original pixels.
+    crop_boxes = (crop_boxes + tf.tile(image_info[3, :], [2])) / tf.tile(
+        scale, [2])
     crops = mask_crop_targets.crop_instance_masks(masks, crop_boxes, size)
     crops = tf.pad(crops, [[0, self._max_num_instances - tf.shape(crops)[0]],
                            [0, 0], [0, 0]])
