@@ -235,6 +235,7 @@ class Parser(mg_parser.Parser):
     self._dtype = dtype
     self._mask_crop_size = int(mask_crop_size)
     self._aug_scale = (float(aug_scale_min), float(aug_scale_max))
+    self._jitters = self._aug_scale != (1.0, 1.0)
 
   @classmethod
   def from_config(cls, params, dtype='float32'):
@@ -286,9 +287,9 @@ class Parser(mg_parser.Parser):
 
   def _jitter(self, data, scaled_size, is_training):
     """(jittered size, crop offset), float32 [2] each (see module docstring)."""
-    low, high = self._aug_scale
-    if not is_training or low == high == 1.0:
+    if not is_training or not self._jitters:
       return scaled_size, tf.zeros([2], tf.float32)
+    low, high = self._aug_scale
     draws = self._uniform(data, [3], salt=1)
     factor = low + (high - low) * draws[0]
     jittered = tf.maximum(tf.round(scaled_size * factor), 1.0)
@@ -383,7 +384,7 @@ class Parser(mg_parser.Parser):
     # to the network input's zero padding).
     masks = tf.cond(flip, lambda: tf.reverse(masks, axis=[2]), lambda: masks)
     scale = image_info[2, :]
-    if self._aug_scale != (1.0, 1.0):
+    if self._jitters:
       # Zero outside the scale-jitter window (the full-image path crops the
       # masks to it): original pixels whose centre maps outside it.
       masks = _window_only(masks, image_info[3, :] / scale,

@@ -14,6 +14,30 @@ import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder
 
 
+def decoded_example(image, masks, boxes, classes, **extra):
+  """A decoded example (the parser's input) from NumPy arrays.
+
+  Args:
+    image: uint8 [H, W, 3].
+    masks: uint8 [N, H, W] 0 / 1.
+    boxes: [N, 4] normalized (ymin, xmin, ymax, xmax).
+    classes: [N] category ids.
+    **extra: more keys (e.g. flip_seed), added as they are.
+  """
+  height, width = image.shape[:2]
+  return dict({
+      'source_id': tf.constant(7, tf.int64),
+      'image': tf.constant(image, tf.uint8),
+      'height': tf.constant(height, tf.int64),
+      'width': tf.constant(width, tf.int64),
+      'groundtruth_classes': tf.constant(classes, tf.int64),
+      'groundtruth_is_crowd': tf.zeros([len(classes)], tf.bool),
+      'groundtruth_area': tf.constant(masks.sum(axis=(1, 2)), tf.float32),
+      'groundtruth_boxes': tf.constant(boxes, tf.float32),
+      'groundtruth_instance_masks': tf.constant(masks),
+  }, **extra)
+
+
 def random_image(height, width, seed=0):
   return np.random.default_rng(seed).integers(
       0, 256, size=(height, width, 3), dtype=np.uint8)

@@ -9,6 +9,8 @@ from mnc_tf.configs import data as data_config
 from mnc_tf.data import parser as parser_lib
 from mnc_tf.ops import mask_crop_targets as mct
 
+import mnc_data_testutil
+
 HEIGHT, WIDTH = 40, 60
 PADDED = [64, 64]
 CROP = 24
@@ -26,18 +28,9 @@ def _decoded(seed=0):
     masks[k, y0:y0 + h, x0:x0 + w] = block
     boxes.append([y0 / HEIGHT, x0 / WIDTH, (y0 + h) / HEIGHT,
                   (x0 + w) / WIDTH])
-  return {
-      'source_id': tf.constant(7, tf.int64),
-      'image': tf.constant(rng.integers(0, 255, (HEIGHT, WIDTH, 3)),
-                           tf.uint8),
-      'height': tf.constant(HEIGHT, tf.int64),
-      'width': tf.constant(WIDTH, tf.int64),
-      'groundtruth_classes': tf.constant([1, 2, 4], tf.int64),
-      'groundtruth_is_crowd': tf.zeros([3], tf.bool),
-      'groundtruth_area': tf.constant(masks.sum(axis=(1, 2)), tf.float32),
-      'groundtruth_boxes': tf.constant(boxes, tf.float32),
-      'groundtruth_instance_masks': tf.constant(masks),
-  }
+  return mnc_data_testutil.decoded_example(
+      rng.integers(0, 255, (HEIGHT, WIDTH, 3)).astype(np.uint8), masks, boxes,
+      [1, 2, 4])
 
 
 def _parser(crop_size, scale=HEIGHT, max_size=WIDTH, padded=None):

@@ -11,6 +11,8 @@ from mnc_tf.configs import data as data_config
 from mnc_tf.data import parser as parser_lib
 from mnc_tf.ops import mask_crop_targets as mct
 
+import mnc_data_testutil
+
 HEIGHT, WIDTH = 40, 60
 PADDED = [64, 64]
 CROP = 24
@@ -31,18 +33,9 @@ def _decoded(seed=0):
   for k, (y0, x0, h, w) in enumerate(BLOCKS):  # Later blocks on top.
     image[y0:y0 + h, x0:x0 + w] = np.round(255 * COLOURS[k])
     masks[:k, y0:y0 + h, x0:x0 + w] = 0
-  return {
-      'source_id': tf.constant(7, tf.int64),
-      'image': tf.constant(image),
-      'height': tf.constant(HEIGHT, tf.int64),
-      'width': tf.constant(WIDTH, tf.int64),
-      'groundtruth_classes': tf.constant([1, 2, 4], tf.int64),
-      'groundtruth_is_crowd': tf.zeros([3], tf.bool),
-      'groundtruth_area': tf.constant(masks.sum(axis=(1, 2)), tf.float32),
-      'groundtruth_boxes': tf.constant(boxes, tf.float32),
-      'groundtruth_instance_masks': tf.constant(masks),
-      'flip_seed': tf.constant([seed, 11], tf.int64),
-  }
+  return mnc_data_testutil.decoded_example(
+      image, masks, boxes, [1, 2, 4],
+      flip_seed=tf.constant([seed, 11], tf.int64))
 
 
 def _parser(crop_size=0, low=1.3, high=1.8, **kwargs):
