@@ -268,6 +268,11 @@ class Cascade(hyperparams.Config):
       them under the regressed boxes); the paper does not say.  Only the
       gt rows up to the batch's last instance join (the parser's padding
       to `max_num_instances` does not: `mnc_model.gt_rows_in_use`).
+    test_horizontal_flip: at inference (evaluation, export), the cascade
+      also runs on each image's left-right mirror and its candidates, mapped
+      back, join the image's own before the NMS and mask voting (§6), which
+      merge the two passes' masks; twice the inference cost.  Neither the
+      paper nor the original release does this (off by default).
   """
   num_train_stages: int = 5
   num_inference_stages: int = 5
@@ -275,6 +280,7 @@ class Cascade(hyperparams.Config):
   box_gradient_clip: float = 1.0 / 512
   mask_gradient_from_mask_level_positives_only: bool = True
   stage4_gt_boxes: bool = True
+  test_horizontal_flip: bool = False
 
 
 @dataclasses.dataclass

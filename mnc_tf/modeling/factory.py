@@ -141,6 +141,7 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
       mask_gradient_from_mask_level_positives_only=(
           cascade.mask_gradient_from_mask_level_positives_only),
       stage4_gt_boxes=cascade.stage4_gt_boxes,
+      test_horizontal_flip=cascade.test_horizontal_flip,
       name='mnc')
   if build or config.init_checkpoint:
     build_with_dummy_input(model)

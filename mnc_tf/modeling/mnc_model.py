@@ -83,7 +83,7 @@ class MncModel(tf_keras.Model):
                mix_gt_boxes=True, num_train_stages=5, num_inference_stages=5,
                box_gradient=True, box_gradient_clip=1.0 / 512,
                mask_gradient_from_mask_level_positives_only=True,
-               stage4_gt_boxes=True, **kwargs):
+               stage4_gt_boxes=True, test_horizontal_flip=False, **kwargs):
     """Initializes the model from its layers and a few flags.
 
     Args:
@@ -119,6 +119,9 @@ class MncModel(tf_keras.Model):
       stage4_gt_boxes: in training, the gt boxes join the stage-4 RoIs (the
         original release's `stage_bridge_layer.py`), so stages 4-5 see
         K + M RoIs.
+      test_horizontal_flip: at inference, the candidates of each image's
+        left-right mirror join its own before the NMS and mask voting
+        (twice the inference cost).
       **kwargs: base model arguments.
     """
     super().__init__(**kwargs)
@@ -148,6 +151,7 @@ class MncModel(tf_keras.Model):
         'mask_gradient_from_mask_level_positives_only': bool(
             mask_gradient_from_mask_level_positives_only),
         'stage4_gt_boxes': bool(stage4_gt_boxes),
+        'test_horizontal_flip': bool(test_horizontal_flip),
     }
     self.backbone = backbone
     self.rpn_head = rpn_head
@@ -525,18 +529,16 @@ class MncModel(tf_keras.Model):
       sample_valid = tf.concat([sample_valid, gt['valid']], axis=1)
     return boxes, sample_valid, top_class
 
-  def _inference_outputs(self, images, image_info):
-    """Inference forward pass.
+  def _inference_candidates(self, images, image_info):
+    """Stages 1-5 (or 1-3) at inference: the candidates of §6.
 
     Returns:
-      dict: `num_detections` int32 `[B]`, `detection_boxes` `[B, D, 4]`
-      (network-input pixels; `mask_paste.original_image_detections` maps to
-      the original image), `detection_classes` int32 `[B, D]` data-set ids,
-      `detection_scores` `[B, D]`, `detection_masks` `[B, D, V, V]` soft voted
-      masks over `detection_mask_boxes` `[B, D, 4]`; and the cascade's
-      intermediate outputs `rpn_rois`, `rpn_roi_scores`, `stage3_boxes`,
-      `stage3_scores` `[B, P, N+1]`, `stage3_masks` `[B, P, m, m]` (and
-      `stage5_*` for 5-stage inference).
+      outputs: the cascade's intermediate outputs (`rpn_rois`,
+        `rpn_roi_scores`, `stage3_boxes`, ...; see `_inference_outputs`).
+      boxes: `[B, K, 4]` candidate boxes (network-input pixels; K = P per
+        classifier stage, 2P for 5 stages).
+      masks: `[B, K, m, m]` their mask probabilities.
+      scores: `[B, K, N]` their foreground class scores (0 for padding).
     """
     rpn = self._rpn(images, image_info, training=False)
     valid = tf.cast(rpn['rpn_roi_valid'], tf.float32)[..., None]
@@ -558,9 +560,53 @@ class MncModel(tf_keras.Model):
       boxes, _ = self.next_stage_boxes(boxes, cls_out['cls_mask_logits'],
                                        cls_out['box_outputs'],
                                        rpn['image_shape'])
-    detections = self.detection_generator(
-        tf.concat(cand_boxes, axis=1), tf.concat(cand_masks, axis=1),
-        tf.concat(cand_scores, axis=1))
+    return (outputs, tf.concat(cand_boxes, axis=1),
+            tf.concat(cand_masks, axis=1), tf.concat(cand_scores, axis=1))
+
+  def _flipped_candidates(self, images, image_info):
+    """The candidates of each image's left-right mirror, mapped back.
+
+    Each image's content (its first `image_info[:, 1, 1]` columns; the
+    padding stays where it is) is flipped, the cascade runs on it, and its
+    boxes and masks are mirrored back into the unflipped image.
+
+    Returns:
+      boxes `[B, K, 4]`, masks `[B, K, m, m]`, scores `[B, K, N]` as
+      `_inference_candidates`.
+    """
+    widths = tf.minimum(
+        tf.cast(tf.round(image_info[:, 1, 1]), tf.int32), tf.shape(images)[2])
+    flipped = tf.reverse_sequence(images, widths, seq_axis=2, batch_axis=0)
+    _, boxes, masks, scores = self._inference_candidates(flipped, image_info)
+    boxes = box_utils.flip_boxes_left_right(boxes, widths)
+    return boxes, tf.reverse(masks, axis=[-1]), scores
+
+  def _inference_outputs(self, images, image_info):
+    """Inference forward pass.
+
+    With `test_horizontal_flip`, the candidates of each image's mirror
+    (mapped back) join the image's own before the NMS and mask voting, which
+    merge the two passes' masks; the intermediate outputs are the unflipped
+    pass's.
+
+    Returns:
+      dict: `num_detections` int32 `[B]`, `detection_boxes` `[B, D, 4]`
+      (network-input pixels; `mask_paste.original_image_detections` maps to
+      the original image), `detection_classes` int32 `[B, D]` data-set ids,
+      `detection_scores` `[B, D]`, `detection_masks` `[B, D, V, V]` soft voted
+      masks over `detection_mask_boxes` `[B, D, 4]`; and the cascade's
+      intermediate outputs `rpn_rois`, `rpn_roi_scores`, `stage3_boxes`,
+      `stage3_scores` `[B, P, N+1]`, `stage3_masks` `[B, P, m, m]` (and
+      `stage5_*` for 5-stage inference).
+    """
+    image_info = tf.cast(image_info, tf.float32)
+    outputs, boxes, masks, scores = self._inference_candidates(images,
+                                                               image_info)
+    if self._config_dict['test_horizontal_flip']:
+      flipped = self._flipped_candidates(images, image_info)
+      boxes, masks, scores = [tf.concat([own, mirror], axis=1) for own, mirror
+                              in zip((boxes, masks, scores), flipped)]
+    detections = self.detection_generator(boxes, masks, scores)
     outputs.update({
         'num_detections': detections['num_detections'],
         'detection_boxes': detections['detection_boxes'],

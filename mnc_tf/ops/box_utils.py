@@ -134,6 +134,25 @@ def boxes_to_original_image(boxes, image_info, clip=True):
   return tf.clip_by_value(original, 0.0, size)
 
 
+def flip_boxes_left_right(boxes, widths):
+  """Mirrors boxes in images flipped left-right within their widths.
+
+  A pixel column j of an image `width` wide goes to `width - 1 - j`, so a
+  coordinate x goes to `width - x` and xmin / xmax swap roles.
+
+  Args:
+    boxes: `[B, N, 4]` (ymin, xmin, ymax, xmax) pixels.
+    widths: `[B]` width of each image's content (pixels), the axis the flip
+      mirrors about being `width / 2`.
+
+  Returns:
+    `[B, N, 4]` the mirrored boxes (ymin, xmin, ymax, xmax).
+  """
+  widths = tf.cast(widths, boxes.dtype)[:, None]
+  ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
+  return tf.stack([ymin, widths - xmax, ymax, widths - xmin], axis=-1)
+
+
 def clip_boxes(boxes, image_shape):
   """Clips boxes to [0, h] x [0, w] (differentiable inside the image).
 
