@@ -20,6 +20,7 @@ import tensorflow as tf
 from mnc_tf.configs import data as data_config
 from mnc_tf.data import parser as parser_lib
 from mnc_tf.evaluation import original_image
+from mnc_tf.modeling import factory
 from mnc_tf.ops import mask_paste
 from mnc_tf.serving import export_lib
 from mnc_tf.serving import export_module as export_module_lib
@@ -273,3 +274,31 @@ def test_padding_follows_the_orientation_when_padded_size_is_unset(
                                      padded=padded)
     np.testing.assert_allclose(out['image_info'][0], expected['image_info'])
     assert_same_detections(out, expected)
+
+
+def test_test_time_flip_is_exported(exported, tmp_path):
+  """`cascade.test_horizontal_flip`: the SavedModel runs the mirror pass too,
+  with stock ops, and matches the in-process model that flips."""
+  params = exported['params'].as_dict()
+  params['task']['model']['cascade']['test_horizontal_flip'] = True
+  params = type(exported['params'])(params)
+  export_dir = export_lib.export_saved_model(
+      params, str(tmp_path / 'flip'), checkpoint_path=exported['checkpoint'])
+  loaded = tf.saved_model.load(export_dir)
+  serve = loaded.signatures['serving_default']
+  model = factory.build_mnc_model(params.task.model, build=True)
+  tf.train.Checkpoint(model=model).read(
+      exported['checkpoint']).assert_existing_objects_matched()
+  parser = params.task.validation_data.parser
+  image = conftest.test_image(72, 110, seed=4)
+  out = {k: v.numpy() for k, v in serve(tf.constant(image[None])).items()}
+  expected = in_process_detections(model, image, parser)
+  assert_same_detections(out, expected)
+  # The mirror pass changes the result (so the comparison above is one).
+  unflipped = in_process_detections(exported['model'], image, parser)
+  n = min(int(expected['num_detections']), int(unflipped['num_detections']))
+  assert n > 0
+  assert not (np.allclose(expected['detection_scores'][:n],
+                          unflipped['detection_scores'][:n], atol=1e-4)
+              and np.allclose(expected['detection_boxes'][:n],
+                              unflipped['detection_boxes'][:n], atol=1e-2))
