@@ -251,20 +251,35 @@ def test_export_refuses_to_overwrite(exported):
   assert not leftovers
 
 
+def export_variant(exported, export_dir, edit):
+  """Exports the fixture's checkpoint under edited params.
+
+  Args:
+    exported: the `exported` fixture.
+    export_dir: where the SavedModel goes.
+    edit: called on the params' dict, changes it in place.
+
+  Returns:
+    (params, loaded SavedModel).
+  """
+  params = exported['params'].as_dict()
+  edit(params)
+  params = type(exported['params'])(params)
+  export_dir = export_lib.export_saved_model(
+      params, str(export_dir), checkpoint_path=exported['checkpoint'])
+  return params, tf.saved_model.load(export_dir)
+
+
 def test_padding_follows_the_orientation_when_padded_size_is_unset(
     exported, tmp_path):
   """No `padded_size`: landscape runs at [64, 96], portrait at [96, 64]."""
-  params = exported['params'].as_dict()
-  params['task']['validation_data']['parser']['padded_size'] = []
-  params = type(exported['params'])(params)
+  params, loaded = export_variant(
+      exported, tmp_path / 'oriented',
+      lambda p: p['task']['validation_data']['parser'].update(padded_size=[]))
+  serve = loaded.signatures['serving_default']  # `loaded` kept alive
   parser = params.task.validation_data.parser
   assert export_module_lib.oriented_padded_sizes(parser) == [[64, 96],
                                                              [96, 64]]
-  export_dir = export_lib.export_saved_model(
-      params, str(tmp_path / 'oriented'),
-      checkpoint_path=exported['checkpoint'])
-  loaded = tf.saved_model.load(export_dir)  # kept alive while serve runs
-  serve = loaded.signatures['serving_default']
   landscape = conftest.test_image(72, 110, seed=1)
   portrait = conftest.test_image(110, 72, seed=2)
   for image, padded in ((landscape, [64, 96]), (portrait, [96, 64]),
@@ -279,12 +294,9 @@ def test_padding_follows_the_orientation_when_padded_size_is_unset(
 def test_test_time_flip_is_exported(exported, tmp_path):
   """`cascade.test_horizontal_flip`: the SavedModel runs the mirror pass too,
   with stock ops, and matches the in-process model that flips."""
-  params = exported['params'].as_dict()
-  params['task']['model']['cascade']['test_horizontal_flip'] = True
-  params = type(exported['params'])(params)
-  export_dir = export_lib.export_saved_model(
-      params, str(tmp_path / 'flip'), checkpoint_path=exported['checkpoint'])
-  loaded = tf.saved_model.load(export_dir)
+  params, loaded = export_variant(
+      exported, tmp_path / 'flip',
+      lambda p: p['task']['model']['cascade'].update(test_horizontal_flip=True))
   serve = loaded.signatures['serving_default']
   model = factory.build_mnc_model(params.task.model, build=True)
   tf.train.Checkpoint(model=model).read(
