@@ -273,6 +273,13 @@ class Cascade(hyperparams.Config):
       back, join the image's own before the NMS and mask voting (§6), which
       merge the two passes' masks; twice the inference cost.  Neither the
       paper nor the original release does this (off by default).
+    test_extra_scales: at inference, the cascade also runs on the network
+      input resized by each of these factors (e.g. [1.25]: 640 x 640 ->
+      800 x 800, padded up to a multiple of 32), mirrored too with
+      `test_horizontal_flip`; the candidates, mapped back, join the
+      image's own before the NMS and mask voting.  Each scale s costs about
+      s^2 of one pass.  Empty (the default): one scale.  Neither the paper
+      nor the original release does this.
   """
   num_train_stages: int = 5
   num_inference_stages: int = 5
@@ -281,6 +288,7 @@ class Cascade(hyperparams.Config):
   mask_gradient_from_mask_level_positives_only: bool = True
   stage4_gt_boxes: bool = True
   test_horizontal_flip: bool = False
+  test_extra_scales: List[float] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass

@@ -142,6 +142,7 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
           cascade.mask_gradient_from_mask_level_positives_only),
       stage4_gt_boxes=cascade.stage4_gt_boxes,
       test_horizontal_flip=cascade.test_horizontal_flip,
+      test_extra_scales=cascade.test_extra_scales,
       name='mnc')
   if build or config.init_checkpoint:
     build_with_dummy_input(model)

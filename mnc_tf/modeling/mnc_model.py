@@ -28,6 +28,9 @@ from official.vision.ops import box_ops
 _MASK_TARGETS = ('mask_targets', 'mask_weights')
 _CLASSIFIER_TARGETS = ('cls_mask_targets', 'cls_box_targets', 'box_targets',
                        'sample_weights', 'box_iou', 'mask_iou')
+# `test_extra_scales` pads each resized input to a multiple of this (every
+# backbone's feature stride divides it).
+SCALED_INPUT_MULTIPLE = 32
 
 
 def gradient_only_where(values, rows):
@@ -83,7 +86,8 @@ class MncModel(tf_keras.Model):
                mix_gt_boxes=True, num_train_stages=5, num_inference_stages=5,
                box_gradient=True, box_gradient_clip=1.0 / 512,
                mask_gradient_from_mask_level_positives_only=True,
-               stage4_gt_boxes=True, test_horizontal_flip=False, **kwargs):
+               stage4_gt_boxes=True, test_horizontal_flip=False,
+               test_extra_scales=(), **kwargs):
     """Initializes the model from its layers and a few flags.
 
     Args:
@@ -122,6 +126,10 @@ class MncModel(tf_keras.Model):
       test_horizontal_flip: at inference, the candidates of each image's
         left-right mirror join its own before the NMS and mask voting
         (twice the inference cost).
+      test_extra_scales: at inference, the cascade also runs on the input
+        resized by each of these factors (> 0), its candidates mapped back
+        joining the image's own before the NMS and mask voting (mirrored
+        too with `test_horizontal_flip`).
       **kwargs: base model arguments.
     """
     super().__init__(**kwargs)
@@ -152,7 +160,12 @@ class MncModel(tf_keras.Model):
             mask_gradient_from_mask_level_positives_only),
         'stage4_gt_boxes': bool(stage4_gt_boxes),
         'test_horizontal_flip': bool(test_horizontal_flip),
+        'test_extra_scales': [float(f) for f in test_extra_scales or ()],
     }
+    for factor in self._config_dict['test_extra_scales']:
+      if not factor > 0:
+        raise ValueError('test_extra_scales must be positive factors of the '
+                         f'test input size, got {test_extra_scales}.')
     self.backbone = backbone
     self.rpn_head = rpn_head
     self.proposal_generator = proposal_generator
@@ -581,13 +594,56 @@ class MncModel(tf_keras.Model):
     boxes = box_utils.flip_boxes_left_right(boxes, widths)
     return boxes, tf.reverse(masks, axis=[-1]), scores
 
+  def _rescaled_inputs(self, images, image_info, factor):
+    """The network input resized by `factor`, as one more test pass sees it.
+
+    The whole padded canvas is resized (its content stays in the top-left
+    corner) to `round(H * factor) x round(W * factor)` and zero-padded at the
+    bottom and right to a multiple of `SCALED_INPUT_MULTIPLE` (every
+    backbone's stride divides it).
+
+    Returns:
+      images `[B, H', W', 3]`, image_info `[B, 4, 2]` with the scaled
+      content size in row 1, and `[4]` factors (y, x, y, x) that divide the
+      pass's boxes back into the unscaled input's pixels.
+    """
+    height, width = images.shape[1], images.shape[2]
+    new_height = max(1, int(round(height * factor)))
+    new_width = max(1, int(round(width * factor)))
+    multiple = SCALED_INPUT_MULTIPLE
+    resized = tf.image.resize(images, [new_height, new_width])
+    resized = tf.image.pad_to_bounding_box(
+        resized, 0, 0, -(-new_height // multiple) * multiple,
+        -(-new_width // multiple) * multiple)
+    factors = tf.constant([new_height / height, new_width / width],
+                          tf.float32)
+    image_info = tf.concat([image_info[:, :1], image_info[:, 1:2] * factors,
+                            image_info[:, 2:]], axis=1)
+    return (tf.cast(resized, images.dtype), image_info,
+            tf.tile(factors, [2]))
+
+  def _test_pass_candidates(self, images, image_info):
+    """One test scale's candidates: the image's own, then its mirror's.
+
+    Returns:
+      outputs of `_inference_candidates`, and a list of (boxes, masks,
+      scores) tuples, one per pass.
+    """
+    outputs, boxes, masks, scores = self._inference_candidates(images,
+                                                               image_info)
+    passes = [(boxes, masks, scores)]
+    if self._config_dict['test_horizontal_flip']:
+      passes.append(self._flipped_candidates(images, image_info))
+    return outputs, passes
+
   def _inference_outputs(self, images, image_info):
     """Inference forward pass.
 
     With `test_horizontal_flip`, the candidates of each image's mirror
     (mapped back) join the image's own before the NMS and mask voting, which
-    merge the two passes' masks; the intermediate outputs are the unflipped
-    pass's.
+    merge the passes' masks; with `test_extra_scales`, so do those of the
+    image resized by each factor (and of its mirror).  The intermediate
+    outputs are the unflipped, unscaled pass's.
 
     Returns:
       dict: `num_detections` int32 `[B]`, `detection_boxes` `[B, D, 4]`
@@ -600,12 +656,15 @@ class MncModel(tf_keras.Model):
       `stage5_*` for 5-stage inference).
     """
     image_info = tf.cast(image_info, tf.float32)
-    outputs, boxes, masks, scores = self._inference_candidates(images,
-                                                               image_info)
-    if self._config_dict['test_horizontal_flip']:
-      flipped = self._flipped_candidates(images, image_info)
-      boxes, masks, scores = [tf.concat([own, mirror], axis=1) for own, mirror
-                              in zip((boxes, masks, scores), flipped)]
+    outputs, passes = self._test_pass_candidates(images, image_info)
+    for factor in self._config_dict['test_extra_scales']:
+      scaled_images, scaled_info, box_factors = self._rescaled_inputs(
+          images, image_info, factor)
+      _, scaled = self._test_pass_candidates(scaled_images, scaled_info)
+      passes += [(boxes / box_factors, masks, scores)
+                 for boxes, masks, scores in scaled]
+    boxes, masks, scores = [tf.concat(parts, axis=1)
+                            for parts in zip(*passes)]
     detections = self.detection_generator(boxes, masks, scores)
     outputs.update({
         'num_detections': detections['num_detections'],

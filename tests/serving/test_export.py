@@ -291,12 +291,14 @@ def test_padding_follows_the_orientation_when_padded_size_is_unset(
     assert_same_detections(out, expected)
 
 
-def test_test_time_flip_is_exported(exported, tmp_path):
-  """`cascade.test_horizontal_flip`: the SavedModel runs the mirror pass too,
-  with stock ops, and matches the in-process model that flips."""
+def test_test_time_flip_and_scales_are_exported(exported, tmp_path):
+  """`cascade.test_horizontal_flip` and `test_extra_scales`: the SavedModel
+  runs the mirror and resized passes too, with stock ops, and matches the
+  in-process model that runs them."""
   params, loaded = export_variant(
       exported, tmp_path / 'flip',
-      lambda p: p['task']['model']['cascade'].update(test_horizontal_flip=True))
+      lambda p: p['task']['model']['cascade'].update(
+          test_horizontal_flip=True, test_extra_scales=[0.75, 1.25]))
   serve = loaded.signatures['serving_default']
   model = factory.build_mnc_model(params.task.model, build=True)
   tf.train.Checkpoint(model=model).read(
@@ -306,7 +308,7 @@ def test_test_time_flip_is_exported(exported, tmp_path):
   out = {k: v.numpy() for k, v in serve(tf.constant(image[None])).items()}
   expected = in_process_detections(model, image, parser)
   assert_same_detections(out, expected)
-  # The mirror pass changes the result (so the comparison above is one).
+  # The extra passes change the result (so the comparison above is one).
   unflipped = in_process_detections(exported['model'], image, parser)
   n = min(int(expected['num_detections']), int(unflipped['num_detections']))
   assert n > 0
