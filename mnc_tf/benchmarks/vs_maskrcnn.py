@@ -104,8 +104,8 @@ def mnc_params(train_input, val_input, annotation_file, class_ids,
   The recipe tests at 1.4x its training scale; Model Garden's Mask R-CNN has
   one input size for both, so MNC is tested here at its training scale too
   (padded to a `max_size` square, Mask R-CNN's input): one test scale for
-  both models.  The recipe's test-time flip is off here too (Model Garden's
-  Mask R-CNN has no test-time augmentation).
+  both models.  The recipe's test-time flip and extra test scales are off
+  here too (Model Garden's Mask R-CNN has no test-time augmentation).
   """
   params = exp_factory.get_exp_config('mnc_shapes_demo')
   params = params_dict.override_params_dict(params, RECIPE_YAML,
@@ -117,7 +117,8 @@ def mnc_params(train_input, val_input, annotation_file, class_ids,
           'model': {'class_ids': list(class_ids),
                     'backbone': {'type': 'resnet', 'resnet': {
                         'model_id': model_id, 'freeze_batch_norm': False}},
-                    'cascade': {'test_horizontal_flip': False}},
+                    'cascade': {'test_horizontal_flip': False,
+                                'test_extra_scales': []}},
           'train_data': {'input_path': train_input,
                          'global_batch_size': batch_size},
           'validation_data': {'input_path': val_input,

@@ -47,8 +47,10 @@ def test_same_data_depth_steps_and_optimizer(tmp_path):
   assert (val.scale, val.max_size) == (mnc.task.train_data.parser.scale,
                                        mnc.task.train_data.parser.max_size)
   assert list(val.padded_size) == list(peer.task.model.input_size[:2])
-  # No test-time augmentation for either (the recipe flips; Mask R-CNN not).
+  # No test-time augmentation for either (the recipe flips and rescales;
+  # Mask R-CNN does neither).
   assert not mnc.task.model.cascade.test_horizontal_flip
+  assert not mnc.task.model.cascade.test_extra_scales
   assert peer.runtime.mixed_precision_dtype == 'float32'
 
 
