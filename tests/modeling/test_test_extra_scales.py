@@ -16,8 +16,10 @@ from mnc_tf.configs import model as model_cfg
 from mnc_tf.modeling import factory
 from mnc_tf.modeling import mnc_model
 from tests.modeling.synthetic_example import CLASS_IDS
-from tests.modeling.test_test_horizontal_flip import CONTENT_WIDTH
+from tests.modeling.test_test_horizontal_flip import assert_same_detections
 from tests.modeling.test_test_horizontal_flip import candidates
+from tests.modeling.test_test_horizontal_flip import CONTENT_WIDTH
+from tests.modeling.test_test_horizontal_flip import generator_detections
 from tests.modeling.test_test_horizontal_flip import numpy_outputs
 from tests.modeling.test_test_horizontal_flip import padded_example
 
@@ -76,16 +78,8 @@ def test_half_scale_and_flip_passes_vote_together():
     boxes, masks = mirrored_back(boxes, masks, width)
     pool.append((boxes * box_scale, masks, scores))
   pool = [np.concatenate(parts, axis=1) for parts in zip(*pool)]
-  want = model.detection_generator(*[tf.constant(t) for t in pool])
-  want = {k: v.numpy() for k, v in want.items()}
-
-  num = int(want['num_detections'][0])
-  assert num > 0
-  assert int(got['num_detections'][0]) == num
-  for key in ('detection_boxes', 'detection_scores', 'detection_masks',
-              'detection_mask_boxes'):
-    np.testing.assert_allclose(got[key][0, :num], want[key][0, :num],
-                               atol=1e-4, err_msg=key)
+  want = generator_detections(model, pool)
+  num = assert_same_detections(got, want, atol=1e-4)
   # The half-size passes change the result (the test can fail).
   flip_only = build(test_horizontal_flip=True)
   flip_only(tf.constant(images), tf.constant(info), training=False)

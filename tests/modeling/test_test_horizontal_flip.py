@@ -55,6 +55,31 @@ def numpy_outputs(model, images, info):
   return {k: v.numpy() for k, v in out.items()}
 
 
+def generator_detections(model, pool):
+  """The model's detection generator on a NumPy candidate pool, as NumPy."""
+  want = model.detection_generator(*[tf.constant(t) for t in pool])
+  return {k: v.numpy() for k, v in want.items()}
+
+
+def assert_same_detections(got, want, atol):
+  """The model's outputs `got` equal the generator's `want` (image 0).
+
+  Returns:
+    the number of detections (> 0).
+  """
+  num = int(want['num_detections'][0])
+  assert num > 0
+  assert int(got['num_detections'][0]) == num
+  for key in ('detection_boxes', 'detection_scores', 'detection_masks',
+              'detection_mask_boxes'):
+    np.testing.assert_allclose(got[key][0, :num], want[key][0, :num],
+                               atol=atol, err_msg=key)
+  np.testing.assert_array_equal(
+      got['detection_classes'][0, :num],
+      np.array((0,) + CLASS_IDS)[want['detection_class_indices'][0, :num]])
+  return num
+
+
 def test_flip_boxes_left_right_matches_numpy():
   boxes = np.array([[[1, 2, 5, 9], [0, 0, 4, 30]],
                     [[3, 10, 7, 12], [2, 1, 6, 2]]], np.float32)
@@ -84,19 +109,8 @@ def test_detections_vote_over_the_image_and_its_mirror():
   mirror_boxes, mirror_masks = mirrored(*mirror[:2])
   pool = [np.concatenate([a, b], axis=1) for a, b in
           zip(own, (mirror_boxes, mirror_masks, mirror[2]))]
-  want = model.detection_generator(*[tf.constant(t) for t in pool])
-  want = {k: v.numpy() for k, v in want.items()}
-
-  num = int(want['num_detections'][0])
-  assert num > 0
-  assert int(with_flip['num_detections'][0]) == num
-  for key in ('detection_boxes', 'detection_scores', 'detection_masks',
-              'detection_mask_boxes'):
-    np.testing.assert_allclose(with_flip[key][0, :num], want[key][0, :num],
-                               atol=1e-5, err_msg=key)
-  np.testing.assert_array_equal(
-      with_flip['detection_classes'][0, :num],
-      np.array((0,) + CLASS_IDS)[want['detection_class_indices'][0, :num]])
+  want = generator_detections(model, pool)
+  num = assert_same_detections(with_flip, want, atol=1e-5)
 
   # The mirror's candidates change the result (the test can fail).
   alone = model.detection_generator(*[tf.constant(t) for t in own])
