@@ -20,6 +20,8 @@ from tests.modeling.test_test_horizontal_flip import assert_same_detections
 from tests.modeling.test_test_horizontal_flip import candidates
 from tests.modeling.test_test_horizontal_flip import CONTENT_WIDTH
 from tests.modeling.test_test_horizontal_flip import generator_detections
+from tests.modeling.test_test_horizontal_flip import mirror_content
+from tests.modeling.test_test_horizontal_flip import mirrored
 from tests.modeling.test_test_horizontal_flip import numpy_outputs
 from tests.modeling.test_test_horizontal_flip import padded_example
 
@@ -37,18 +39,6 @@ def half_size(images):
   out = np.zeros([b, 64, 64, c], np.float32)
   out[:, :h // 2, :w // 2] = half
   return out
-
-
-def mirror(images, width):
-  out = images.copy()
-  out[:, :, :width] = images[:, :, width - 1::-1]
-  return out
-
-
-def mirrored_back(boxes, masks, width):
-  ymin, xmin, ymax, xmax = np.moveaxis(boxes, -1, 0)
-  return (np.stack([ymin, width - xmax, ymax, width - xmin], axis=-1),
-          masks[..., ::-1])
 
 
 def test_half_scale_and_flip_passes_vote_together():
@@ -74,8 +64,8 @@ def test_half_scale_and_flip_passes_vote_together():
     boxes, masks, scores = candidates(numpy_outputs(plain, imgs, inf))
     pool.append((boxes * box_scale, masks, scores))
     boxes, masks, scores = candidates(
-        numpy_outputs(plain, mirror(imgs, width), inf))
-    boxes, masks = mirrored_back(boxes, masks, width)
+        numpy_outputs(plain, mirror_content(imgs, width), inf))
+    boxes, masks = mirrored(boxes, masks, width)
     pool.append((boxes * box_scale, masks, scores))
   pool = [np.concatenate(parts, axis=1) for parts in zip(*pool)]
   want = generator_detections(model, pool)

@@ -26,10 +26,10 @@ def padded_example():
   return example
 
 
-def mirror_content(images):
-  """`[B, H, W, 3]` with each image's first CONTENT_WIDTH columns reversed."""
+def mirror_content(images, width=CONTENT_WIDTH):
+  """`[B, H, W, 3]` with each image's first `width` columns reversed."""
   out = images.copy()
-  out[:, :, :CONTENT_WIDTH] = images[:, :, CONTENT_WIDTH - 1::-1]
+  out[:, :, :width] = images[:, :, width - 1::-1]
   return out
 
 
@@ -42,11 +42,11 @@ def candidates(outputs):
   return boxes, masks, scores
 
 
-def mirrored(boxes, masks):
-  """NumPy: boxes (ymin, xmin, ymax, xmax) and in-box masks mirrored back."""
+def mirrored(boxes, masks, width=CONTENT_WIDTH):
+  """NumPy: boxes (ymin, xmin, ymax, xmax) and in-box masks mirrored back
+  about a content `width`."""
   ymin, xmin, ymax, xmax = np.moveaxis(boxes, -1, 0)
-  boxes = np.stack([ymin, CONTENT_WIDTH - xmax, ymax, CONTENT_WIDTH - xmin],
-                   axis=-1)
+  boxes = np.stack([ymin, width - xmax, ymax, width - xmin], axis=-1)
   return boxes, masks[..., ::-1]
 
 
