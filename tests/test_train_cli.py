@@ -62,6 +62,7 @@ def test_eval_without_a_checkpoint_is_an_error(tmp_path):
   train.check_eval_checkpoint(eval_flags, params)
 
 
+@pytest.mark.slow
 def test_cli_exits_non_zero_with_one_line_and_writes_no_params(tmp_path):
   model_dir = tmp_path / 'model'
   result = subprocess.run(

@@ -227,7 +227,7 @@ def shapes_demo_model(**overrides) -> model_config.Mnc:
   End-to-end training through the box coordinates is on (the paper's
   default), with the original release's gradient clip into the box deltas
   (`cascade.box_gradient_clip`) that keeps the proposals from collapsing.
-  `python -m mnc_tf.ablation` measures it against `box_gradient=false`.
+  `python -m tools.ablation` measures it against `box_gradient=false`.
   """
   return model_config.tiny_model_config(class_ids=SHAPES_CLASS_IDS,
                                         **overrides)

@@ -34,7 +34,11 @@ def _find_nvcc():
 
 
 NVCC = _find_nvcc()
-pytestmark = pytest.mark.skipif(NVCC is None, reason='nvcc not found (CUDA toolkit absent)')
+pytestmark = [
+    pytest.mark.skipif(NVCC is None,
+                       reason='nvcc not found (CUDA toolkit absent)'),
+    pytest.mark.slow,  # compiles with nvcc
+]
 
 
 def test_gpu_sources_compile_with_nvcc(tmp_path):

@@ -65,6 +65,7 @@ def _checks(report):
 @pytest.mark.parametrize('extra', [(), ('--force-int64',), ('--dtype', 'float16'),
                                    ('--dtype', 'bfloat16')],
                          ids=['auto', 'int64', 'float16', 'bfloat16'])
+@pytest.mark.slow
 def test_emulated_kernels_match_cpu(emulated, tmp_path, extra):
   out = tmp_path / 'report.json'
   # 16-bit types: the small cases that cover both vector widths, pooled and
@@ -118,6 +119,7 @@ def _axis_taps(start, end, scale, size, out_size):
   return taps
 
 
+@pytest.mark.slow
 def test_atomic_backward_merges_contributions_per_pixel(emulated, tmp_path):
   """Float atomics of the atomic backward (counted by the emulation) against
   bounds computed here from the boxes alone, for the unpooled edge cases: at
@@ -154,6 +156,7 @@ def test_atomic_backward_merges_contributions_per_pixel(emulated, tmp_path):
   assert 0.5 < pooled['atomic_elements_per_output'] <= 1.6, pooled['atomic_elements_per_output']
 
 
+@pytest.mark.slow
 def test_cpu_reference_matches_naive_double(emulated, tmp_path):
   out = tmp_path / 'report.json'
   run = _run(emulated, '--cpu-only', '--json', str(out))
@@ -167,6 +170,7 @@ def test_cpu_reference_matches_naive_double(emulated, tmp_path):
   assert 0 < rel < 1e-4  # compared numbers, not empty tensors
 
 
+@pytest.mark.slow
 def test_boxes_match_the_torchvision_script(emulated):
   bench = _load('bench_torchvision', os.path.join(HARNESS_DIR, 'bench_torchvision.py'))
   for name, w in bench.WORKLOADS.items():
@@ -188,6 +192,7 @@ def test_boxes_match_the_torchvision_script(emulated):
     (('--json',), '--json needs a value'),
     (('--dtype', 'float64'), '--dtype must be float32, float16 or bfloat16'),
 ])
+@pytest.mark.slow
 def test_bad_arguments(emulated, args, message):
   run = _run(emulated, *args)
   assert run.returncode == 2

@@ -64,6 +64,7 @@ def assert_same_detections(actual, expected):
   assert np.all(agreement >= 0.995), agreement
 
 
+@pytest.mark.slow
 def test_stock_tensorflow_process_matches_in_process_model(exported,
                                                            tmp_path):
   image = conftest.test_image()
@@ -102,6 +103,7 @@ def test_stock_tensorflow_process_matches_in_process_model(exported,
   assert not out['detection_scores'][0][n:].any()
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_signatures(exported):
   cli = os.path.join(os.path.dirname(sys.executable), 'saved_model_cli')
   result = subprocess.run(
