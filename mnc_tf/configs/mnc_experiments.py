@@ -125,7 +125,7 @@ def mnc_vgg16_voc() -> cfg.ExperimentConfig:
               # One gradient per shared fc6 / fc7 kernel (not a 411 MB
               # partial per stage); weight decay added to the gradients,
               # not differentiated as a loss: the same math, peak RSS of a
-              # paper-size step 8.09 -> 5.19 GB (README "Training cost").
+              # paper-size step 8.09 -> 5.19 GB (docs/benchmarks.md).
               classifier_head=model_config.MaskedClassifierHead(
                   shared_fc_gradient=True)),
           losses=model_config.MncLosses(l2_weight_decay=5e-4,
@@ -179,7 +179,8 @@ def _coco(model_id: int) -> cfg.ExperimentConfig:
               backbone=model_config.Backbone(
                   type='resnet',
                   # Stem and conv2_x not trained (Detectron's FREEZE_AT=2):
-                  # peak RSS of a paper-size step 4.48 -> 3.92 GB (README).
+                  # peak RSS of a paper-size step 4.48 -> 3.92 GB
+                  # (docs/benchmarks.md).
                   resnet=model_config.ResNetBackbone(model_id=model_id,
                                                      frozen_stages=2)),
               # A light RoI head (see the docstring): 256-channel warped

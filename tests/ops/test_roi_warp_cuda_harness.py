@@ -7,7 +7,7 @@ custom_ops/roi_warp/roi_warp_cuda*.cu.h runs here and is checked against the
 CPU implementation (forward bitwise, both backward modes within 1e-4,
 repeatability, corrupt and rerouted argmax), in float32, float16 and
 bfloat16 (--dtype: the CPU kernels run in the same type).  The CPU reference itself is checked against
-the harness's naive double-precision evaluation of DESIGN.md §4.  Speed and
+the harness's naive double-precision evaluation of docs/design.md §4.  Speed and
 races can only be checked on a GPU (custom_ops/cuda_harness/run_gpu_bench.sh).
 """
 
@@ -125,7 +125,7 @@ def test_atomic_backward_merges_contributions_per_pixel(emulated, tmp_path):
   bounds computed here from the boxes alone, for the unpooled edge cases: at
   least one atomic per (box, touched pixel, channel) (merging never crosses
   boxes), and well below the unmerged scatter's one per (sample, non-zero
-  tap, channel), which is what the kernels issued before issue 15 item 4
+  tap, channel), which is what the kernels issued before the per-pixel merging
   (the emulation counted exactly this number for both workloads then:
   107448 and 63423 floats)."""
   out = tmp_path / 'report.json'
@@ -249,7 +249,7 @@ def test_compare_results_applies_the_targets(tmp_path):
   ours['workloads'][0]['timings_ms']['forward']['median'] = 0.25  # 2.5x the bound
   assert not compare.compare(ours, theirs)[1]
   ours['workloads'][0]['timings_ms']['forward']['median'] = 0.15
-  # Issue 15: deterministic <= 1.3x atomic, VGG-16 fwd+bwd <= 0.55 ms.
+  # Targets: deterministic <= 1.3x atomic, VGG-16 fwd+bwd <= 0.55 ms.
   ours['workloads'][0]['timings_ms']['fwd_bwd_deterministic']['median'] = 0.6  # 1.33x
   lines, ok = compare.compare(ours, theirs)
   assert not ok and any('1.33x' in l and 'NOT met' in l for l in lines)

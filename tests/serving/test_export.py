@@ -83,7 +83,7 @@ def test_stock_tensorflow_process_matches_in_process_model(exported,
                                    params.task.validation_data.parser)
   assert expected['num_detections'] > 0  # a comparison of something
   assert_same_detections(out, expected)
-  # DESIGN.md §6 dtypes and shapes.
+  # docs/design.md §6 dtypes and shapes.
   n_max = params.task.model.detection_generator.max_num_detections
   assert out['num_detections'].dtype == np.int32
   assert out['detection_boxes'].shape == (1, n_max, 4)
