@@ -20,6 +20,11 @@ import sysconfig
 import tarfile
 import zipfile
 
+import pytest
+
+# Builds an sdist and a wheel and installs it: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHECK = r'''
@@ -39,10 +44,6 @@ print('library', roi_warp_custom.__file__)
 print('maxdiff', float(np.abs(custom - twin).max()), float(np.abs(twin).max()))
 # The benchmarks need no source tree: the recipe is a registered experiment.
 from mnc_tf.benchmarks import vs_maskrcnn
-import pytest
-
-# Trains, compiles or starts subprocesses: `make test-fast` skips it.
-pytestmark = pytest.mark.slow
 params = vs_maskrcnn.mnc_params('t-*', 'v-*', 'v.json', [1, 2], 10, 1, 2, 0.01)
 print('recipe', params.task.train_data.parser.scale,
       params.task.model.anchors.scales[0])

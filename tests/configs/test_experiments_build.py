@@ -41,6 +41,7 @@ def test_every_registered_experiment_has_a_flagfile_and_yaml():
                                        f'{name}.yaml')), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flagfile', FLAGFILES, ids=os.path.basename)
 def test_flagfile_experiment_builds(flagfile):
   values = read_flagfile(flagfile)

@@ -272,6 +272,7 @@ def export_variant(exported, export_dir, edit):
   return params, tf.saved_model.load(export_dir)
 
 
+@pytest.mark.slow
 def test_padding_follows_the_orientation_when_padded_size_is_unset(
     exported, tmp_path):
   """No `padded_size`: landscape runs at [64, 96], portrait at [96, 64]."""
@@ -293,6 +294,7 @@ def test_padding_follows_the_orientation_when_padded_size_is_unset(
     assert_same_detections(out, expected)
 
 
+@pytest.mark.slow
 def test_test_time_flip_and_scales_are_exported(exported, tmp_path):
   """`cascade.test_horizontal_flip` and `test_extra_scales`: the SavedModel
   runs the mirror and resized passes too, with stock ops, and matches the
