@@ -10,7 +10,7 @@ OP_SRCS    := $(wildcard custom_ops/roi_warp/*.cc custom_ops/roi_warp/*.h custom
 STAMP      := $(VENV)/.deps-installed
 PYTEST_ARGS ?=
 
-.PHONY: install op test demo bench cuda-harness clean FORCE
+.PHONY: install op test test-fast demo bench cuda-harness clean FORCE
 
 install: $(STAMP) $(OP_LIB)
 
@@ -48,11 +48,17 @@ $(OP_LIB): $(STAMP) $(OP_SRCS) $(OP_CUDA_FLAG)
 
 op: $(OP_LIB)
 
+# The whole suite (what CI runs).
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
+# The suite without the tests marked `slow` (training, compiling, packaging,
+# subprocesses): a few minutes, for while you work.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests
+
 demo: install
-	$(PY) -m mnc_tf.demo
+	$(PY) -m tools.demo
 
 bench: install
 	$(PY) -m mnc_tf.benchmarks.roi_warp

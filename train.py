@@ -9,7 +9,7 @@ r"""Trains and evaluates MNC with Model Garden's machinery.
 
 Flags (Model Garden's, `official.common.flags`): `--experiment` (a registered
 experiment: mnc_vgg16_voc, mnc_resnet101_coco, mnc_resnet50_coco,
-mnc_shapes_demo), `--config_file` (repeatable YAML overrides, applied in
+mnc_shapes_demo, mnc_custom_data), `--config_file` (repeatable YAML overrides, applied in
 order), `--params_override` (YAML/JSON string or file, applied last),
 `--mode` (train, eval, train_and_eval, continuous_eval), `--model_dir`, and
 `--flagfile` (absl). Distribution comes from the `runtime` section:

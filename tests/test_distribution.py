@@ -12,6 +12,9 @@ import tensorflow as tf
 from tests import mnc_test_data
 from tests import train_subprocess
 
+# Trains, compiles or starts subprocesses: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope='module')
 def tiny_data(tmp_path_factory):

@@ -20,6 +20,11 @@ import sysconfig
 import tarfile
 import zipfile
 
+import pytest
+
+# Builds an sdist and a wheel and installs it: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHECK = r'''
@@ -37,6 +42,11 @@ twin = roi_warp(features, boxes, output_size=4, spatial_scale=1 / 16,
                 implementation='tf').numpy()
 print('library', roi_warp_custom.__file__)
 print('maxdiff', float(np.abs(custom - twin).max()), float(np.abs(twin).max()))
+# The benchmarks need no source tree: the recipe is a registered experiment.
+from mnc_tf.benchmarks import vs_maskrcnn
+params = vs_maskrcnn.mnc_params('t-*', 'v-*', 'v.json', [1, 2], 10, 1, 2, 0.01)
+print('recipe', params.task.train_data.parser.scale,
+      params.task.model.anchors.scales[0])
 '''
 
 
@@ -66,7 +76,10 @@ def test_wheel_compiles_the_op_and_runs_it_in_a_fresh_venv(tmp_path):
   (wheel,) = glob.glob(str(tmp_path / 'wheel' / 'mnc_tf-*.whl'))
   assert '-cp3' in os.path.basename(wheel) and 'linux' in wheel  # platform
   with zipfile.ZipFile(wheel) as archive:
-    assert 'mnc_tf/ops/_roi_warp_ops.so' in archive.namelist()
+    names = archive.namelist()
+  assert 'mnc_tf/ops/_roi_warp_ops.so' in names
+  # Repository tools stay out of the package.
+  assert not [n for n in names if n.startswith('tools/')], names
 
   venv = tmp_path / 'venv'
   _run([sys.executable, '-m', 'venv', '--without-pip', str(venv)],
@@ -85,3 +98,4 @@ def test_wheel_compiles_the_op_and_runs_it_in_a_fresh_venv(tmp_path):
   assert lines['library'].startswith(str(venv)), lines
   maxdiff, scale = map(float, lines['maxdiff'].split())
   assert scale > 0.1 and maxdiff < 1e-5, lines
+  assert lines['recipe'] == '320 8.0', lines

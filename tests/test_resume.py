@@ -6,10 +6,14 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests import mnc_test_data
 from tests import train_subprocess
+
+# Trains, compiles or starts subprocesses: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
 
 _OVERRIDES = ('trainer.steps_per_loop=2,trainer.checkpoint_interval=2,'
               'trainer.summary_interval=2,trainer.max_to_keep=50,'

@@ -24,8 +24,8 @@ def _flags(**overrides):
 
 @pytest.mark.parametrize('overrides,start', [
     (dict(experiment='mnc_nope'), 'unknown --experiment=mnc_nope; MNC '
-     'experiments: mnc_resnet101_coco, mnc_resnet50_coco, mnc_shapes_demo, '
-     'mnc_vgg16_voc.'),
+     'experiments: mnc_custom_data, mnc_resnet101_coco, mnc_resnet50_coco, '
+     'mnc_shapes_demo, mnc_vgg16_voc.'),
     (dict(params_override='trainer.train_stepz=30'),
      '--params_override: unknown key trainer.train_stepz; did you mean '
      'trainer.train_steps'),
@@ -62,6 +62,7 @@ def test_eval_without_a_checkpoint_is_an_error(tmp_path):
   train.check_eval_checkpoint(eval_flags, params)
 
 
+@pytest.mark.slow
 def test_cli_exits_non_zero_with_one_line_and_writes_no_params(tmp_path):
   model_dir = tmp_path / 'model'
   result = subprocess.run(

@@ -11,6 +11,9 @@ from mnc_tf.tasks import mnc_task
 from tests import mnc_test_data
 from tests import train_subprocess
 
+# Trains, compiles or starts subprocesses: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
+
 
 def _tags(event_dir):
   tags = {}

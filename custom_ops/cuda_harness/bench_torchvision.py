@@ -73,7 +73,7 @@ def make_boxes(w, seed):
 
 
 def _our_sampling(torch, feats, rois, size, scale):
-  """DESIGN.md §4 bilinear sampling in plain torch, for boxes inside the map."""
+  """docs/design.md §4 bilinear sampling in plain torch, for boxes inside the map."""
   outs = []
   for b, x1, y1, x2, y2 in rois.tolist():
     i = torch.arange(size, dtype=torch.float32, device=feats.device) + 0.5
@@ -182,7 +182,7 @@ def main(argv=None):
             'workloads': []}
   print(f"device: {result['device']}, torch {result['torch']}, torchvision "
         f"{result['torchvision']}, CUDA {result['cuda']}")
-  print('sampling check (roi_align vs DESIGN.md §4 on interior boxes): max abs err '
+  print('sampling check (roi_align vs docs/design.md §4 on interior boxes): max abs err '
         f"{result['sampling_check_max_abs_err']:.2e}")
   for name in names:
     r = time_workload(torch, roi_align, name, WORKLOADS[name], args.seed,

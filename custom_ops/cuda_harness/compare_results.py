@@ -3,7 +3,7 @@
 Usage: python compare_results.py HARNESS_JSON TORCHVISION_JSON [--markdown PATH]
 
 Prints a Markdown table (medians, ms) and, per workload, a verdict on each
-target (issues 3 and 15):
+target (docs/benchmarks.md, "RoI warp on a GPU"):
   * our forward + backward (feature AND box gradients, atomic mode) is no
     slower than torchvision's forward + backward (feature gradient only);
   * our forward is within 2x of its memory-bandwidth bound (the harness
@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-# Issue 15: forward + backward (atomic) targets on the H200, ms.
+# Forward + backward (atomic) targets on the H200, ms.
 FWD_BWD_TARGETS_MS = {'vgg16': 0.55, 'coco': 0.9}
 BOUND_TARGET = 2.0          # forward / bandwidth bound
 DETERMINISTIC_TARGET = 1.3  # deterministic / atomic forward + backward

@@ -41,7 +41,7 @@ options:
   --force-int64      run the kernels with 64-bit indexing
   --force-scalar     one channel per vector (no float4) even where C % 4 == 0
   --naive            also check the CPU reference against the naive
-                     double-precision evaluation of DESIGN.md 4
+                     double-precision evaluation of docs/design.md 4
   --cpu-only         no GPU: only check the CPU reference against the naive one
   --peak-bandwidth-tbs X   DRAM bandwidth for the forward bound (default
                      4.3: device-to-device copy measured on the H200)

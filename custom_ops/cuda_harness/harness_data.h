@@ -56,7 +56,7 @@ inline Dims MakeDims(int64_t b, int64_t h, int64_t w, int64_t c, int64_t k,
   return d;
 }
 
-// The two benchmark workloads of issue 3.
+// The two benchmark workloads (VGG-16 and COCO, docs/benchmarks.md).
 inline Workload Vgg16Workload() {
   return {"vgg16", MakeDims(1, 38, 63, 512, 300, 28, 14, 1.0 / 16), true, false};
 }

@@ -3,7 +3,7 @@
 // 1. The project's CPU implementation (roi_warp_cpu.h), run on host threads in
 //    the harness's element type (float, Half or BFloat16; --dtype): what the
 //    CUDA kernels are checked against.  Results are returned as float.
-// 2. A naive double-precision evaluation written straight from DESIGN.md §4
+// 2. A naive double-precision evaluation written straight from docs/design.md §4
 //    (kappa(t) = max(0, 1 - |t|) summed over the pixels near each sample,
 //    kappa'(t) = -sign(t) for |t| < 1), independent of roi_warp_math.h: used by
 //    --cpu-only / --naive to check reference 1 itself.  Sample positions are
@@ -109,7 +109,7 @@ struct NaiveResult {
   std::vector<double> grad_boxes;
 };
 
-// Sample position, DESIGN.md §4: start * s - 0.5 + (i + 0.5) * (end - start) * s / S.
+// Sample position, docs/design.md §4: start * s - 0.5 + (i + 0.5) * (end - start) * s / S.
 inline float NaivePosition(float start, float end, float s, int S, int i) {
   const float offset = (static_cast<float>(i) + 0.5f) / static_cast<float>(S);
   return start * s - 0.5f + offset * ((end - start) * s);

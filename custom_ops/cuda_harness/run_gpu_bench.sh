@@ -10,7 +10,7 @@
 #   4. times torchvision's roi_align on the same workloads and boxes,
 #   5. checks and times the float16 / bfloat16 kernels against the CPU kernels
 #      in the same types (--dtype),
-#   6. compares the timings against the targets of issues 3 and 15 and prints
+#   6. compares the timings against the targets (docs/benchmarks.md) and prints
 #      the verdicts (compare_results.py).
 # Usage: custom_ops/cuda_harness/run_gpu_bench.sh [RESULTS_DIR]
 #   (default: $OUT if set, else custom_ops/cuda_harness/results)

@@ -1,5 +1,5 @@
 // CPU implementation of the RoI-warp forward and backward passes
-// (DESIGN.md §4), TensorFlow-free so that the standalone CUDA harness can use
+// (docs/design.md §4), TensorFlow-free so that the standalone CUDA harness can use
 // it as its reference.  Work is split into independent units and handed to a
 // caller-supplied ParallelFor(num_units, cost_per_unit, fn(begin, end)).
 //
@@ -86,7 +86,7 @@ struct BoxTaps {
   }
 };
 
-// Bilinear value of one sample from its four taps (DESIGN.md §4).
+// Bilinear value of one sample from its four taps (docs/design.md §4).
 template <typename T, typename A>
 inline A Bilinear(T f00, T f01, T f10, T f11, A w00, A w01, A w10, A w11) {
   return w00 * static_cast<A>(f00) + w01 * static_cast<A>(f01) +

@@ -1,4 +1,4 @@
-// Per-sample math of the RoI-warp op (MNC Eq. 6-9; DESIGN.md §4), shared by the
+// Per-sample math of the RoI-warp op (MNC Eq. 6-9; docs/design.md §4), shared by the
 // CPU kernel, the CUDA kernels and the standalone CUDA harness.  TensorFlow-free.
 //
 // For a box (y1, x1, y2, x2) in input-image pixels, spatial scale s and output

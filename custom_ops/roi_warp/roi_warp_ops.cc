@@ -1,4 +1,4 @@
-// Op definitions: MncTf>RoiWarp and MncTf>RoiWarpGrad (DESIGN.md §4).
+// Op definitions: MncTf>RoiWarp and MncTf>RoiWarpGrad (docs/design.md §4).
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"

@@ -14,8 +14,8 @@ same optimizer (SGD momentum 0.9, the custom-data recipe's learning rate,
 warm-up, step decay at 80 % and gradient-norm clip), batch size and number
 of steps:
 
-  * MNC: the custom-data recipe (`configs/experiments/mnc_custom_data.yaml`
-    over `mnc_shapes_demo`) with Model Garden's ResNet-18 cut after conv4
+  * MNC: the custom-data recipe (the registered experiment
+    `mnc_custom_data`) with Model Garden's ResNet-18 cut after conv4
     (`backbone.resnet.model_id=18`, stride 16, batch norm trained);
   * Mask R-CNN: Model Garden's `maskrcnn_resnetfpn_coco` with ResNet-18 and
     its FPN (levels 2-6), images resized to fit `--maskrcnn_size` square
@@ -58,17 +58,12 @@ from official.core import exp_factory
 from official.core import task_factory
 from official.core import train_lib
 from official.core import train_utils
-from official.modeling.hyperparams import params_dict
 from official.vision import registry_imports  # pylint: disable=unused-import
 
 from mnc_tf import registry_imports as mnc_registry  # pylint: disable=unused-import
 from mnc_tf.utils import atomic_io
 from mnc_tf.utils import cli
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-RECIPE_YAML = os.path.join(_REPO_ROOT, 'configs', 'experiments',
-                           'mnc_custom_data.yaml')
 METRICS = ('mask_AP', 'mask_AP50', 'mask_APs', 'mask_APm', 'box_AP')
 RESULT_FILE = 'result.json'
 
@@ -107,9 +102,7 @@ def mnc_params(train_input, val_input, annotation_file, class_ids,
   both models.  The recipe's test-time flip and extra test scales are off
   here too (Model Garden's Mask R-CNN has no test-time augmentation).
   """
-  params = exp_factory.get_exp_config('mnc_shapes_demo')
-  params = params_dict.override_params_dict(params, RECIPE_YAML,
-                                            is_strict=True)
+  params = exp_factory.get_exp_config('mnc_custom_data')
   train_parser = params.task.train_data.parser
   params.override({
       'task': {

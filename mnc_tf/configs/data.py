@@ -42,7 +42,7 @@ class Parser(hyperparams.Config):
       100 * C^2 bytes instead of 100 * Hp * Wp) when > 0; 0: full-image
       [M, Hp, Wp] masks.  Evaluation always keeps full-image masks.
       Default 112 (1.25 MB at 100 instances; chosen by measuring 84 / 112 /
-      128 against full-image masks: README, "Training cost at paper
+      128 against full-image masks: docs/benchmarks.md, "Training cost at paper
       scale").
     oriented_padding: pad each image to the size of its orientation instead
       of one square: a landscape (or square) image to [scale, max_size], a

@@ -213,8 +213,8 @@ def check_inputs(params, mode: str) -> None:
       if not tf.io.gfile.glob(pattern):
         raise ParamsError(
             f'task.{section}.input_path={pattern!r} matches no file: make the '
-            'TFRecords first (README, "Data") or pass the right path with '
-            f'--params_override=task.{section}.input_path=...')
+            'TFRecords first (docs/getting_started.md, "Data") or pass the '
+            f'right path with --params_override=task.{section}.input_path=...')
   if 'eval' in mode:
     try:
       instance_evaluator.check_size_bins(getattr(params.task, 'size_bins', ()))

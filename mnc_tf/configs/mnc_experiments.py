@@ -6,6 +6,7 @@ Experiments (`train.py --experiment=<name>`):
   mnc_resnet101_coco  COCO, 80 classes with COCO's ids, ResNet-101 (§7.2).
   mnc_resnet50_coco   the same with ResNet-50.
   mnc_shapes_demo     tiny backbone on the synthetic shapes, for a CPU.
+  mnc_custom_data     the recipe for a small COCO-format set on a CPU.
 YAML files in `configs/experiments/` override these defaults (data paths,
 schedules); `configs/<name>.flags` are ready-made flagfiles for `train.py`.
 """
@@ -124,7 +125,7 @@ def mnc_vgg16_voc() -> cfg.ExperimentConfig:
               # One gradient per shared fc6 / fc7 kernel (not a 411 MB
               # partial per stage); weight decay added to the gradients,
               # not differentiated as a loss: the same math, peak RSS of a
-              # paper-size step 8.09 -> 5.19 GB (README "Training cost").
+              # paper-size step 8.09 -> 5.19 GB (docs/benchmarks.md).
               classifier_head=model_config.MaskedClassifierHead(
                   shared_fc_gradient=True)),
           losses=model_config.MncLosses(l2_weight_decay=5e-4,
@@ -178,7 +179,8 @@ def _coco(model_id: int) -> cfg.ExperimentConfig:
               backbone=model_config.Backbone(
                   type='resnet',
                   # Stem and conv2_x not trained (Detectron's FREEZE_AT=2):
-                  # peak RSS of a paper-size step 4.48 -> 3.92 GB (README).
+                  # peak RSS of a paper-size step 4.48 -> 3.92 GB
+                  # (docs/benchmarks.md).
                   resnet=model_config.ResNetBackbone(model_id=model_id,
                                                      frozen_stages=2)),
               # A light RoI head (see the docstring): 256-channel warped
@@ -226,7 +228,7 @@ def shapes_demo_model(**overrides) -> model_config.Mnc:
   End-to-end training through the box coordinates is on (the paper's
   default), with the original release's gradient clip into the box deltas
   (`cascade.box_gradient_clip`) that keeps the proposals from collapsing.
-  `python -m mnc_tf.ablation` measures it against `box_gradient=false`.
+  `python -m tools.ablation` measures it against `box_gradient=false`.
   """
   return model_config.tiny_model_config(class_ids=SHAPES_CLASS_IDS,
                                         **overrides)
@@ -270,3 +272,68 @@ def mnc_shapes_demo() -> cfg.ExperimentConfig:
       runtime=cfg.RuntimeConfig(distribution_strategy='one_device',
                                 num_gpus=0),
       restrictions=_RESTRICTIONS)
+
+
+# The custom-data recipe's departures from `mnc_shapes_demo` (why each one:
+# the comments of `configs/experiments/mnc_custom_data.yaml` and
+# docs/custom_data.md).
+_CUSTOM_DATA_OVERRIDES = {
+    'task': {
+        'annotation_file': 'custom_data/val.json',
+        'size_bins': [10, 20, 40],
+        'model': {
+            'backbone': {'tiny': {'filters': [16, 32, 64, 128],
+                                  'output_stride': 4,
+                                  'normalization': 'batch',
+                                  'norm_momentum': 0.9}},
+            'rpn_head': {'num_filters': 64},
+            'mask_head': {'fc_dim': 256},
+            'classifier_head': {'fc_dims': 256},
+            'anchors': {'scales': [8.0, 16.0, 32.0, 64.0, 128.0]},
+            'rpn_target_assigner': {'fg_iou_threshold': 0.5,
+                                    'num_samples': 128},
+            'proposal_generator': {'pre_nms_top_k': 6000,
+                                   'test_pre_nms_top_k': 6000,
+                                   'num_proposals': 300,
+                                   'test_num_proposals': 300,
+                                   'min_size': 2.0},
+            'roi_sampler': {'num_samples': 64},
+            'cascade': {'test_horizontal_flip': True,
+                        'test_extra_scales': [0.75, 1.25]},
+            'detection_generator': {'max_num_detections': 50,
+                                    'max_detections_per_class': 50},
+        },
+        'train_data': {
+            'input_path': 'custom_data/train-*.tfrecord',
+            'parser': {'scale': 320, 'max_size': 448, 'padded_size': [],
+                       'oriented_padding': True, 'max_num_instances': 32}},
+        'validation_data': {
+            'input_path': 'custom_data/val-*.tfrecord',
+            'parser': {'scale': 448, 'max_size': 640,
+                       'padded_size': [640, 640], 'max_num_instances': 32}},
+    },
+    'trainer': {
+        'train_steps': 1900,
+        'validation_interval': 1900,
+        'checkpoint_interval': 500,
+        'optimizer_config': {'learning_rate': {
+            'type': 'cosine',
+            'cosine': {'initial_learning_rate': 0.02, 'decay_steps': 1900,
+                       'alpha': 0.0}}},
+    },
+}
+
+
+@exp_factory.register_config_factory('mnc_custom_data')
+def mnc_custom_data() -> cfg.ExperimentConfig:
+  """The recipe for a small COCO-format set on a CPU (docs/custom_data.md).
+
+  `mnc_shapes_demo` with a stride-4, batch-normalized tiny backbone, a larger
+  input (320 / 448 in training, 448 / 640 at test), anchors 8-128, the
+  paper's proposal counts, test-time flip and scales, 1900 steps with a
+  cosine learning rate, and per-size metrics. Data paths and class ids come
+  from a YAML or `--params_override` (`configs/mnc_custom_data.flags`).
+  """
+  params = mnc_shapes_demo()
+  params.override(_CUSTOM_DATA_OVERRIDES, is_strict=True)
+  return params

@@ -1,9 +1,9 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """Typed configs of the MNC model, its losses and its post-processing.
 
-Every number of the paper (§3-§6) and of DESIGN.md §5 is a field here with the
-paper's value as default.  Layers never read these objects: `modeling/factory.py`
-turns them into plain keyword arguments.
+Every number of the paper (§3-§6) and of docs/design.md §5 is a field here
+with the paper's value as default.  Layers never read these objects:
+`modeling/factory.py` turns them into plain keyword arguments.
 """
 
 import dataclasses
@@ -409,8 +409,8 @@ class MncLosses(hyperparams.Config):
       gradient exists (`tasks/weight_decay.py`, as Caffe's solver does): same
       loss and gradients to float rounding, without weight-sized L2
       gradients held through the whole backward pass (a paper-size VGG-16
-      step's live tensors peak 6.68 -> 4.48 GB, README "Training cost at
-      paper scale").
+      step's live tensors peak 6.68 -> 4.48 GB, docs/benchmarks.md,
+      "Training cost at paper scale").
   """
   stage_weights: List[float] = dataclasses.field(
       default_factory=lambda: [1.0, 1.0, 1.0, 1.0, 1.0])

@@ -83,7 +83,7 @@ def paste_masks(masks, boxes, height, width, threshold=None):
 
 def original_image_detections(outputs, image_info, index=0,
                               mask_threshold=0.4):
-  """The detections of one image in original-image pixels (DESIGN.md §6).
+  """The detections of one image in original-image pixels (docs/design.md §6).
 
   Args:
     outputs: inference outputs of `MncModel` (`num_detections`,

@@ -1,4 +1,4 @@
-"""Differentiable RoI warping (MNC paper §4, Eq. 6-9; DESIGN.md §4).
+"""Differentiable RoI warping (MNC paper §4, Eq. 6-9; docs/design.md §4).
 
 `roi_warp` crops and bilinearly warps each box of a feature map to a fixed
 S x S grid, optionally max pooled to P x P, as a differentiable function of both

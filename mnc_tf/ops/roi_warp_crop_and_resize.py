@@ -1,11 +1,11 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
-"""The RoI warp (DESIGN.md §4) as one stock `tf.image.crop_and_resize` call.
+"""The RoI warp (docs/design.md §4) as one stock crop_and_resize call.
 
 For inference graphs that must hold stock ops only (the exported SavedModel):
 one fused CropAndResize kernel instead of the twin's four gathers and
-element-wise passes, 4-5x faster forward on CPU (see README).  The sampling
-points of the RoI warp are those of crop_and_resize once the normalized box
-runs from the first to the last sample position; the RoI warp's zero padding outside the map
+element-wise passes, 4-5x faster forward on CPU (docs/benchmarks.md).
+The sampling points of the RoI warp are those of crop_and_resize once the
+normalized box runs from the first to the last sample position; the RoI warp's zero padding outside the map
 is reproduced by padding the map with one zero pixel on each side (a sample
 within one pixel of the border then interpolates with that zero, and a sample
 further out gets crop_and_resize's extrapolation value, 0).

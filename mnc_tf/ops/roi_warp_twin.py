@@ -1,4 +1,4 @@
-"""Pure-TensorFlow twin of the RoI-warp op (DESIGN.md §4), differentiable by autodiff.
+"""Pure-TensorFlow twin of the RoI-warp op (docs/design.md §4), by autodiff.
 
 It computes exactly what the custom op computes, with stock TensorFlow ops only,
 so that the package works without a compiler and exported graphs load in stock

@@ -14,7 +14,7 @@ The model is built with the RoI warp's stock-op inference form
 `tf.image.crop_and_resize`, 4-5x faster than the pure-TF twin), so the exported
 graph contains only stock TensorFlow ops and a stock TF Serving loads it.
 
-Signature outputs (DESIGN.md §6), B = batch, N = `max_num_detections`:
+Signature outputs (docs/design.md §6), B = batch, N = `max_num_detections`:
   num_detections     int32   [B]
   detection_boxes    float32 [B, N, 4] (ymin, xmin, ymax, xmax) original pixels
   detection_classes  int32   [B, N] data-set category ids

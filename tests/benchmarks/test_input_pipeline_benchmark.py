@@ -8,6 +8,7 @@ import pytest
 from mnc_tf.benchmarks import input_pipeline
 
 
+@pytest.mark.slow
 def test_paper_settings_report_rates_and_mask_bytes(capsys):
   rep = input_pipeline.main([
       'input_pipeline', '--num_images=3', '--batches=2', '--runs=1',

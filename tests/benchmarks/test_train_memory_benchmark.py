@@ -3,6 +3,8 @@
 
 import json
 
+import pytest
+
 from tests.benchmarks import benchmark_cli
 
 
@@ -10,6 +12,7 @@ def _run(*args):
   return benchmark_cli.run('mnc_tf.benchmarks.train_memory', *args)
 
 
+@pytest.mark.slow
 def test_tiny_experiment_variants_json():
   """Tiny demo model, 3 stages, 64 x 96: the full step and frozen fc6 / fc7.
 

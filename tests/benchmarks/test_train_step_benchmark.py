@@ -4,6 +4,8 @@
 import json
 import math
 
+import pytest
+
 from tests.benchmarks import benchmark_cli
 
 
@@ -11,6 +13,7 @@ def _run(*args):
   return benchmark_cli.run('mnc_tf.benchmarks.train_step', *args)
 
 
+@pytest.mark.slow
 def test_tiny_experiment_json():
   """The tiny demo model, 3 stages, 64 x 96 images: keys, positive numbers."""
   result = _run('--experiment=mnc_shapes_demo', '--image_size=64,96',

@@ -41,6 +41,7 @@ def test_every_registered_experiment_has_a_flagfile_and_yaml():
                                        f'{name}.yaml')), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flagfile', FLAGFILES, ids=os.path.basename)
 def test_flagfile_experiment_builds(flagfile):
   values = read_flagfile(flagfile)
@@ -76,3 +77,27 @@ def test_custom_data_recipe_reports_metrics_per_size_bin():
   assert metrics['mask_R50_BySize/10-20'] == 1.0
   assert metrics['box_AP50_BySize/10-20'] == pytest.approx(1.0)
   assert metrics['mask_R50_BySize/0-10'] == -1.0  # No instance that small.
+
+
+def test_custom_data_experiment_equals_demo_plus_recipe_yaml():
+  """`mnc_custom_data` is what `mnc_shapes_demo` + the recipe's YAML gave.
+
+  The flagfile ran `--experiment=mnc_shapes_demo` with the YAML before the
+  recipe had a name; the registered experiment alone, and with the YAML
+  (which restates it), must resolve to those same params.
+  """
+  recipe = [os.path.join(REPO_ROOT, 'configs', 'experiments',
+                         'mnc_custom_data.yaml')]
+  no_files = "task.annotation_file=''"
+  demo_plus_yaml = experiment_params.parse('mnc_shapes_demo', recipe,
+                                           no_files).as_dict()
+  registered = experiment_params.parse('mnc_custom_data', [],
+                                       no_files).as_dict()
+  registered_plus_yaml = experiment_params.parse('mnc_custom_data', recipe,
+                                                 no_files).as_dict()
+  assert registered == demo_plus_yaml
+  assert registered_plus_yaml == demo_plus_yaml
+  # Guards against a vacuous pass: the recipe is not the demo.
+  demo = experiment_params.parse('mnc_shapes_demo', [], no_files).as_dict()
+  assert demo['task']['model']['backbone']['tiny']['output_stride'] == 16
+  assert registered['task']['model']['backbone']['tiny']['output_stride'] == 4

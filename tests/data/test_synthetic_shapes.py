@@ -154,7 +154,7 @@ def test_hard_flags_override_preset_and_bad_input(tmp_path, capsys):
 
 
 def test_heldout_like_flags(tmp_path, capsys):
-  """The README's held-out-like set: 4 classes, 10-40 px, other ids."""
+  """docs/custom_data.md's held-out-like set: 4 classes, 10-40 px, other ids."""
   out = str(tmp_path / 'h')
   assert synthetic_shapes.main([
       's', '--output_dir', out, '--preset=hard', '--num_train=6',

@@ -9,6 +9,7 @@ fc6 / fc7).
 """
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tf_keras
 
@@ -67,6 +68,7 @@ def _deterministic_uniform(shape, *unused_args, **unused_kwargs):
   return tf.reshape(values, shape)
 
 
+@pytest.mark.slow
 def test_dropping_gt_padding_keeps_losses_and_gradients(monkeypatch):
   monkeypatch.setattr(tf.random, 'uniform', _deterministic_uniform)
   config = exp_factory.get_exp_config('mnc_shapes_demo')

@@ -18,6 +18,7 @@ checked exactly by test_box_gradient.py, which fails on the flipped sign in
 every check.
 """
 import numpy as np
+import pytest
 import tensorflow as tf
 import tf_keras
 
@@ -27,6 +28,9 @@ from mnc_tf.modeling import factory
 from mnc_tf.ops import mask_paste
 from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.synthetic_example import make_example
+
+# Trains, compiles or starts subprocesses: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
 
 STEPS = 200
 LEARNING_RATE = 0.005

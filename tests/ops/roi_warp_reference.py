@@ -1,4 +1,4 @@
-"""Independent NumPy reference of the RoI warp (DESIGN.md §4), loop by loop."""
+"""Independent NumPy reference of the RoI warp (docs/design.md §4), per loop."""
 
 import numpy as np
 

@@ -10,7 +10,7 @@ Wherever nvcc is found this compiles, in parallel:
     with status 3 and say so; with one, its edge-case checks must pass.
     The harness is compiled with `-Xptxas -v`, and the sm_90 forward and
     backward kernels of the 32-bit-index paths must not spill registers
-    (issue 15 item 4: the profiled forward spilled; kernel_stats.py reports
+    (the profiled forward once spilled; kernel_stats.py reports
     every variant).
 Skipped only when nvcc is absent.
 """
@@ -34,7 +34,11 @@ def _find_nvcc():
 
 
 NVCC = _find_nvcc()
-pytestmark = pytest.mark.skipif(NVCC is None, reason='nvcc not found (CUDA toolkit absent)')
+pytestmark = [
+    pytest.mark.skipif(NVCC is None,
+                       reason='nvcc not found (CUDA toolkit absent)'),
+    pytest.mark.slow,  # compiles with nvcc
+]
 
 
 def test_gpu_sources_compile_with_nvcc(tmp_path):

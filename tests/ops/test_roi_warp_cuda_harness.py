@@ -7,7 +7,7 @@ custom_ops/roi_warp/roi_warp_cuda*.cu.h runs here and is checked against the
 CPU implementation (forward bitwise, both backward modes within 1e-4,
 repeatability, corrupt and rerouted argmax), in float32, float16 and
 bfloat16 (--dtype: the CPU kernels run in the same type).  The CPU reference itself is checked against
-the harness's naive double-precision evaluation of DESIGN.md §4.  Speed and
+the harness's naive double-precision evaluation of docs/design.md §4.  Speed and
 races can only be checked on a GPU (custom_ops/cuda_harness/run_gpu_bench.sh).
 """
 
@@ -65,6 +65,7 @@ def _checks(report):
 @pytest.mark.parametrize('extra', [(), ('--force-int64',), ('--dtype', 'float16'),
                                    ('--dtype', 'bfloat16')],
                          ids=['auto', 'int64', 'float16', 'bfloat16'])
+@pytest.mark.slow
 def test_emulated_kernels_match_cpu(emulated, tmp_path, extra):
   out = tmp_path / 'report.json'
   # 16-bit types: the small cases that cover both vector widths, pooled and
@@ -118,12 +119,13 @@ def _axis_taps(start, end, scale, size, out_size):
   return taps
 
 
+@pytest.mark.slow
 def test_atomic_backward_merges_contributions_per_pixel(emulated, tmp_path):
   """Float atomics of the atomic backward (counted by the emulation) against
   bounds computed here from the boxes alone, for the unpooled edge cases: at
   least one atomic per (box, touched pixel, channel) (merging never crosses
   boxes), and well below the unmerged scatter's one per (sample, non-zero
-  tap, channel), which is what the kernels issued before issue 15 item 4
+  tap, channel), which is what the kernels issued before the per-pixel merging
   (the emulation counted exactly this number for both workloads then:
   107448 and 63423 floats)."""
   out = tmp_path / 'report.json'
@@ -154,6 +156,7 @@ def test_atomic_backward_merges_contributions_per_pixel(emulated, tmp_path):
   assert 0.5 < pooled['atomic_elements_per_output'] <= 1.6, pooled['atomic_elements_per_output']
 
 
+@pytest.mark.slow
 def test_cpu_reference_matches_naive_double(emulated, tmp_path):
   out = tmp_path / 'report.json'
   run = _run(emulated, '--cpu-only', '--json', str(out))
@@ -167,6 +170,7 @@ def test_cpu_reference_matches_naive_double(emulated, tmp_path):
   assert 0 < rel < 1e-4  # compared numbers, not empty tensors
 
 
+@pytest.mark.slow
 def test_boxes_match_the_torchvision_script(emulated):
   bench = _load('bench_torchvision', os.path.join(HARNESS_DIR, 'bench_torchvision.py'))
   for name, w in bench.WORKLOADS.items():
@@ -188,6 +192,7 @@ def test_boxes_match_the_torchvision_script(emulated):
     (('--json',), '--json needs a value'),
     (('--dtype', 'float64'), '--dtype must be float32, float16 or bfloat16'),
 ])
+@pytest.mark.slow
 def test_bad_arguments(emulated, args, message):
   run = _run(emulated, *args)
   assert run.returncode == 2
@@ -244,7 +249,7 @@ def test_compare_results_applies_the_targets(tmp_path):
   ours['workloads'][0]['timings_ms']['forward']['median'] = 0.25  # 2.5x the bound
   assert not compare.compare(ours, theirs)[1]
   ours['workloads'][0]['timings_ms']['forward']['median'] = 0.15
-  # Issue 15: deterministic <= 1.3x atomic, VGG-16 fwd+bwd <= 0.55 ms.
+  # Targets: deterministic <= 1.3x atomic, VGG-16 fwd+bwd <= 0.55 ms.
   ours['workloads'][0]['timings_ms']['fwd_bwd_deterministic']['median'] = 0.6  # 1.33x
   lines, ok = compare.compare(ours, theirs)
   assert not ok and any('1.33x' in l and 'NOT met' in l for l in lines)

@@ -16,6 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+# Trains, compiles or starts subprocesses: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _PROGRAM = r'''
 #include <cstdio>

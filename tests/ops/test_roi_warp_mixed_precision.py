@@ -21,6 +21,9 @@ import pytest
 from tests import mnc_test_data
 from tests import train_subprocess
 
+# Trains, compiles or starts subprocesses: `make test-fast` skips it.
+pytestmark = pytest.mark.slow
+
 # Runs train.py as __main__ after wrapping the RoiWarp layer's op call so that
 # it prints the dtypes it is called with.
 _RUNNER = textwrap.dedent('''

@@ -64,6 +64,7 @@ def assert_same_detections(actual, expected):
   assert np.all(agreement >= 0.995), agreement
 
 
+@pytest.mark.slow
 def test_stock_tensorflow_process_matches_in_process_model(exported,
                                                            tmp_path):
   image = conftest.test_image()
@@ -82,7 +83,7 @@ def test_stock_tensorflow_process_matches_in_process_model(exported,
                                    params.task.validation_data.parser)
   assert expected['num_detections'] > 0  # a comparison of something
   assert_same_detections(out, expected)
-  # DESIGN.md §6 dtypes and shapes.
+  # docs/design.md §6 dtypes and shapes.
   n_max = params.task.model.detection_generator.max_num_detections
   assert out['num_detections'].dtype == np.int32
   assert out['detection_boxes'].shape == (1, n_max, 4)
@@ -102,6 +103,7 @@ def test_stock_tensorflow_process_matches_in_process_model(exported,
   assert not out['detection_scores'][0][n:].any()
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_signatures(exported):
   cli = os.path.join(os.path.dirname(sys.executable), 'saved_model_cli')
   result = subprocess.run(
@@ -270,6 +272,7 @@ def export_variant(exported, export_dir, edit):
   return params, tf.saved_model.load(export_dir)
 
 
+@pytest.mark.slow
 def test_padding_follows_the_orientation_when_padded_size_is_unset(
     exported, tmp_path):
   """No `padded_size`: landscape runs at [64, 96], portrait at [96, 64]."""
@@ -291,6 +294,7 @@ def test_padding_follows_the_orientation_when_padded_size_is_unset(
     assert_same_detections(out, expected)
 
 
+@pytest.mark.slow
 def test_test_time_flip_and_scales_are_exported(exported, tmp_path):
   """`cascade.test_horizontal_flip` and `test_extra_scales`: the SavedModel
   runs the mirror and resized passes too, with stock ops, and matches the

@@ -27,6 +27,7 @@ def test_benchmark_reports_every_stage(capsys):
   assert '"mnc_seconds"' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_benchmark_times_a_saved_model(exported, capsys):
   report = _run('--experiment=mnc_shapes_demo', '--no_peer', '--runs=1',
                 f"--saved_model={exported['export_dir']}")

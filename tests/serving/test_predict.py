@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_util
 from pycocotools.coco import COCO
+import pytest
 import tensorflow as tf
 
 from mnc_tf import predict as predict_lib
@@ -242,6 +243,7 @@ def _run_predict_cli(saved_model, images, out_dir):
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
 
 
+@pytest.mark.slow
 def test_predict_cli(exported, tmp_path):
   _write_images(str(tmp_path))
   out_dir = tmp_path / 'cli_out'

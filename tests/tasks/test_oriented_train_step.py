@@ -4,6 +4,7 @@
 shape of their orientation."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tf_keras
 
@@ -51,6 +52,7 @@ def _batch(size, seed):
   return images, labels
 
 
+@pytest.mark.slow
 def test_dynamic_shapes_dispatch_to_the_static_computation(monkeypatch):
   # The RoI sampler's random priorities, made the same in every graph.
   monkeypatch.setattr(tf.random, 'uniform', lambda shape, *a, **k:

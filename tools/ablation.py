@@ -3,14 +3,13 @@ r"""Ablation in the paper's spirit (Table 1 c/d, the box gradient, settings).
 
 Demo mode (the default):
 
-    python -m mnc_tf.ablation [--train_steps=3000] [--repeats=1] [--update_readme]
+    python -m tools.ablation [--train_steps=3000] [--repeats=1]
 
 trains `mnc_shapes_demo` on the demo's synthetic set (made as `make demo`
 makes it). Your own COCO-format TFRecords with a recipe:
 
-    python -m mnc_tf.ablation --experiment=mnc_shapes_demo \
-        --config_file=configs/experiments/mnc_custom_data.yaml \
-        --config_file=paths.yaml --train_steps=500 --repeats=3 \
+    python -m tools.ablation --experiment=mnc_custom_data \
+        --config_file=paths.yaml --train_steps=950 --repeats=3 \
         --variants=0,1,2,4 --output_dir=ablation_out
 
 (`--experiment` + `--config_file`s as in the flagfile you train with, e.g.
@@ -28,13 +27,15 @@ release's (`configs/experiments/previous_training_settings.yaml` applied
 after the experiment's files). Each variant is trained and evaluated on the
 validation split; a Markdown table (mean +- sample standard deviation over
 `--repeats` independent, unseeded runs, and the wall / CPU time per run) goes
-to `<output_dir>/ablation/ablation.md` after every run, each run's record to
+to `--table_file` (default `<output_dir>/ablation/ablation.md`; the docs link
+the tables under `docs/results/`) after every run, each run's record to
 `<run dir>/run.json`. `--resume` reuses finished runs (same command), so a cut
 ablation continues where it stopped. Runs go in repeat-major order (every
 variant's first run, then every variant's second, ...), so a cut ablation has
-the same number of runs per row. `--update_readme` puts the table into
-README.md between the `<marker>:start` / `<marker>:end` markers
-(`--readme_marker`, default `ablation`).
+the same number of runs per row.
+
+A repository tool: run from the repository root (`python -m tools.ablation`);
+it trains with `train.py` in a subprocess.
 """
 import collections
 import json
@@ -49,8 +50,8 @@ import time
 from absl import app
 from absl import flags
 
-from mnc_tf import demo_lib
 from mnc_tf.utils import atomic_io
+from tools import demo_lib
 
 Variant = collections.namedtuple(
     'Variant', ['name', 'stages', 'box_gradient', 'config_files'])
@@ -72,7 +73,6 @@ HEADERS = {'mAPr50': 'mAP^r@0.5', 'mAPr70': 'mAP^r@0.7',
            'mask_APs': 'mask APs'}
 METRICS = DEMO_METRICS  # the demo table's columns (kept for callers)
 DEMO_BOUNDARY_FRACTION = 0.8
-START, END = '<!-- ablation:start -->', '<!-- ablation:end -->'
 
 
 def run_dir_name(variant, repeat, repeats):
@@ -285,17 +285,6 @@ def markdown_table(rows, command, metrics=DEMO_METRICS):
   return '\n'.join(lines) + '\n'
 
 
-def update_readme(readme, table, start=START, end=END):
-  """Replaces the text between the markers (written atomically)."""
-  with open(readme) as f:
-    text = f.read()
-  if start not in text or end not in text:
-    raise ValueError(f'{readme} lacks the {start} / {end} markers.')
-  head, rest = text.split(start, 1)
-  _, tail = rest.split(end, 1)
-  atomic_io.write_text(readme, head + start + '\n' + table + end + tail)
-
-
 def define_flags(flag_values=flags.FLAGS):
   """Defines the ablation's flags (called by `__main__`, as Model Garden does)."""
   flags.DEFINE_string('output_dir', demo_lib.DEFAULT_OUTPUT_DIR,
@@ -325,11 +314,9 @@ def define_flags(flag_values=flags.FLAGS):
                     'Reuse runs that finished with the same command '
                     '(<run dir>/run.json) instead of training them again.',
                     flag_values=flag_values)
-  flags.DEFINE_bool('update_readme', False,
-                    'Also write the table into README.md between the '
-                    'markers.', flag_values=flag_values)
-  flags.DEFINE_string('readme_marker', 'ablation',
-                      'README markers <!-- NAME:start --> / <!-- NAME:end -->.',
+  flags.DEFINE_string('table_file', None,
+                      'Where the Markdown table goes (rewritten after every '
+                      'run); default <output_dir>/ablation/ablation.md.',
                       flag_values=flag_values)
   flags.DEFINE_list('variants', list(DEMO_VARIANTS),
                     'Comma-separated indices into VARIANTS to run: '
@@ -356,7 +343,7 @@ def chosen_variants(indices):
 
 def _command_line(flag_values):
   """The command that reproduces this ablation, for the table's footnote."""
-  parts = ['python -m mnc_tf.ablation']
+  parts = ['python -m tools.ablation']
   if flag_values.experiment:
     parts.append(f'--experiment={flag_values.experiment}')
     parts += [f'--config_file={f}' for f in flag_values.config_file or []]
@@ -390,7 +377,9 @@ def main(argv, flag_values=flags.FLAGS):
                      train_steps)
     metrics = DEMO_METRICS
   command = _command_line(flag_values)
-  table_path = os.path.join(output_dir, 'ablation', 'ablation.md')
+  table_path = (os.path.abspath(flag_values.table_file)
+                if flag_values.table_file
+                else os.path.join(output_dir, 'ablation', 'ablation.md'))
   results = collections.OrderedDict((v.name, []) for v in chosen)
   for repeat in range(repeats):
     for variant in chosen:
@@ -408,10 +397,7 @@ def main(argv, flag_values=flags.FLAGS):
                              command, metrics)
       atomic_io.write_text(table_path, table)
   print(table)
-  if flag_values.update_readme:
-    marker = flag_values.readme_marker
-    update_readme(os.path.join(demo_lib.REPO_ROOT, 'README.md'), table,
-                  f'<!-- {marker}:start -->', f'<!-- {marker}:end -->')
+  print(f'ablation: table written to {table_path}', flush=True)
   return 0
 
 

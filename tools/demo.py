@@ -1,7 +1,7 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 r"""`make demo`: the whole job end to end on the synthetic shapes.
 
-    python -m mnc_tf.demo [--output_dir=demo_out] [--num_train=1000] \
+    python -m tools.demo [--output_dir=demo_out] [--num_train=1000] \
         [--train_steps=0] [--keep_model]
 
 1. writes the synthetic data set (images + COCO JSON) and converts it to
@@ -18,14 +18,14 @@ r"""`make demo`: the whole job end to end on the synthetic shapes.
    it on the validation images (pictures + COCO results JSON).
 
 Exit status 0 when mask AP50 reaches the target, 1 otherwise. The steps live
-in `mnc_tf.demo_lib`.
+in `tools/demo_lib.py`; run from the repository root.
 """
 import sys
 
 from absl import app
 from absl import flags
 
-from mnc_tf import demo_lib
+from tools import demo_lib
 
 
 def define_flags(flag_values=flags.FLAGS):

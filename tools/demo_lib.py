@@ -1,7 +1,7 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """The demo's reusable steps: synthetic data, training, export and predict.
 
-`mnc_tf/demo.py` (the `make demo` CLI) and `mnc_tf/ablation.py` build on these;
+`tools/demo.py` (the `make demo` CLI) and `tools/ablation.py` build on these;
 each step runs the project's own entry point (`train.py`,
 `export/export_saved_model.py`, `python -m mnc_tf.predict`) as a subprocess so
 that the demo exercises exactly what a user runs.
