@@ -36,8 +36,20 @@ def same_priorities_per_image(monkeypatch):
   monkeypatch.setattr(tf.random, 'uniform', uniform)
 
 
-def task_and_model(clip=BINDING_CLIP, rpn_box_weight=1.0):
+# Every anchor a proposal (no NMS), every proposal a RoI: the samples do not
+# depend on the order of the scores (float16 scores may swap neighbours).
+TAKE_ALL = {
+    'proposal_generator': {'nms_iou_threshold': 1.0, 'num_proposals': 1000,
+                           'pre_nms_top_k': 1000, 'min_size': 0.0},
+    'roi_sampler': {'num_samples': 1024, 'fg_fraction': 1.0,
+                    'bg_iou_thresholds': [0.5, 0.0], 'bg_fractions': [1.0]},
+    'rpn_target_assigner': {'num_samples': 4096},
+}
+
+
+def task_and_model(clip=BINDING_CLIP, rpn_box_weight=1.0, model=None):
   config = exp_factory.get_exp_config('mnc_shapes_demo')
+  config.task.model.override(model or {}, is_strict=True)
   config.task.train_data.parser.override(
       {'scale': 48, 'max_size': 64, 'padded_size': SIZE,
        'max_num_instances': 3, 'mask_crop_size': 16}, is_strict=True)
@@ -113,12 +125,13 @@ def _rpn_box_path_gradient(task, model, batch, optimizer=None):
 def test_mixed_float16_loss_scale_keeps_the_box_gradient(monkeypatch):
   same_priorities_per_image(monkeypatch)
   batch = oriented._batch(SIZE, 0)  # pylint: disable=protected-access
-  task, model = task_and_model(rpn_box_weight=0.0)
+  task, model = task_and_model(rpn_box_weight=0.0, model=TAKE_ALL)
   _, want = _rpn_box_path_gradient(task, model, batch)
   weights = model.get_weights()
   tf_keras.mixed_precision.set_global_policy('mixed_float16')
   try:
-    half_task, half_model = task_and_model(rpn_box_weight=0.0)
+    half_task, half_model = task_and_model(rpn_box_weight=0.0,
+                                           model=TAKE_ALL)
     half_model(batch[0], batch[1]['image_info'], training=False)  # Build.
     half_model.set_weights(weights)
     optimizer = tf_keras.mixed_precision.LossScaleOptimizer(
