@@ -33,23 +33,6 @@ _CLASSIFIER_TARGETS = ('cls_mask_targets', 'cls_box_targets', 'box_targets',
 SCALED_INPUT_MULTIPLE = 32
 
 
-def gradient_only_where(values, rows):
-  """`values` whose gradient flows only in the selected rows.
-
-  Args:
-    values: `[B, K, ...]`.
-    rows: bool `[B, K]`.
-
-  Returns:
-    `values` (forward); the gradient is zero where `rows` is False.
-  """
-  keep = tf.cast(rows, values.dtype)
-  keep = tf.reshape(keep, tf.concat(
-      [tf.shape(keep), tf.ones([values.shape.rank - 2], tf.int32)], axis=0))
-  fixed = tf.stop_gradient(values)
-  return fixed + keep * (values - fixed)
-
-
 def gt_rows_in_use(gt_valid):
   """How many leading gt rows the batch uses: its last valid row + 1 (>= 1).
 
@@ -260,7 +243,7 @@ class MncModel(tf_keras.Model):
     classifier_masks = mask_probs
     if (targets is not None and self._config_dict[
         'mask_gradient_from_mask_level_positives_only']):
-      classifier_masks = gradient_only_where(
+      classifier_masks = gradients.gradient_only_where(
           mask_probs, targets['cls_mask_targets'] > 0)
     carriers = None
     if fc_carrier_rows is not None or fc_carriers is not None:
@@ -333,7 +316,8 @@ class MncModel(tf_keras.Model):
     # the gradient that comes back through the boxes clipped.
     rois, roi_scores, roi_valid, anchor_index = self.proposal_generator(
         rpn_scores, self.clip_box_gradient(rpn_boxes, 'rpn', clip), anchors,
-        image_shape, training=training)
+        image_shape, training=training,
+        image_scale=tf.cast(image_info[:, 2, :], tf.float32))
     return {
         'features': features, 'roi_features': self.roi_feature_map(features),
         'rpn_scores': rpn_scores,
@@ -429,7 +413,7 @@ class MncModel(tf_keras.Model):
       score_targets, box_targets: the RPN targets.
     """
     score_targets, box_targets = self.rpn_target_assigner(
-        rpn['anchors'], gt['boxes'], gt['valid'])
+        rpn['anchors'], gt['boxes'], gt['valid'], rpn['image_shape'])
     candidates, candidate_valid = rpn['rpn_rois'], rpn['rpn_roi_valid']
     if self._config_dict['mix_gt_boxes']:
       candidates = tf.concat([candidates, gt['boxes']], axis=1)
@@ -451,7 +435,7 @@ class MncModel(tf_keras.Model):
     score_targets, box_targets = self.rpn_target_assigner.mix(
         score_targets, box_targets, rpn['anchors'], gt['boxes'], gt['valid'],
         anchor_index, self.roi_sampler.is_foreground(sample_iou),
-        from_proposal)
+        from_proposal, rpn['image_shape'])
     return boxes, sample_valid, score_targets, box_targets
 
   def _train_outputs(self, images, image_info, gt_boxes, gt_classes, gt_masks,
@@ -651,8 +635,8 @@ class MncModel(tf_keras.Model):
         -(-new_width // multiple) * multiple)
     factors = tf.constant([new_height / height, new_width / width],
                           tf.float32)
-    image_info = tf.concat([image_info[:, :1], image_info[:, 1:2] * factors,
-                            image_info[:, 2:]], axis=1)
+    image_info = tf.concat([image_info[:, :1], image_info[:, 1:3] * factors,
+                            image_info[:, 3:]], axis=1)
     return (tf.cast(resized, images.dtype), image_info,
             tf.tile(factors, [2]))
 

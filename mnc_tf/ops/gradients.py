@@ -64,6 +64,23 @@ def clip_gradient(x, limit, scale=None, counts=None):
   return _counted_identity(x, counts)
 
 
+def gradient_only_where(values, rows):
+  """`values` whose gradient flows only in the selected rows.
+
+  Args:
+    values: `[B, K, ...]`.
+    rows: bool `[B, K]`.
+
+  Returns:
+    `values` (forward); the gradient is zero where `rows` is False.
+  """
+  keep = tf.cast(rows, values.dtype)
+  keep = tf.reshape(keep, tf.concat(
+      [tf.shape(keep), tf.ones([values.shape.rank - 2], tf.int32)], axis=0))
+  fixed = tf.stop_gradient(values)
+  return fixed + keep * (values - fixed)
+
+
 class BoxGradientClip:
   """The box-path clip of one training pass (the limit, its scale, counts).
 

@@ -81,6 +81,7 @@ class MncTask(base_task.Task):
     self._evaluator = None
     self._class_names = None
     self._decayed_kernels = {}  # id(model) -> weight_decay pairs.
+    self._decayed_biases = {}  # id(model) -> weight_decay pairs.
 
   # ------------------------------------------------------------------ build
   def build_model(self) -> tf_keras.Model:
@@ -145,6 +146,22 @@ class MncTask(base_task.Task):
     return losses
 
   # ------------------------------------------------------------------ steps
+  def _biases(self, model):
+    """`weight_decay.regularized_biases` with `losses.bias_weight_decay`."""
+    if not self.task_config.losses.bias_weight_decay:
+      return []
+    if id(model) not in self._decayed_biases:
+      self._decayed_biases[id(model)] = weight_decay.regularized_biases(model)
+    return self._decayed_biases[id(model)]
+
+  def _weight_decay_terms(self, model):
+    """The decay loss terms: `model.losses` (kernels) and the biases'."""
+    terms = list(model.losses)
+    biases = self._biases(model)
+    if biases:
+      terms.append(weight_decay.l2_loss(biases))
+    return terms
+
   def _forward_train(self, model, images, labels, box_gradient=None):
     scale, counts = box_gradient or (None, None)
     return model(images, labels['image_info'],
@@ -172,7 +189,8 @@ class MncTask(base_task.Task):
     if images.shape[1:3].is_fully_defined() or not parser.oriented_padding:
       outputs = self._forward_train(model, images, labels, box_gradient)
       return self.build_losses(
-          outputs, labels, aux_losses=model.losses if include_l2 else None)
+          outputs, labels,
+          aux_losses=self._weight_decay_terms(model) if include_l2 else None)
     sizes = data_config.oriented_padded_sizes(parser)
 
     def branch(size):
@@ -187,7 +205,8 @@ class MncTask(base_task.Task):
                                       box_gradient)
         return self.build_losses(
             outputs, shaped_labels,
-            aux_losses=model.losses if include_l2 else None)
+            aux_losses=(self._weight_decay_terms(model) if include_l2
+                        else None))
       return forward
 
     if len(sizes) == 1:
@@ -245,7 +264,7 @@ class MncTask(base_task.Task):
       if id(model) not in self._decayed_kernels:
         self._decayed_kernels[id(model)] = weight_decay.regularized_kernels(
             model)
-      pairs = self._decayed_kernels[id(model)]
+      pairs = self._decayed_kernels[id(model)] + self._biases(model)
       grads = weight_decay.add_to_gradients(
           grads, model.trainable_variables, pairs, scale=1.0 / num_replicas)
       losses['l2_loss'] = weight_decay.l2_loss(pairs)
