@@ -146,3 +146,23 @@ def test_mixed_float16_loss_scale_keeps_the_box_gradient(monkeypatch):
   # Half precision: ~1e-3 relative per element, through a small network.
   np.testing.assert_allclose(got, want, rtol=0.05,
                              atol=0.02 * np.abs(want).max())
+
+
+def test_train_step_logs_the_clip_share(monkeypatch):
+  """The shares reach the training metrics (TensorBoard `train/`)."""
+  same_priorities_per_image(monkeypatch)
+  task, model = task_and_model()
+  batch = oriented._batch(SIZE, 0)  # pylint: disable=protected-access
+  names = ['rpn_box_gradient_at_clip', 'stage3_box_gradient_at_clip']
+  metrics = {m.name: m for m in task.build_metrics(training=True)}
+  assert set(names) <= set(metrics)
+  losses, _ = task.compute_loss_and_gradients(batch, model)
+  task.train_step(batch, model, tf_keras.optimizers.SGD(0.0),
+                  list(metrics.values()))
+  for name in names:
+    assert 0.02 < float(metrics[name].result()) < 0.98
+    assert float(metrics[name].result()) == pytest.approx(
+        float(losses[name]), abs=1e-6)
+  # No box gradient, no clip: no metric.
+  task.task_config.model.cascade.box_gradient = False
+  assert not set(names) & {m.name for m in task.build_metrics(True)}
