@@ -105,6 +105,7 @@ def test_multi_worker_mirrored_two_local_workers(tiny_data, tmp_path):
   assert reader.get_tensor('optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE') == 4
 
 
+@pytest.mark.slow
 def test_mirrored_replicas_clip_each_image_at_the_limit(tiny_data):
   """2 logical CPUs x a copy of one image == 1 device x that image, with the
   box-path clip binding: each replica's image is clipped at the limit."""

@@ -46,7 +46,8 @@ def loss_names(num_train_stages: int) -> List[str]:
   """The loss terms `mnc_losses.compute_losses` reports, plus the task's.
 
   `total_loss` = `model_loss` (the cascade's weighted sum, Eq. 5) + `l2_loss`
-  (weight decay from the layers' kernel regularizers).
+  (weight decay from the layers' kernel regularizers and, with
+  `losses.bias_weight_decay`, of their biases).
   """
   return ['total_loss', 'model_loss', 'l2_loss'] + stage_names.loss_names(
       num_train_stages)
