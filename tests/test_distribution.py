@@ -46,7 +46,11 @@ def test_mirrored_two_devices_equals_one_device(tiny_data):
   # term. Not bit-exact: Model Garden's box / mask losses add 0.01 to an
   # all-reduced normalizer (one epsilon per replica), and the objectness and
   # classification terms normalize per replica; both effects are ~1e-4 here.
+  # (The clip shares are not loss terms: the replicas' mean of their own
+  # shares is not the share over the pooled elements.)
   for name, (single, mirrored) in report['terms'].items():
+    if name.endswith('_box_gradient_at_clip'):
+      continue
     assert mirrored == pytest.approx(single, rel=2e-3, abs=1e-5), name
   assert report['mirrored_loss'] == pytest.approx(report['single_loss'],
                                                   rel=1e-3)
