@@ -6,10 +6,12 @@ gradients for one global batch of 2 images (a) on one device and (b) with
 MirroredStrategy over the 2 devices (one image each, gradients summed as
 `apply_gradients` all-reduces them), and prints the differences as JSON.
 
-    python tests/mirrored_equivalence.py DATA_DIR [EXTRA_OVERRIDES]
+    python tests/mirrored_equivalence.py DATA_DIR [EXTRA_OVERRIDES] [copies]
 
 EXTRA_OVERRIDES (k=v,...) are applied last, e.g. to check a training option
-under the strategy.
+under the strategy.  With `copies`, both replicas get the batch's first image
+and the one-device computation is that image alone (a per-image quantity,
+such as the box-path clip, must then give the same gradients).
 """
 import json
 import sys
@@ -29,7 +31,7 @@ from mnc_tf.tasks import mnc_task
 from tests import mnc_test_data
 
 
-def main(data_dir, extra_overrides=''):
+def main(data_dir, extra_overrides='', mode=''):
   paths = {'train_pattern': f'{data_dir}/data/train-*.tfrecord',
            'val_pattern': f'{data_dir}/data/val-*.tfrecord',
            'val_json': f'{data_dir}/shapes/val.json'}
@@ -54,6 +56,10 @@ def main(data_dir, extra_overrides=''):
                                               is_strict=True)
   task = mnc_task.MncTask(params.task)
   images, labels = next(iter(task.build_inputs(params.task.train_data)))
+  copies = mode == 'copies'
+  if copies:
+    images, labels = images[:1], tf.nest.map_structure(lambda t: t[:1],
+                                                       labels)
 
   single_model = task.build_model()
   single_losses, single_grads = task.compute_loss_and_gradients(
@@ -62,7 +68,7 @@ def main(data_dir, extra_overrides=''):
                                                      single_model)
   one_image_losses = [float(task.compute_loss_and_gradients(
       (images[i:i + 1], tf.nest.map_structure(lambda t: t[i:i + 1], labels)),
-      single_model)[0]['total_loss']) for i in range(2)]
+      single_model)[0]['total_loss']) for i in range(images.shape[0])]
 
   strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
   with strategy.scope():
@@ -70,7 +76,7 @@ def main(data_dir, extra_overrides=''):
   mirrored_model.set_weights(single_model.get_weights())
 
   def replica_inputs(context):
-    i = context.replica_id_in_sync_group
+    i = 0 if copies else context.replica_id_in_sync_group
     return (images[i:i + 1], tf.nest.map_structure(
         lambda t: t[i:i + 1], labels))
 
@@ -100,6 +106,11 @@ def main(data_dir, extra_overrides=''):
   grad_diff = max(float(tf.reduce_max(tf.abs(a - b)))
                   for a, b in zip(single_grads, mirrored_grads)
                   if a is not None)
+  # Per variable: largest difference / largest single-device element.
+  relative_diff = max(
+      float(tf.reduce_max(tf.abs(a - b)) / tf.reduce_max(tf.abs(a)))
+      for a, b in zip(single_grads, mirrored_grads)
+      if a is not None and np.any(a.numpy()))
   print(json.dumps({
       'replicas': strategy.num_replicas_in_sync,
       'single_loss': float(single_losses['total_loss']),
@@ -113,9 +124,10 @@ def main(data_dir, extra_overrides=''):
           for g in single_grads),
       'max_abs_grad': grad_scale,
       'max_grad_diff': grad_diff,
+      'max_relative_grad_diff': relative_diff,
       'terms': terms,
   }))
 
 
 if __name__ == '__main__':
-  main(*sys.argv[1:3])
+  main(*sys.argv[1:4])

@@ -24,15 +24,19 @@ def tiny_data(tmp_path_factory):
   return directory
 
 
-def test_mirrored_two_devices_equals_one_device(tiny_data):
-  """2 logical CPUs x 1 image == 1 device x 2 images: loss and gradients."""
+def _mirrored_equivalence(*args):
   result = subprocess.run(
       [sys.executable, os.path.join(train_subprocess.REPO_ROOT, 'tests',
-                                    'mirrored_equivalence.py'), tiny_data],
+                                    'mirrored_equivalence.py')] + list(args),
       env=train_subprocess.environment(), capture_output=True, text=True,
       timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  report = json.loads(result.stdout.strip().splitlines()[-1])
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mirrored_two_devices_equals_one_device(tiny_data):
+  """2 logical CPUs x 1 image == 1 device x 2 images: loss and gradients."""
+  report = _mirrored_equivalence(tiny_data)
   assert report['replicas'] == 2
   # The computation is deterministic (same samples both times; float
   # reductions may differ in the last bit)...
@@ -45,7 +49,11 @@ def test_mirrored_two_devices_equals_one_device(tiny_data):
   # term. Not bit-exact: Model Garden's box / mask losses add 0.01 to an
   # all-reduced normalizer (one epsilon per replica), and the objectness and
   # classification terms normalize per replica; both effects are ~1e-4 here.
+  # (The clip shares are not loss terms: the replicas' mean of their own
+  # shares is not the share over the pooled elements.)
   for name, (single, mirrored) in report['terms'].items():
+    if name.endswith('_box_gradient_at_clip'):
+      continue
     assert mirrored == pytest.approx(single, rel=2e-3, abs=1e-5), name
   assert report['mirrored_loss'] == pytest.approx(report['single_loss'],
                                                   rel=1e-3)
@@ -102,3 +110,21 @@ def test_multi_worker_mirrored_two_local_workers(tiny_data, tmp_path):
   assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-4')
   reader = tf.train.load_checkpoint(model_dir)
   assert reader.get_tensor('optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE') == 4
+
+
+@pytest.mark.slow
+def test_mirrored_replicas_clip_each_image_at_the_limit(tiny_data):
+  """2 logical CPUs x a copy of one image == 1 device x that image, with the
+  box-path clip binding: each replica's image is clipped at the limit."""
+  report = _mirrored_equivalence(
+      tiny_data, 'task.model.cascade.box_gradient_clip=0.0005', 'copies')
+  assert report['replicas'] == 2
+  shares = report['terms']
+  for name in ('rpn_box_gradient_at_clip', 'stage3_box_gradient_at_clip'):
+    single, mirrored = shares[name]
+    assert 0.02 < single < 0.98, (name, single)
+    assert mirrored == pytest.approx(single, abs=1e-6), name
+  assert report['mirrored_loss'] == pytest.approx(report['single_loss'],
+                                                  rel=1e-4)
+  assert report['num_nonzero_grads'] == report['num_grads'] > 10
+  assert report['max_relative_grad_diff'] <= 1e-3

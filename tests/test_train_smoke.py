@@ -24,6 +24,17 @@ def _tags(event_dir):
   return tags
 
 
+def _scalars(event_dir, names):
+  """{name: [values]} of the scalar summaries `names` under `event_dir`."""
+  values = {name: [] for name in names}
+  for path in glob.glob(os.path.join(event_dir, 'events.out.tfevents.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag in values:
+          values[value.tag].append(float(tf.make_ndarray(value.tensor)))
+  return values
+
+
 def test_train_and_eval_writes_checkpoints_metrics_and_summaries(tmp_path):
   paths = mnc_test_data.make_tiny_shapes(str(tmp_path / 'data'))
   model_dir = str(tmp_path / 'model')
@@ -71,6 +82,12 @@ def test_train_and_eval_writes_checkpoints_metrics_and_summaries(tmp_path):
   train_tags = _tags(os.path.join(model_dir, 'train'))
   for name in mnc_task.loss_names(5) + ['learning_rate', 'steps_per_second']:
     assert name in train_tags, name
+  # The share of the box-path gradient at the clip, per pathway, in [0, 1].
+  clip_shares = _scalars(os.path.join(model_dir, 'train'),
+                         ['rpn_box_gradient_at_clip',
+                          'stage3_box_gradient_at_clip'])
+  for name, values in clip_shares.items():
+    assert values and all(0.0 <= v <= 1.0 for v in values), (name, values)
   validation_tags = _tags(os.path.join(model_dir, 'validation'))
   for name in ('mask_AP50', 'box_AP', 'mAPr50', 'mAPr70'):
     assert name in validation_tags, name

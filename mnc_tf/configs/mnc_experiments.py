@@ -281,6 +281,8 @@ _CUSTOM_DATA_OVERRIDES = {
     'task': {
         'annotation_file': 'custom_data/val.json',
         'size_bins': [10, 20, 40],
+        # The recipe was measured without these release settings.
+        'losses': {'bias_weight_decay': False},
         'model': {
             'backbone': {'tiny': {'filters': [16, 32, 64, 128],
                                   'output_stride': 4,
@@ -291,12 +293,16 @@ _CUSTOM_DATA_OVERRIDES = {
             'classifier_head': {'fc_dims': 256},
             'anchors': {'scales': [8.0, 16.0, 32.0, 64.0, 128.0]},
             'rpn_target_assigner': {'fg_iou_threshold': 0.5,
-                                    'num_samples': 128},
+                                    'num_samples': 128,
+                                    'allowed_border': None},
             'proposal_generator': {'pre_nms_top_k': 6000,
                                    'test_pre_nms_top_k': 6000,
                                    'num_proposals': 300,
                                    'test_num_proposals': 300,
-                                   'min_size': 2.0},
+                                   'min_size': 2.0,
+                                   'min_size_in_original_pixels': False,
+                                   'box_gradient_inside_image_only': False},
+            'cascade_target_assigner': {'mask_target_threshold': 0.5},
             'roi_sampler': {'num_samples': 64},
             'cascade': {'test_horizontal_flip': True,
                         'test_extra_scales': [0.75, 1.25]},

@@ -106,8 +106,17 @@ class ProposalGenerator(hyperparams.Config):
     nms_iou_threshold: proposal NMS IoU threshold.
     num_proposals: proposals kept after NMS in training.
     test_num_proposals: the same at inference.
-    min_size: proposals with a side below this (network-input pixels) are
-      dropped.
+    min_size: proposals with a side below this are dropped.
+    min_size_in_original_pixels: `min_size` is in pixels of the original
+      image, i.e. min_size x the image's scale in network-input pixels (the
+      original release's `proposal_layer.py`: 16 x im_scale); False: in
+      network-input pixels.
+    box_gradient_inside_image_only: in training, a proposal whose anchor
+      crosses the image border or whose decoded box was clipped to the image
+      passes no box gradient back to its deltas (the original release's
+      `proposal_layer.py` backward, `weight_out_anchor` x
+      `weight_out_proposal`); False: every proposal does (the clip itself
+      stops only the clipped coordinates).
   """
   pre_nms_top_k: int = 12000
   test_pre_nms_top_k: int = 6000
@@ -115,6 +124,8 @@ class ProposalGenerator(hyperparams.Config):
   num_proposals: int = 300
   test_num_proposals: int = 300
   min_size: float = 16.0
+  min_size_in_original_pixels: bool = True
+  box_gradient_inside_image_only: bool = True
 
 
 @dataclasses.dataclass
@@ -131,9 +142,13 @@ class RpnTargetAssigner(hyperparams.Config):
       is foreground, negative otherwise), as the original release's
       MIX_INDEX; it holds the RPN deltas that the box gradient moves.
     mix_background_box_targets: an anchor MIX_INDEX makes negative keeps a
-      box target it had as a positive (False: the original release, whose
-      `anchor_target_layer.py` sets the labels, and with them the box
-      inside weights, of those anchors to 0).
+      box target it had as a positive, and both RPN box losses regress it
+      (False: the original release, whose `anchor_target_layer.py` sets the
+      labels, and with them the box inside weights, of those anchors to 0).
+    allowed_border: anchors crossing the image border by more than this many
+      pixels are ignored (label -1: never sampled, never a gt's best anchor,
+      not mixed), as the original release (`anchor_target_layer.py`,
+      `allowed_border` 0); None: every anchor is labelled.
   """
   fg_iou_threshold: float = 0.7
   bg_iou_threshold: float = 0.3
@@ -141,6 +156,7 @@ class RpnTargetAssigner(hyperparams.Config):
   fg_fraction: float = 0.5
   mix_proposal_anchors: bool = True
   mix_background_box_targets: bool = False
+  allowed_border: Optional[float] = 0.0
 
 
 @dataclasses.dataclass
@@ -235,6 +251,10 @@ class CascadeTargetAssigner(hyperparams.Config):
     box_regression_weights: (wy, wx, wh, ww) scaling of the stage-3 box
       deltas ((10, 10, 5, 5) = Fast R-CNN's target stds (0.1, 0.1, 0.2, 0.2));
       they also decode the deltas into the stage-4 boxes.
+    mask_target_threshold: the stage-2 target is the gt mask resampled into
+      the RoI (m x m bilinear samples), foreground where >= this (the
+      original release's `mask_transform.py`: the resized box-gt crop
+      >= 0.4).
   """
   mask_fg_iou_threshold: float = 0.5
   box_fg_iou_threshold: float = 0.5
@@ -242,6 +262,7 @@ class CascadeTargetAssigner(hyperparams.Config):
   mask_binarize_threshold: float = 0.4
   box_regression_weights: List[float] = dataclasses.field(
       default_factory=lambda: [10.0, 10.0, 5.0, 5.0])
+  mask_target_threshold: float = 0.4
 
 
 @dataclasses.dataclass
@@ -403,6 +424,10 @@ class MncLosses(hyperparams.Config):
     rpn_huber_loss_delta: Huber transition of the Model Garden form (1/9).
     box_huber_loss_delta: smooth-L1 transition of the stage-3/5 box loss.
     l2_weight_decay: weight decay (applied by the training task).
+    bias_weight_decay: the biases of the decayed layers are decayed too, as
+      Caffe's solver does in the original release (its `train.prototxt` sets
+      `decay_mult: 0` only on the frozen conv1-conv2); False: kernels only
+      (Model Garden's convention).
     l2_weight_decay_in_gradients: False: the decay is a loss term
       (`model.losses`) differentiated with the rest; True: the same
       `l2_weight_decay * w` is added to each kernel's gradient once that
@@ -426,6 +451,7 @@ class MncLosses(hyperparams.Config):
   box_huber_loss_delta: float = 1.0
   l2_weight_decay: float = 5e-4
   l2_weight_decay_in_gradients: bool = False
+  bias_weight_decay: bool = True
 
 
 def tiny_model_config(class_ids=(1, 2), **overrides):

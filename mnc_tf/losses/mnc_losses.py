@@ -169,9 +169,10 @@ def rpn_box_loss(rpn_boxes, box_targets, score_targets,
       (py-faster-rcnn's `SmoothL1Loss` with sigma 3 in
       `models/VGG16/mnc_5stage/train.prototxt`; `anchor_target_layer.py`
       gives each sampled anchor the outside weight 1 / (number of sampled
-      anchors)): per image, smooth-L1_sigma summed over the positive anchors'
-      four coordinates, divided by the image's sampled anchors (labels >= 0),
-      then averaged over the images.  'huber_per_positive' -- Model Garden's
+      anchors)): per image, smooth-L1_sigma summed over the four coordinates
+      of the positive anchors (and of negatives that carry a non-zero
+      target: MIX_INDEX with `mix_background_box_targets`), divided by the
+      image's sampled anchors (labels >= 0), then averaged over the images.  'huber_per_positive' -- Model Garden's
       `RpnBoxLoss`: Huber(`huber_delta`) summed over the anchors with a
       non-zero target / (4 x their number, averaged over replicas, + 0.01).
     sigma: smooth-L1 sigma (transition at 1 / sigma^2).
@@ -196,8 +197,11 @@ def rpn_box_loss(rpn_boxes, box_targets, score_targets,
   transition = 1.0 / (sigma * sigma)
   # smooth-L1_sigma(x) = Huber_{1/sigma^2}(x) * sigma^2.
   per_coord = huber(outputs - targets, transition) * (sigma * sigma)
-  positive = tf.cast(tf.repeat(score_targets == 1, 4, axis=-1),
-                     outputs.dtype)
+  shape = [-1] + targets.shape[1:3].as_list() + [targets.shape[-1] // 4, 4]
+  has_target = tf.reduce_any(tf.abs(tf.reshape(targets, shape)) > 1e-6,
+                             axis=-1)
+  regressed = (score_targets == 1) | ((score_targets == 0) & has_target)
+  positive = tf.cast(tf.repeat(regressed, 4, axis=-1), outputs.dtype)
   batch = tf.shape(outputs)[0]
   summed = tf.reduce_sum(tf.reshape(per_coord * positive, [batch, -1]),
                          axis=1)

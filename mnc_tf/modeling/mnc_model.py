@@ -33,23 +33,6 @@ _CLASSIFIER_TARGETS = ('cls_mask_targets', 'cls_box_targets', 'box_targets',
 SCALED_INPUT_MULTIPLE = 32
 
 
-def gradient_only_where(values, rows):
-  """`values` whose gradient flows only in the selected rows.
-
-  Args:
-    values: `[B, K, ...]`.
-    rows: bool `[B, K]`.
-
-  Returns:
-    `values` (forward); the gradient is zero where `rows` is False.
-  """
-  keep = tf.cast(rows, values.dtype)
-  keep = tf.reshape(keep, tf.concat(
-      [tf.shape(keep), tf.ones([values.shape.rank - 2], tf.int32)], axis=0))
-  fixed = tf.stop_gradient(values)
-  return fixed + keep * (values - fixed)
-
-
 def gt_rows_in_use(gt_valid):
   """How many leading gt rows the batch uses: its last valid row + 1 (>= 1).
 
@@ -196,10 +179,31 @@ class MncModel(tf_keras.Model):
       return boxes
     return tf.stop_gradient(boxes)
 
-  def clip_box_gradient(self, deltas):
-    """Identity; the gradient reaching `deltas` through boxes is clipped."""
-    return gradients.clip_gradient(deltas,
-                                   self._config_dict['box_gradient_clip'])
+  def box_gradient_clip(self, scale=None, counts=None):
+    """The box-path clip of one training pass (`gradients.BoxGradientClip`).
+
+    Args:
+      scale: optional float scalar tensor multiplying `box_gradient_clip`:
+        the factor each image's loss is scaled by on its way to the
+        differentiated loss (`MncTask.compute_loss_and_gradients` passes
+        loss scale / global batch), so that each image's gradient is clipped
+        at `box_gradient_clip`.
+      counts: optional float32 `[2, 2]` zeros watched by the caller's tape:
+        their gradient counts the elements at the clip per pathway
+        (`gradients.PATHWAYS`).
+    """
+    return gradients.BoxGradientClip(self._config_dict['box_gradient_clip'],
+                                     scale=scale, counts=counts)
+
+  def clip_box_gradient(self, deltas, pathway='rpn', clip=None):
+    """Identity; the gradient reaching `deltas` through boxes is clipped.
+
+    Args:
+      deltas: box deltas (any shape).
+      pathway: `'rpn'` or `'stage3'` (`gradients.PATHWAYS`).
+      clip: a `box_gradient_clip()`; None: unscaled, uncounted.
+    """
+    return (clip or self.box_gradient_clip())(deltas, pathway)
 
   def run_stage(self, features, boxes, sample_valid=None, gt=None,
                 targets=None, training=None, fc_carrier_rows=None,
@@ -239,7 +243,7 @@ class MncModel(tf_keras.Model):
     classifier_masks = mask_probs
     if (targets is not None and self._config_dict[
         'mask_gradient_from_mask_level_positives_only']):
-      classifier_masks = gradient_only_where(
+      classifier_masks = gradients.gradient_only_where(
           mask_probs, targets['cls_mask_targets'] > 0)
     carriers = None
     if fc_carrier_rows is not None or fc_carriers is not None:
@@ -264,7 +268,7 @@ class MncModel(tf_keras.Model):
     return mask_outputs, classifier_outputs
 
   def next_stage_boxes(self, boxes, cls_mask_logits, box_outputs,
-                       image_shape, top_class=None):
+                       image_shape, top_class=None, clip=None):
     """Stage-3 boxes regressed by each box's top non-background class (§5).
 
     Args:
@@ -274,6 +278,7 @@ class MncModel(tf_keras.Model):
       image_shape: `[B, 2]` boxes are clipped to it.
       top_class: optional int32 `[B, K]` class whose deltas are used (held
         fixed by a gradient check); None: the top non-background class.
+      clip: optional `box_gradient_clip()` of the training pass.
 
     Returns:
       boxes: `[B, K, 4]` the next stage's boxes.
@@ -282,7 +287,7 @@ class MncModel(tf_keras.Model):
     if top_class is None:
       top_class = tf.argmax(cls_mask_logits[..., 1:], axis=-1,
                             output_type=tf.int32) + 1
-    box_outputs = self.clip_box_gradient(box_outputs)
+    box_outputs = self.clip_box_gradient(box_outputs, 'stage3', clip)
     shape = tf.shape(box_outputs)
     deltas = tf.reshape(box_outputs,
                         [shape[0], shape[1], self._num_classes, 4])
@@ -299,7 +304,7 @@ class MncModel(tf_keras.Model):
       return features
     return self.roi_feature_reducer(features)
 
-  def _rpn(self, images, image_info, training):
+  def _rpn(self, images, image_info, training, clip=None):
     features = self.backbone(images, training=training)
     # float32 under mixed-precision policies: boxes and scores (bfloat16
     # would quantize pixel coordinates to steps of up to 4 px).
@@ -310,8 +315,9 @@ class MncModel(tf_keras.Model):
     # The RPN loss sees `rpn_boxes`; the proposals see the same deltas with
     # the gradient that comes back through the boxes clipped.
     rois, roi_scores, roi_valid, anchor_index = self.proposal_generator(
-        rpn_scores, self.clip_box_gradient(rpn_boxes), anchors, image_shape,
-        training=training)
+        rpn_scores, self.clip_box_gradient(rpn_boxes, 'rpn', clip), anchors,
+        image_shape, training=training,
+        image_scale=tf.cast(image_info[:, 2, :], tf.float32))
     return {
         'features': features, 'roi_features': self.roi_feature_map(features),
         'rpn_scores': rpn_scores,
@@ -360,7 +366,8 @@ class MncModel(tf_keras.Model):
 
   # ------------------------------------------------------------------ call
   def call(self, images, image_info, gt_boxes=None, gt_classes=None,
-           gt_masks=None, training=None):
+           gt_masks=None, training=None, box_gradient_scale=None,
+           box_gradient_counts=None):
     """Runs the cascade.
 
     Args:
@@ -375,6 +382,12 @@ class MncModel(tf_keras.Model):
       training: True runs the training cascade (gt required) and returns
         predictions with their targets for `mnc_losses.compute_losses`; False
         returns detections.
+      box_gradient_scale: training: optional float scalar tensor, the factor
+        each image's loss is multiplied by on its way to the differentiated
+        loss; the box-path clip limit is multiplied by it (see
+        `box_gradient_clip`).  None: 1.
+      box_gradient_counts: training: optional float32 `[2, 2]` zeros watched
+        by the caller's tape (see `box_gradient_clip`).
 
     Returns:
       dict of tensors (see `_train_outputs` / `_inference_outputs`).
@@ -385,8 +398,9 @@ class MncModel(tf_keras.Model):
       if gt_boxes is None or gt_classes is None or gt_masks is None:
         raise ValueError('training=True needs gt_boxes, gt_classes and '
                          'gt_masks.')
+      clip = self.box_gradient_clip(box_gradient_scale, box_gradient_counts)
       return self._train_outputs(images, image_info, gt_boxes, gt_classes,
-                                 gt_masks)
+                                 gt_masks, clip)
     return self._inference_outputs(images, image_info)
 
   def _sample_rois(self, rpn, gt):
@@ -399,7 +413,7 @@ class MncModel(tf_keras.Model):
       score_targets, box_targets: the RPN targets.
     """
     score_targets, box_targets = self.rpn_target_assigner(
-        rpn['anchors'], gt['boxes'], gt['valid'])
+        rpn['anchors'], gt['boxes'], gt['valid'], rpn['image_shape'])
     candidates, candidate_valid = rpn['rpn_rois'], rpn['rpn_roi_valid']
     if self._config_dict['mix_gt_boxes']:
       candidates = tf.concat([candidates, gt['boxes']], axis=1)
@@ -421,10 +435,11 @@ class MncModel(tf_keras.Model):
     score_targets, box_targets = self.rpn_target_assigner.mix(
         score_targets, box_targets, rpn['anchors'], gt['boxes'], gt['valid'],
         anchor_index, self.roi_sampler.is_foreground(sample_iou),
-        from_proposal)
+        from_proposal, rpn['image_shape'])
     return boxes, sample_valid, score_targets, box_targets
 
-  def _train_outputs(self, images, image_info, gt_boxes, gt_classes, gt_masks):
+  def _train_outputs(self, images, image_info, gt_boxes, gt_classes, gt_masks,
+                     clip=None):
     """Training forward pass.
 
     Returns:
@@ -442,7 +457,7 @@ class MncModel(tf_keras.Model):
       `stage{s}_mask_iou`.
     """
     gt = self.ground_truth(gt_boxes, gt_classes, gt_masks, images.shape[1:3])
-    rpn = self._rpn(images, image_info, training=True)
+    rpn = self._rpn(images, image_info, training=True, clip=clip)
     boxes, sample_valid, score_targets, box_targets = self._sample_rois(rpn,
                                                                         gt)
     outputs = {
@@ -453,12 +468,12 @@ class MncModel(tf_keras.Model):
         'rpn_rois': rpn['rpn_rois'],
     }
     cascade, _ = self.train_cascade(rpn['roi_features'], boxes, sample_valid,
-                                    gt, rpn['image_shape'])
+                                    gt, rpn['image_shape'], clip=clip)
     outputs.update(cascade)
     return outputs
 
   def train_cascade(self, features, boxes, sample_valid, gt, image_shape,
-                    fixed=None):
+                    fixed=None, clip=None):
     """Stages 2-5 (or 2-3) in training, one `run_stage` per stage pair.
 
     Args:
@@ -471,6 +486,7 @@ class MncModel(tf_keras.Model):
         `top_class` (as returned here) to use instead of assigning them: the
         selections and targets are then constants, as Eq. 6-9 treat them (a
         gradient check holds them fixed this way).
+      clip: optional `box_gradient_clip()` of the training pass.
 
     Returns:
       outputs: dict named by `stage_names` (see `_train_outputs`).
@@ -500,7 +516,7 @@ class MncModel(tf_keras.Model):
       targets.update({k: mask_out[k] for k in _MASK_TARGETS})
       next_boxes, next_valid, top_class = self.next_stage_inputs(
           boxes, sample_valid, cls_out, gt, image_shape,
-          top_class=held.get('top_class'))
+          top_class=held.get('top_class'), clip=clip)
       used.append({'targets': targets, 'top_class': top_class})
       boxes, sample_valid = next_boxes, next_valid
     return outputs, used
@@ -514,7 +530,7 @@ class MncModel(tf_keras.Model):
     return shape[0] * rois
 
   def next_stage_inputs(self, boxes, sample_valid, classifier_outputs, gt,
-                        image_shape, top_class=None):
+                        image_shape, top_class=None, clip=None):
     """The RoIs of stage 4 in training: stage-3 boxes regressed (§5) + gt.
 
     Args:
@@ -525,6 +541,7 @@ class MncModel(tf_keras.Model):
       gt: the dict of `ground_truth`.
       image_shape: `[B, 2]`.
       top_class: optional fixed class per box (see `next_stage_boxes`).
+      clip: optional `box_gradient_clip()` of the training pass.
 
     Returns:
       boxes: `[B, K', 4]` (zero for padding), sample_valid `[B, K']`: the K
@@ -533,7 +550,8 @@ class MncModel(tf_keras.Model):
     """
     boxes, top_class = self.next_stage_boxes(
         boxes, classifier_outputs['cls_mask_logits'],
-        classifier_outputs['box_outputs'], image_shape, top_class=top_class)
+        classifier_outputs['box_outputs'], image_shape, top_class=top_class,
+        clip=clip)
     boxes = tf.where(sample_valid[..., None], boxes, tf.zeros_like(boxes))
     if self._config_dict['stage4_gt_boxes']:
       gt_boxes = tf.where(gt['valid'][..., None], gt['boxes'],
@@ -617,8 +635,8 @@ class MncModel(tf_keras.Model):
         -(-new_width // multiple) * multiple)
     factors = tf.constant([new_height / height, new_width / width],
                           tf.float32)
-    image_info = tf.concat([image_info[:, :1], image_info[:, 1:2] * factors,
-                            image_info[:, 2:]], axis=1)
+    image_info = tf.concat([image_info[:, :1], image_info[:, 1:3] * factors,
+                            image_info[:, 3:]], axis=1)
     return (tf.cast(resized, images.dtype), image_info,
             tf.tile(factors, [2]))
 

@@ -168,6 +168,31 @@ def clip_boxes(boxes, image_shape):
   return tf.maximum(tf.minimum(boxes, limits), 0.0)
 
 
+def boxes_inside(boxes, image_shape, border=0.0):
+  """Which boxes lie inside the image, extended by `border` pixels.
+
+  The original release's test (`anchor_target_layer.py` with
+  `allowed_border`, `clip_boxes` in `bbox_transform.py`) in this package's
+  coordinates: ymin >= -border, xmin >= -border, ymax <= h + border,
+  xmax <= w + border.
+
+  Args:
+    boxes: `[B, N, 4]` or `[N, 4]` (ymin, xmin, ymax, xmax).
+    image_shape: `[B, 2]` (height, width).
+    border: pixels a box may cross the image border by.
+
+  Returns:
+    bool `[B, N]`.
+  """
+  boxes = tf.convert_to_tensor(boxes)
+  if boxes.shape.rank == 2:
+    boxes = boxes[None]
+  image_shape = tf.cast(image_shape, boxes.dtype)[:, None, :]
+  border = tf.cast(border, boxes.dtype)
+  return (tf.reduce_all(boxes[..., :2] >= -border, axis=-1) &
+          tf.reduce_all(boxes[..., 2:] <= image_shape + border, axis=-1))
+
+
 def batched_gather(values, indices):
   """values[b, indices[b, k]] for every b, k (differentiable w.r.t. values).
 

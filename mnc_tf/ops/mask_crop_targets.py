@@ -232,17 +232,17 @@ def sample_instance_crops(gt_crops, gt_boxes, gt_index, boxes, mask_size,
 
 def crop_targets_from_instance_crops(gt_crops, gt_boxes, gt_index, boxes,
                                      mask_size, image_size,
-                                     margin=DEFAULT_MARGIN):
+                                     margin=DEFAULT_MARGIN, threshold=0.5):
   """Stage-2 targets from instance crops (`targets.crop_mask_targets`' twin).
 
-  Args: see `sample_instance_crops`.
+  Args: see `sample_instance_crops`; `threshold` binarizes the samples.
 
   Returns:
-    float32 `[B, K, m, m]` in {0, 1} (sample >= 0.5).
+    float32 `[B, K, m, m]` in {0, 1} (sample >= threshold).
   """
   samples = sample_instance_crops(gt_crops, gt_boxes, gt_index, boxes,
                                   mask_size, image_size, margin)
-  return tf.cast(samples >= 0.5, tf.float32)
+  return tf.cast(samples >= threshold, tf.float32)
 
 
 def instance_crop_areas(gt_crops, gt_boxes, image_size, margin=DEFAULT_MARGIN):
@@ -305,11 +305,11 @@ class InstanceMaskCrops:
     self.image_size = tuple(int(v) for v in image_size)
     self.margin = float(margin)
 
-  def mask_targets(self, gt_index, boxes, mask_size):
+  def mask_targets(self, gt_index, boxes, mask_size, threshold=0.5):
     """float32 `[B, K, m, m]` binary stage-2 targets of `[B, K, 4]` boxes."""
     return crop_targets_from_instance_crops(
         self.crops, self.gt_boxes, gt_index, boxes, mask_size,
-        self.image_size, self.margin)
+        self.image_size, self.margin, threshold=threshold)
 
   def areas(self):
     """float32 `[B, M]` gt mask areas in network-input pixels."""

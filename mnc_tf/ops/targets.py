@@ -14,7 +14,8 @@ from official.vision.ops import box_ops
 
 
 def rpn_targets(anchors, gt_boxes, gt_valid, fg_iou_threshold=0.7,
-                bg_iou_threshold=0.3, num_samples=256, fg_fraction=0.5):
+                bg_iou_threshold=0.3, num_samples=256, fg_fraction=0.5,
+                inside=None):
   """Stage-1 targets: labels and box deltas of sampled anchors.
 
   Model Garden's `RpnAnchorLabeler` per image (on its valid gt rows only, so
@@ -30,36 +31,65 @@ def rpn_targets(anchors, gt_boxes, gt_valid, fg_iou_threshold=0.7,
     bg_iou_threshold: negative IoU threshold.
     num_samples: anchors sampled per image.
     fg_fraction: maximum positive fraction.
+    inside: optional bool `[B, h * w * A]`: anchors outside are ignored
+      (-1): never matched, never a gt's best anchor, never sampled (the
+      original release labels only the anchors inside the image).
 
   Returns:
     score_targets: int32 `[B, h, w, A]`, 1 positive, 0 negative, -1 ignored.
     box_targets: float32 `[B, h, w, A * 4]` encoded (dy, dx, dh, dw) deltas,
       zero where not positive.
   """
-  labeler = mg_anchor.RpnAnchorLabeler(
-      match_threshold=fg_iou_threshold, unmatched_threshold=bg_iou_threshold,
-      rpn_batch_size_per_im=num_samples, rpn_fg_fraction=fg_fraction)
   anchor_dict = {'0': tf.cast(anchors, tf.float32)}
+  height, width, num_coords = anchors.shape.as_list()
+  if inside is None:
+    inside = tf.ones([tf.shape(gt_boxes)[0], height * width * num_coords // 4],
+                     tf.bool)
 
   def label_one(args):
-    boxes, valid = args
+    boxes, valid, one_inside = args
+    labeler = _InsideAnchorLabeler(
+        one_inside, match_threshold=fg_iou_threshold,
+        unmatched_threshold=bg_iou_threshold,
+        rpn_batch_size_per_im=num_samples, rpn_fg_fraction=fg_fraction)
     boxes = tf.boolean_mask(boxes, valid)
     labels = tf.ones([tf.shape(boxes)[0], 1], tf.int32)
     scores, deltas = labeler.label_anchors(anchor_dict, boxes, labels)
     return tf.cast(scores['0'], tf.int32), tf.cast(deltas['0'], tf.float32)
 
-  height, width, num_coords = anchors.shape.as_list()
   score_targets, box_targets = tf.map_fn(
-      label_one, (tf.cast(gt_boxes, tf.float32), gt_valid),
+      label_one, (tf.cast(gt_boxes, tf.float32), gt_valid, inside),
       fn_output_signature=(
           tf.TensorSpec([height, width, num_coords // 4], tf.int32),
           tf.TensorSpec([height, width, num_coords], tf.float32)))
   return score_targets, box_targets
 
 
+class _InsideAnchorLabeler(mg_anchor.RpnAnchorLabeler):
+  """Model Garden's RPN labeler that ignores the anchors outside `inside`.
+
+  Their IoU with every gt is -1 (never matched, never a gt's best anchor) and
+  their match result is 'ignored' before the sampling (label -1).
+  """
+
+  def __init__(self, inside, **kwargs):
+    super().__init__(**kwargs)
+    self._iou = self.similarity_calc
+    self._inside = inside
+    self.similarity_calc = self._inside_iou
+
+  def _inside_iou(self, anchors, gt_boxes):
+    iou = self._iou(anchors, gt_boxes)
+    return tf.where(self._inside[:, None], iou, -tf.ones_like(iou))
+
+  def _get_rpn_samples(self, match_results):
+    return super()._get_rpn_samples(
+        tf.where(self._inside, match_results, -2 * tf.ones_like(match_results)))
+
+
 def mix_proposal_anchors(score_targets, box_targets, anchors, gt_boxes,
                          gt_valid, anchor_index, sample_is_fg, sample_valid,
-                         background_box_targets=False):
+                         background_box_targets=False, inside=None):
   """The original release's MIX_INDEX: sampled proposals' anchors join L1.
 
   The anchor of every proposal sampled for stages 2-3 is labelled for the
@@ -81,6 +111,8 @@ def mix_proposal_anchors(score_targets, box_targets, anchors, gt_boxes,
     background_box_targets: an anchor made negative keeps the box target it
       had (False: zeroed, as the original release, whose
       `anchor_target_layer.py` gives label-0 anchors no box weight).
+    inside: optional bool `[B, h * w * A]`: anchors outside keep their
+      targets (the release mixes only the anchors inside the image).
 
   Returns:
     (score_targets, box_targets) with the same shapes.
@@ -102,6 +134,9 @@ def mix_proposal_anchors(score_targets, box_targets, anchors, gt_boxes,
   forced_bg = tf.tensor_scatter_nd_max(
       zeros, index, tf.cast(sample_valid & ~sample_is_fg, tf.int32)) > 0
   forced_fg &= tf.reduce_any(gt_valid, axis=-1, keepdims=True)
+  if inside is not None:
+    forced_fg &= inside
+    forced_bg &= inside
   flat_scores = tf.where(forced_fg, tf.ones_like(flat_scores),
                          tf.where(forced_bg, tf.zeros_like(flat_scores),
                                   flat_scores))
@@ -194,7 +229,7 @@ def crop_masks(gt_masks, gt_index, boxes, mask_size):
   return crops * tf.cast(finite, tf.float32)[..., None, None]
 
 
-def crop_mask_targets(gt_masks, gt_index, boxes, mask_size):
+def crop_mask_targets(gt_masks, gt_index, boxes, mask_size, threshold=0.5):
   """Stage-2 targets: each box's gt mask cropped to the box, m x m, binary.
 
   Args:
@@ -202,12 +237,13 @@ def crop_mask_targets(gt_masks, gt_index, boxes, mask_size):
     gt_index: int32 `[B, K]` gt instance of each box.
     boxes: `[B, K, 4]` boxes.
     mask_size: m.
+    threshold: a bilinear sample >= this is foreground.
 
   Returns:
-    float32 `[B, K, m, m]` in {0, 1} (bilinear sample >= 0.5).
+    float32 `[B, K, m, m]` in {0, 1} (bilinear sample >= threshold).
   """
   crops = crop_masks(gt_masks, gt_index, boxes, mask_size)
-  return tf.cast(crops >= 0.5, tf.float32)
+  return tf.cast(crops >= threshold, tf.float32)
 
 
 def gt_mask_areas(gt_masks):
@@ -250,7 +286,8 @@ def cascade_targets(boxes, sample_valid, mask_probs, gt_boxes, gt_valid,
                     gt_class_indices, gt_masks, gt_areas, mask_size,
                     mask_fg_iou_threshold=0.5, box_fg_iou_threshold=0.5,
                     mask_level_iou_threshold=0.5, mask_binarize_threshold=0.4,
-                    box_regression_weights=(10.0, 10.0, 5.0, 5.0)):
+                    box_regression_weights=(10.0, 10.0, 5.0, 5.0),
+                    mask_target_threshold=0.5):
   """Targets of a stage-2/3 pair (or 4/5) for its K boxes.
 
   Stage 2: a box whose best gt has IoU > `mask_fg_iou_threshold` regresses
@@ -276,6 +313,8 @@ def cascade_targets(boxes, sample_valid, mask_probs, gt_boxes, gt_valid,
     mask_level_iou_threshold: stage-3 mask-level positive mask IoU.
     mask_binarize_threshold: binarization of predictions for the mask IoU.
     box_regression_weights: delta scaling (wy, wx, wh, ww).
+    mask_target_threshold: the gt mask resampled into a box is foreground
+      where >= this (the release's `mask_transform.py`: 0.4).
 
   Returns:
     dict with `mask_targets` `[B, K, m, m]`, `mask_weights` `[B, K]` (1 for
@@ -285,9 +324,11 @@ def cascade_targets(boxes, sample_valid, mask_probs, gt_boxes, gt_valid,
   """
   max_iou, gt_index = match_boxes(boxes, gt_boxes, gt_valid)
   if hasattr(gt_masks, 'mask_targets'):  # mask_crop_targets.InstanceMaskCrops
-    mask_targets = gt_masks.mask_targets(gt_index, boxes, mask_size)
+    mask_targets = gt_masks.mask_targets(gt_index, boxes, mask_size,
+                                         threshold=mask_target_threshold)
   else:
-    mask_targets = crop_mask_targets(gt_masks, gt_index, boxes, mask_size)
+    mask_targets = crop_mask_targets(gt_masks, gt_index, boxes, mask_size,
+                                     threshold=mask_target_threshold)
   matched_area = tf.gather(gt_areas, gt_index, batch_dims=1)
   matched_class = tf.gather(gt_class_indices, gt_index, batch_dims=1)
   matched_box = tf.gather(tf.cast(gt_boxes, tf.float32), gt_index,

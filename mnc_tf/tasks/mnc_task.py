@@ -31,6 +31,7 @@ from mnc_tf.evaluation import metrics_io
 from mnc_tf.losses import mnc_losses
 from mnc_tf.modeling import factory
 from mnc_tf.modeling import stage_names
+from mnc_tf.ops import gradients
 from mnc_tf.ops import mask_paste
 from mnc_tf.tasks import eval_images
 from mnc_tf.tasks import weight_decay
@@ -45,10 +46,29 @@ def loss_names(num_train_stages: int) -> List[str]:
   """The loss terms `mnc_losses.compute_losses` reports, plus the task's.
 
   `total_loss` = `model_loss` (the cascade's weighted sum, Eq. 5) + `l2_loss`
-  (weight decay from the layers' kernel regularizers).
+  (weight decay from the layers' kernel regularizers and, with
+  `losses.bias_weight_decay`, of their biases).
   """
   return ['total_loss', 'model_loss', 'l2_loss'] + stage_names.loss_names(
       num_train_stages)
+
+
+def box_gradient_metric_names(cascade) -> Dict[str, str]:
+  """The training metrics of the box-path clip: metric name -> pathway.
+
+  `<pathway>_box_gradient_at_clip`: of the gradient elements that reach the
+  pathway's box deltas through the boxes (non-zero), the share at the clip
+  (`gradients.clip_share`); the RPN deltas (`rpn`) and, with 5 training
+  stages, the stage-3 deltas (`stage3`).  None without a box gradient or a
+  clip.
+
+  Args:
+    cascade: the `task.model.cascade` config.
+  """
+  if not cascade.box_gradient or not cascade.box_gradient_clip:
+    return {}
+  pathways = gradients.PATHWAYS if cascade.num_train_stages > 3 else ('rpn',)
+  return {f'{p}_box_gradient_at_clip': p for p in pathways}
 
 
 @task_factory.register_task_cls(exp_cfg.MncTask)
@@ -62,6 +82,7 @@ class MncTask(base_task.Task):
     self._evaluator = None
     self._class_names = None
     self._decayed_kernels = {}  # id(model) -> weight_decay pairs.
+    self._decayed_biases = {}  # id(model) -> weight_decay pairs.
 
   # ------------------------------------------------------------------ build
   def build_model(self) -> tf_keras.Model:
@@ -89,9 +110,10 @@ class MncTask(base_task.Task):
   def build_metrics(self, training: bool = True):
     """Training: a running mean per loss term; evaluation: host-side only."""
     if training:
+      cascade = self.task_config.model.cascade
       return [tf_keras.metrics.Mean(name, dtype=tf.float32)
-              for name in loss_names(
-                  self.task_config.model.cascade.num_train_stages)]
+              for name in loss_names(cascade.num_train_stages) +
+              list(box_gradient_metric_names(cascade))]
     self._evaluator = instance_evaluator.InstanceSegmentationEvaluator(
         annotation_file=self.task_config.annotation_file or None,
         sds_iou_thresholds=self.task_config.sds_iou_thresholds,
@@ -125,15 +147,36 @@ class MncTask(base_task.Task):
     return losses
 
   # ------------------------------------------------------------------ steps
-  def _forward_train(self, model, images, labels):
+  def _biases(self, model):
+    """`weight_decay.regularized_biases` with `losses.bias_weight_decay`."""
+    if not self.task_config.losses.bias_weight_decay:
+      return []
+    if id(model) not in self._decayed_biases:
+      self._decayed_biases[id(model)] = weight_decay.regularized_biases(model)
+    return self._decayed_biases[id(model)]
+
+  def _weight_decay_terms(self, model):
+    """The decay loss terms: `model.losses` (kernels) and the biases'."""
+    terms = list(model.losses)
+    biases = self._biases(model)
+    if biases:
+      terms.append(weight_decay.l2_loss(biases))
+    return terms
+
+  def _forward_train(self, model, images, labels, box_gradient=None):
+    scale, counts = box_gradient or (None, None)
     return model(images, labels['image_info'],
                  gt_boxes=labels['gt_boxes'], gt_classes=labels['gt_classes'],
-                 gt_masks=labels['gt_masks'], training=True)
+                 gt_masks=labels['gt_masks'], training=True,
+                 box_gradient_scale=scale, box_gradient_counts=counts)
 
-  def _train_losses(self, model, images, labels, include_l2=True):
+  def _train_losses(self, model, images, labels, include_l2=True,
+                    box_gradient=None):
     """Forward pass + `build_losses` of a training batch.
 
     `include_l2=False` leaves the weight decay term out (`l2_loss` 0).
+    `box_gradient`: optional (scale, counts) of the box-path clip (the
+    model's `box_gradient_scale` / `box_gradient_counts`).
 
     With `train_data.parser.oriented_padding` the batches come in two shapes
     (landscape [B, h, w, 3], portrait [B, w, h, 3]) and a trainer's
@@ -145,9 +188,10 @@ class MncTask(base_task.Task):
     """
     parser = self.task_config.train_data.parser
     if images.shape[1:3].is_fully_defined() or not parser.oriented_padding:
-      outputs = self._forward_train(model, images, labels)
+      outputs = self._forward_train(model, images, labels, box_gradient)
       return self.build_losses(
-          outputs, labels, aux_losses=model.losses if include_l2 else None)
+          outputs, labels,
+          aux_losses=self._weight_decay_terms(model) if include_l2 else None)
     sizes = data_config.oriented_padded_sizes(parser)
 
     def branch(size):
@@ -158,10 +202,12 @@ class MncTask(base_task.Task):
         if not isinstance(labels['gt_masks'], dict):  # full-image masks
           shaped_labels['gt_masks'] = tf.ensure_shape(
               labels['gt_masks'], labels['gt_masks'].shape[:2] + size)
-        outputs = self._forward_train(model, shaped_images, shaped_labels)
+        outputs = self._forward_train(model, shaped_images, shaped_labels,
+                                      box_gradient)
         return self.build_losses(
             outputs, shaped_labels,
-            aux_losses=model.losses if include_l2 else None)
+            aux_losses=(self._weight_decay_terms(model) if include_l2
+                        else None))
       return forward
 
     if len(sizes) == 1:
@@ -174,6 +220,13 @@ class MncTask(base_task.Task):
 
     With a `LossScaleOptimizer` (float16 mixed precision) the loss is scaled
     and the gradients unscaled, as in Model Garden's `base_task.train_step`.
+    The box-path clip (`cascade.box_gradient_clip`) is a limit per image: the
+    losses average over the global batch and the differentiated loss carries
+    the loss scale, so one image's gradient reaches the clip multiplied by
+    loss scale / (per-replica batch x replicas), and so is the limit
+    (`MncModel.box_gradient_clip`).  The share of the box-path gradient
+    elements at the clip joins the losses dict
+    (`box_gradient_metric_names`).
     With `losses.l2_weight_decay_in_gradients` the decay term is left out of
     the differentiated loss and its gradient added to each kernel's gradient
     (`weight_decay.add_to_gradients`); `l2_loss` / `total_loss` report the
@@ -187,20 +240,32 @@ class MncTask(base_task.Task):
     loss_scale = isinstance(optimizer,
                             tf_keras.mixed_precision.LossScaleOptimizer)
     in_gradients = self.task_config.losses.l2_weight_decay_in_gradients
+    clip_scale = 1.0 / (tf.cast(tf.shape(images)[0], tf.float32) *
+                        num_replicas)
+    if loss_scale:
+      clip_scale *= tf.cast(optimizer.loss_scale, tf.float32)
+    clip_counts = tf.zeros([len(gradients.PATHWAYS), 2])
     with tf.GradientTape() as tape:
+      tape.watch(clip_counts)
       losses = self._train_losses(model, images, labels,
-                                  include_l2=not in_gradients)
+                                  include_l2=not in_gradients,
+                                  box_gradient=(clip_scale, clip_counts))
       scaled_loss = losses['total_loss'] / num_replicas
       if loss_scale:
         scaled_loss = optimizer.get_scaled_loss(scaled_loss)
-    grads = tape.gradient(scaled_loss, model.trainable_variables)
+    grads, clip_counts = tape.gradient(
+        scaled_loss, (model.trainable_variables, clip_counts))
+    shares = gradients.clip_share(clip_counts)
+    for name, pathway in box_gradient_metric_names(
+        self.task_config.model.cascade).items():
+      losses[name] = shares[pathway]
     if loss_scale:
       grads = optimizer.get_unscaled_gradients(grads)
     if in_gradients:
       if id(model) not in self._decayed_kernels:
         self._decayed_kernels[id(model)] = weight_decay.regularized_kernels(
             model)
-      pairs = self._decayed_kernels[id(model)]
+      pairs = self._decayed_kernels[id(model)] + self._biases(model)
       grads = weight_decay.add_to_gradients(
           grads, model.trainable_variables, pairs, scale=1.0 / num_replicas)
       losses['l2_loss'] = weight_decay.l2_loss(pairs)

@@ -55,6 +55,30 @@ def regularized_kernels(model: tf_keras.Model) -> List[Tuple[tf.Variable,
   return pairs
 
 
+def regularized_biases(model: tf_keras.Model) -> List[Tuple[tf.Variable,
+                                                            float]]:
+  """(bias, c) of every layer whose kernel has an `l2(c)` regularizer.
+
+  Caffe's solver decays every parameter whose `decay_mult` is not 0, biases
+  included (the original release sets `decay_mult: 0` only on the frozen
+  conv1-conv2, which are not trainable here); only trainable biases count.
+
+  Args:
+    model: a built Keras model.
+
+  Returns:
+    One pair per trainable bias, in layer order.
+  """
+  pairs = []
+  for layer in model._flatten_layers(include_self=True):  # pylint: disable=protected-access
+    regularizer = getattr(layer, 'kernel_regularizer', None)
+    bias = getattr(layer, 'bias', None)
+    if (isinstance(regularizer, tf_keras.regularizers.L2) and
+        bias is not None and bias.trainable):
+      pairs.append((bias, float(regularizer.l2)))
+  return pairs
+
+
 def l2_loss(pairs: Sequence[Tuple[tf.Variable, float]]) -> tf.Tensor:
   """sum c * sum(w**2) over the pairs (the value of the loss term), float32.
 

@@ -133,8 +133,11 @@ def test_proposals_match_numpy_reference():
 def test_proposals_are_differentiable_in_the_rpn_deltas():
   anchors, scores, deltas = proposal_inputs(seed=2)
   shape = tf.constant([[64.0, 80.0]])
+  # The true derivative everywhere (the release's zeroing of border
+  # proposals' gradient: tests/modeling/test_border_anchors.py).
   layer = proposals.ProposalGenerator(pre_nms_top_k=40, nms_iou_threshold=0.7,
-                                      num_proposals=6, min_size=0.0)
+                                      num_proposals=6, min_size=0.0,
+                                      box_gradient_inside_image_only=False)
 
   def rois_of(d):
     return layer(scores, d, anchors, shape, training=True)[0]

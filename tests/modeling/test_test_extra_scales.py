@@ -48,7 +48,9 @@ def test_half_scale_and_flip_passes_vote_together():
   images, info = example['images'], example['image_info']
   half_images = half_size(images)
   half_info = info.copy()
-  half_info[:, 1] *= 0.5
+  # The content size and the image scale (the proposals' minimum size is in
+  # original pixels) halve.
+  half_info[:, 1:3] *= 0.5
   half_width = CONTENT_WIDTH // 2
 
   got = numpy_outputs(model, images, info)

@@ -108,3 +108,36 @@ def test_other_regularizer_is_refused():
   model = tf_keras.Model(inputs, dense(inputs))
   with pytest.raises(ValueError, match='fc_l1'):
     weight_decay.regularized_kernels(model)
+
+
+@pytest.mark.parametrize('in_gradients', [False, True])
+def test_biases_decay_as_in_caffe(monkeypatch, in_gradients):
+  """`losses.bias_weight_decay`: l2_loss and the bias gradients gain the
+  biases' `c * sum(b**2)` (NumPy), on both decay paths; off: kernels only."""
+  monkeypatch.setattr(tf.random, 'uniform', lambda shape, *a, **k:
+                      tf.random.stateless_uniform(shape, seed=[3, 4]))
+  task, model = _task_and_model(decay=0.05)
+  batch = oriented._batch([48, 64], 0)  # pylint: disable=protected-access
+  model(batch[0], batch[1]['image_info'], training=False)  # Build.
+  rng = np.random.RandomState(0)
+  biases = weight_decay.regularized_biases(model)
+  assert len(biases) >= 10
+  for bias, _ in biases:   # Biases start at 0: make them count.
+    bias.assign(rng.normal(scale=0.5, size=bias.shape))
+  sum_sq = lambda pairs: sum(c * np.sum(np.square(w.numpy(), dtype=np.float64))
+                             for w, c in pairs)
+  kernels = sum_sq(weight_decay.regularized_kernels(model))
+  with_biases = kernels + sum_sq(biases)
+  results = {}
+  for on in (True, False):
+    task.task_config.losses.bias_weight_decay = on
+    results[on] = _step(task, model, batch, in_gradients)
+  np.testing.assert_allclose(results[True][0]['l2_loss'], with_biases,
+                             rtol=1e-5)
+  np.testing.assert_allclose(results[False][0]['l2_loss'], kernels, rtol=1e-5)
+  index = {v.ref(): i for i, v in enumerate(model.trainable_variables)}
+  for bias, c in biases:
+    i = index[bias.ref()]
+    on, off = results[True][1][i], results[False][1][i]
+    np.testing.assert_allclose(on - off, 2 * c * bias.numpy(), rtol=1e-3,
+                               atol=1e-5, err_msg=bias.name)

@@ -14,6 +14,7 @@ import tensorflow as tf
 import tf_keras
 
 from mnc_tf.ops import box_utils
+from mnc_tf.ops import gradients
 from official.vision.ops import box_ops
 
 
@@ -28,9 +29,13 @@ def decode_proposals(deltas, anchors, image_shape):
   Returns:
     `[B, N, 4]` boxes, differentiable w.r.t. `deltas`.
   """
+  return box_utils.clip_boxes(decode_unclipped(deltas, anchors), image_shape)
+
+
+def decode_unclipped(deltas, anchors):
+  """`decode_proposals` before the clip to the image."""
   anchors = tf.reshape(tf.cast(anchors, deltas.dtype), [1, -1, 4])
-  boxes = box_ops.decode_boxes(deltas, anchors)
-  return box_utils.clip_boxes(boxes, image_shape)
+  return box_ops.decode_boxes(deltas, anchors)
 
 
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
@@ -39,7 +44,9 @@ class ProposalGenerator(tf_keras.layers.Layer):
 
   def __init__(self, pre_nms_top_k=12000, test_pre_nms_top_k=6000,
                nms_iou_threshold=0.7, num_proposals=300,
-               test_num_proposals=300, min_size=16.0, **kwargs):
+               test_num_proposals=300, min_size=16.0,
+               min_size_in_original_pixels=True,
+               box_gradient_inside_image_only=True, **kwargs):
     """Initializes the layer.
 
     Args:
@@ -48,7 +55,16 @@ class ProposalGenerator(tf_keras.layers.Layer):
       nms_iou_threshold: NMS IoU threshold.
       num_proposals: boxes kept after NMS (training).
       test_num_proposals: the same at inference.
-      min_size: boxes with a side < this (input pixels) are dropped.
+      min_size: boxes with a side < this are dropped.
+      min_size_in_original_pixels: `min_size` is in pixels of the original
+        image (times the image's scale in network-input pixels, as the
+        original release's `proposal_layer.py`: 16 x im_scale); False: in
+        network-input pixels.
+      box_gradient_inside_image_only: in training, a proposal whose anchor
+        crosses the image border, or whose decoded box was clipped to the
+        image, passes no gradient back to its four deltas (the original
+        release's `proposal_layer.py` backward); False: every proposal does
+        (the clip itself stops the clipped coordinates).
       **kwargs: base layer arguments.
     """
     super().__init__(**kwargs)
@@ -59,6 +75,9 @@ class ProposalGenerator(tf_keras.layers.Layer):
         'num_proposals': int(num_proposals),
         'test_num_proposals': int(test_num_proposals),
         'min_size': float(min_size),
+        'min_size_in_original_pixels': bool(min_size_in_original_pixels),
+        'box_gradient_inside_image_only': bool(
+            box_gradient_inside_image_only),
     }
 
   def num_outputs(self, training):
@@ -66,7 +85,8 @@ class ProposalGenerator(tf_keras.layers.Layer):
     key = 'num_proposals' if training else 'test_num_proposals'
     return self._config_dict[key]
 
-  def call(self, rpn_scores, rpn_boxes, anchors, image_shape, training=None):
+  def call(self, rpn_scores, rpn_boxes, anchors, image_shape, training=None,
+           image_scale=None):
     """Proposes boxes.
 
     Args:
@@ -76,6 +96,8 @@ class ProposalGenerator(tf_keras.layers.Layer):
       image_shape: `[B, 2]` (height, width) of the scaled image (boxes are
         clipped to it).
       training: selects the training or inference top-k / proposal counts.
+      image_scale: `[B, 2]` (y, x) network-input pixels per original pixel
+        (Model Garden's `image_info[:, 2]`); None: 1.
 
     Returns:
       rois: `[B, P, 4]` kept boxes, differentiable w.r.t. `rpn_boxes`; padding
@@ -94,12 +116,17 @@ class ProposalGenerator(tf_keras.layers.Layer):
       num_anchors *= dim
     scores = tf.reshape(rpn_scores, [batch, num_anchors])
     deltas = tf.reshape(rpn_boxes, [batch, num_anchors, 4])
-    boxes = decode_proposals(deltas, anchors, image_shape)
+    unclipped = decode_unclipped(deltas, anchors)
+    boxes = box_utils.clip_boxes(unclipped, image_shape)
 
     fixed = tf.stop_gradient(boxes)
     probs = tf.sigmoid(tf.stop_gradient(scores))
-    big_enough = ((fixed[..., 2] - fixed[..., 0] >= cfg['min_size'])
-                  & (fixed[..., 3] - fixed[..., 1] >= cfg['min_size']))
+    min_size = tf.fill([batch, 2], cfg['min_size'])
+    if cfg['min_size_in_original_pixels'] and image_scale is not None:
+      min_size *= tf.cast(image_scale, min_size.dtype)
+    min_size = tf.cast(min_size, fixed.dtype)[:, None, :]
+    big_enough = tf.reduce_all(fixed[..., 2:] - fixed[..., :2] >= min_size,
+                               axis=-1)
     probs = tf.where(big_enough, probs, -tf.ones_like(probs))
     top_probs, top_index = tf.math.top_k(probs, k=min(pre_nms, num_anchors))
     top_boxes = box_utils.batched_gather(fixed, top_index)
@@ -122,6 +149,13 @@ class ProposalGenerator(tf_keras.layers.Layer):
                              tf.TensorSpec([num_out], tf.bool)))
     anchor_index = tf.stop_gradient(box_utils.batched_gather(top_index, keep))
     rois = box_utils.batched_gather(boxes, anchor_index)
+    if training and cfg['box_gradient_inside_image_only']:
+      inside = (box_utils.boxes_inside(
+          tf.reshape(anchors, [-1, 4]), image_shape) &
+                box_utils.boxes_inside(tf.stop_gradient(unclipped),
+                                       image_shape))
+      rois = gradients.gradient_only_where(
+          rois, box_utils.batched_gather(inside, anchor_index))
     rois = tf.where(roi_valid[..., None], rois, tf.zeros_like(rois))
     roi_scores = box_utils.batched_gather(top_probs, keep)
     roi_scores = tf.where(roi_valid, roi_scores, tf.zeros_like(roi_scores))

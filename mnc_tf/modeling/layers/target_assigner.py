@@ -17,6 +17,7 @@ input is treated as a constant (targets carry no gradient).
 import tensorflow as tf
 import tf_keras
 
+from mnc_tf.ops import box_utils
 from mnc_tf.ops import targets as targets_lib
 
 
@@ -26,7 +27,8 @@ class RpnTargetAssigner(tf_keras.layers.Layer):
 
   def __init__(self, fg_iou_threshold=0.7, bg_iou_threshold=0.3,
                num_samples=256, fg_fraction=0.5, mix_proposal_anchors=True,
-               mix_background_box_targets=False, **kwargs):
+               mix_background_box_targets=False, allowed_border=0.0,
+               **kwargs):
     """Initializes the layer.
 
     Args:
@@ -39,10 +41,16 @@ class RpnTargetAssigner(tf_keras.layers.Layer):
         returns its targets unchanged.
       mix_background_box_targets: anchors `mix` makes negative keep a box
         target they had (False: the original release, no box target).
+      allowed_border: anchors crossing the image border by more than this
+        many pixels are ignored (label -1, never sampled, never a gt's best
+        anchor, not mixed): the original release's `anchor_target_layer.py`
+        (`allowed_border` 0).  None: every anchor is labelled.
       **kwargs: base layer arguments.
     """
     super().__init__(**kwargs)
     self._config_dict = {
+        'allowed_border': (None if allowed_border is None
+                           else float(allowed_border)),
         'fg_iou_threshold': float(fg_iou_threshold),
         'bg_iou_threshold': float(bg_iou_threshold),
         'num_samples': int(num_samples),
@@ -55,32 +63,55 @@ class RpnTargetAssigner(tf_keras.layers.Layer):
   def mixes_proposal_anchors(self):
     return self._config_dict['mix_proposal_anchors']
 
-  def call(self, anchors, gt_boxes, gt_valid):
+  def anchors_inside(self, anchors, image_shape):
+    """bool `[B, h * w * A]`: anchors `allowed_border` allows (all if None)."""
+    border = self._config_dict['allowed_border']
+    flat = tf.reshape(tf.cast(anchors, tf.float32), [-1, 4])
+    if border is None or image_shape is None:
+      batch = 1 if image_shape is None else tf.shape(image_shape)[0]
+      return tf.ones([batch, tf.shape(flat)[0]], tf.bool)
+    return box_utils.boxes_inside(flat, image_shape, border)
+
+  def call(self, anchors, gt_boxes, gt_valid, image_shape=None):
     """Labels and samples the anchors.
 
     Args:
       anchors: `[h, w, 4A]` anchors (ymin, xmin, ymax, xmax).
       gt_boxes: `[B, M, 4]` gt boxes, padding rows -1.
       gt_valid: bool `[B, M]`.
+      image_shape: `[B, 2]` (height, width) of the scaled image, for
+        `allowed_border`; None: every anchor is labelled.
 
     Returns:
       score_targets: int32 `[B, h, w, A]` (1 / 0 sampled, -1 ignored).
       box_targets: float32 `[B, h, w, 4A]`, zero where not positive.
     """
     cfg = self._config_dict
+    inside = None
+    if cfg['allowed_border'] is not None and image_shape is not None:
+      inside = self.anchors_inside(anchors, image_shape)
     return targets_lib.rpn_targets(
         anchors, gt_boxes, gt_valid, cfg['fg_iou_threshold'],
-        cfg['bg_iou_threshold'], cfg['num_samples'], cfg['fg_fraction'])
+        cfg['bg_iou_threshold'], cfg['num_samples'], cfg['fg_fraction'],
+        inside=inside)
 
   def mix(self, score_targets, box_targets, anchors, gt_boxes, gt_valid,
-          anchor_index, sample_is_fg, from_proposal):
-    """MIX_INDEX: see `targets.mix_proposal_anchors` (identity when off)."""
+          anchor_index, sample_is_fg, from_proposal, image_shape=None):
+    """MIX_INDEX: see `targets.mix_proposal_anchors` (identity when off).
+
+    Anchors `allowed_border` excludes (with `image_shape`) are not mixed.
+    """
     if not self.mixes_proposal_anchors:
       return score_targets, box_targets
+    inside = None
+    if self._config_dict['allowed_border'] is not None and (
+        image_shape is not None):
+      inside = self.anchors_inside(anchors, image_shape)
     return targets_lib.mix_proposal_anchors(
         score_targets, box_targets, anchors, gt_boxes, gt_valid, anchor_index,
         sample_is_fg, from_proposal,
-        background_box_targets=self._config_dict['mix_background_box_targets'])
+        background_box_targets=self._config_dict['mix_background_box_targets'],
+        inside=inside)
 
   def get_config(self):
     config = super().get_config()
@@ -94,7 +125,8 @@ class CascadeTargetAssigner(tf_keras.layers.Layer):
 
   def __init__(self, mask_fg_iou_threshold=0.5, box_fg_iou_threshold=0.5,
                mask_level_iou_threshold=0.5, mask_binarize_threshold=0.4,
-               box_regression_weights=(10.0, 10.0, 5.0, 5.0), **kwargs):
+               box_regression_weights=(10.0, 10.0, 5.0, 5.0),
+               mask_target_threshold=0.4, **kwargs):
     """Initializes the layer.
 
     Args:
@@ -107,6 +139,8 @@ class CascadeTargetAssigner(tf_keras.layers.Layer):
         measure that IoU.
       box_regression_weights: (wy, wx, wh, ww) scaling of the stage-3 box
         deltas ((10, 10, 5, 5): the release's target stds 0.1, 0.1, 0.2, 0.2).
+      mask_target_threshold: the gt mask resampled into a box is a
+        foreground target pixel where >= this (the release: 0.4).
       **kwargs: base layer arguments.
     """
     super().__init__(**kwargs)
@@ -116,6 +150,7 @@ class CascadeTargetAssigner(tf_keras.layers.Layer):
         'mask_level_iou_threshold': float(mask_level_iou_threshold),
         'mask_binarize_threshold': float(mask_binarize_threshold),
         'box_regression_weights': [float(w) for w in box_regression_weights],
+        'mask_target_threshold': float(mask_target_threshold),
     }
 
   @property
@@ -150,7 +185,8 @@ class CascadeTargetAssigner(tf_keras.layers.Layer):
         box_fg_iou_threshold=cfg['box_fg_iou_threshold'],
         mask_level_iou_threshold=cfg['mask_level_iou_threshold'],
         mask_binarize_threshold=cfg['mask_binarize_threshold'],
-        box_regression_weights=cfg['box_regression_weights'])
+        box_regression_weights=cfg['box_regression_weights'],
+        mask_target_threshold=cfg['mask_target_threshold'])
 
   def get_config(self):
     config = super().get_config()
