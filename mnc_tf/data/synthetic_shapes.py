@@ -129,7 +129,7 @@ def _background(rng, height, width):
 # Area of each shape's full mask as a fraction of size**2 (`size` px across):
 # a placement that keeps less than 3/4 of it is mostly outside the image.
 _SHAPE_AREA = {'circle': np.pi / 4, 'square': 1.0, 'triangle': 0.393,
-               'star': 0.364, 'ring': 0.589, 'hexagon': 0.650}
+               'star': 0.364, 'ring': 0.589, 'hexagon': 0.650, 'bar': 0.25}
 
 
 def _regular_polygon(cx, cy, radius, n, angle):
@@ -142,7 +142,8 @@ def _shape_mask(shape, cx, cy, size, angle, height, width):
 
   Args:
     shape: 'circle', 'square', 'triangle', 'star', 'ring', 'hexagon' (the
-      categories) or 'cross', 'bar' (distractors only).
+      categories), 'bar' (a size x size/4 bar: a category or a distractor)
+      or 'cross' (distractors only).
     cx, cy: centre in pixels (x right, y down).
     size: extent in pixels across (a square's side, a circle's diameter).
     angle: rotation in radians (ignored for circles and rings).
