@@ -56,6 +56,13 @@ def test_scale_by_hand(tmp_path):
                                [[(0, 0, 40, 40)], [(0, 0, 160, 160)]]))
   choice = recipe_config.choose_scale(dataset, 32, (8.0, 91.0), 640)
   assert (choice['scale'], choice['max_size']) == (96, 192)
+  # 10 px squares in 100 x 100 images, divisor 16: every scale from 80
+  # (x0.8: 8 px) to 640 keeps them all; the nearest to x1 is 96, not the
+  # smallest (80) or the largest.
+  dataset = inspect.load(_coco(str(tmp_path / 'c.json'), [(100, 100)] * 3,
+                               [[(0, 0, 10, 10)]] * 3))
+  choice = recipe_config.choose_scale(dataset, 16, (8.0, 91.0), 640)
+  assert (choice['scale'], choice['coverage']) == (96, 1.0)
   # Brute force over the same candidates with NumPy, a second opinion.
   sizes = np.array([40.0, 160.0])
   best = max(
