@@ -20,10 +20,18 @@ r"""What a data set looks like to an experiment: counts, ids, sizes vs anchors.
     those below the background threshold have no anchor that even overlaps
     them well).  Small boxes are hard for a stride-16 map twice over: an
     anchor of the right size can sit up to 8 px off, which caps the IoU;
+  * the instances outside the window the network handles, at the training
+    and at the test resize: below 2 feature strides, or above the RPN's
+    receptive field (`modeling.receptive_field`), with a warning when the
+    test scale pushes instances out that training kept in;
   * suggestions: an image scale that brings the 10th percentile of the
     instance sizes up to the feature stride, and the octave-spaced anchor
     scales that leave the fewest instances below the threshold at that
     scale.
+
+`--write_config=my_data.yaml` writes the settings derived from these
+(training) annotations instead (`data/recipe_config.py`), on top of the
+custom-data experiment unless `--experiment` is given.
 
 The IoUs are Model Garden's `box_ops.bbox_overlap` against the model's own
 anchors (`mnc_tf.ops.box_utils.generate_anchors`) on the padded input.
@@ -348,9 +356,10 @@ def size_window(dataset, params, stride):
   Test scales above the training scale push the large instances out.
 
   Returns:
-    dict: `receptive_field`, `low`, and per parser (`train`, `test`) the
-    shares `below`, `above` and `above_large` (of the instances >= the
-    original-size median... see `large_share`), `scale`, `max_size`.
+    dict: `receptive_field`, `low`, and per parser (`train`, `test`):
+    `scale`, `max_size`, the shares `below` (< low) and `above` (> the
+    receptive field) of the instances, `max_size_px` (the largest resized
+    instance).
   """
   field = receptive_field.rpn_receptive_field(params.task.model.backbone)
   low = recipe_config.MIN_STRIDES * stride
@@ -636,7 +645,11 @@ def run(flag_values):
                                list(config_files or [])
                                + [flag_values.write_config],
                                flag_values.params_override)
-  report = analyze(dataset, params, max_upscale=flag_values.max_upscale,
+  # After --write_config the report describes the written settings; the
+  # older scale / anchor suggestion would only contradict them.
+  report = analyze(dataset, params,
+                   suggest_changes=not flag_values.write_config,
+                   max_upscale=flag_values.max_upscale,
                    num_anchor_scales=flag_values.num_anchor_scales)
   print(json.dumps(report, indent=1) if flag_values.json
         else format_report(report))
