@@ -20,10 +20,18 @@ r"""What a data set looks like to an experiment: counts, ids, sizes vs anchors.
     those below the background threshold have no anchor that even overlaps
     them well).  Small boxes are hard for a stride-16 map twice over: an
     anchor of the right size can sit up to 8 px off, which caps the IoU;
+  * the instances outside the window the network handles, at the training
+    and at the test resize: below 2 feature strides, or above the RPN's
+    receptive field (`modeling.receptive_field`), with a warning when the
+    test scale pushes instances out that training kept in;
   * suggestions: an image scale that brings the 10th percentile of the
     instance sizes up to the feature stride, and the octave-spaced anchor
     scales that leave the fewest instances below the threshold at that
     scale.
+
+`--write_config=my_data.yaml` writes the settings derived from these
+(training) annotations instead (`data/recipe_config.py`), on top of the
+custom-data experiment unless `--experiment` is given.
 
 The IoUs are Model Garden's `box_ops.bbox_overlap` against the model's own
 anchors (`mnc_tf.ops.box_utils.generate_anchors`) on the padded input.
@@ -32,6 +40,7 @@ anchors (`mnc_tf.ops.box_utils.generate_anchors`) on the padded input.
 import glob
 import json
 import math
+import os
 import sys
 
 from absl import app
@@ -45,8 +54,11 @@ from official.vision.ops import box_ops
 
 from mnc_tf.configs import data as data_config
 from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import
+from mnc_tf.data import recipe_config
 from mnc_tf.modeling import factory
+from mnc_tf.modeling import receptive_field
 from mnc_tf.ops import box_utils
+from mnc_tf.utils import atomic_io
 from mnc_tf.utils import cli
 
 # Instances whose resized size is at least this many feature strides count as
@@ -55,6 +67,11 @@ _SMALL_PERCENTILE = 10.0
 # Image scale suggestions are capped at this factor by default (compute
 # grows with its square).
 DEFAULT_MAX_UPSCALE = 2.0
+# What --write_config derives on top of when no --experiment is given.
+CUSTOM_DATA_EXPERIMENT = 'mnc_shapes_demo'
+CUSTOM_DATA_YAML = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))), 'configs', 'experiments', 'mnc_custom_data.yaml')
 # Anchor-scale candidates: octave-spaced sets starting at these sides (px).
 _ANCHOR_BASES = (8.0, 11.0, 16.0, 22.0, 32.0, 45.0, 64.0)
 
@@ -330,6 +347,35 @@ def _rpn_thresholds(model):
   return float(assigner.fg_iou_threshold), float(assigner.bg_iou_threshold)
 
 
+def size_window(dataset, params, stride):
+  """Instances outside the sizes the network handles, train and test scale.
+
+  The window runs from 2 feature strides to the RPN's receptive field
+  (`modeling.receptive_field`): a larger instance has no feature cell that
+  sees its edges, so the RPN can neither score it as a whole nor outline it.
+  Test scales above the training scale push the large instances out.
+
+  Returns:
+    dict: `receptive_field`, `low`, and per parser (`train`, `test`):
+    `scale`, `max_size`, the shares `below` (< low) and `above` (> the
+    receptive field) of the instances, `max_size_px` (the largest resized
+    instance).
+  """
+  field = receptive_field.rpn_receptive_field(params.task.model.backbone)
+  low = recipe_config.MIN_STRIDES * stride
+  out = {'receptive_field': field, 'low': low}
+  for name, parser in (('train', params.task.train_data.parser),
+                       ('test', params.task.validation_data.parser)):
+    sizes = recipe_config.resized_sizes(dataset, parser.scale,
+                                        parser.max_size)
+    out[name] = {
+        'scale': float(parser.scale), 'max_size': float(parser.max_size),
+        'below': float(np.mean(sizes < low)) if sizes.size else 0.0,
+        'above': float(np.mean(sizes > field)) if sizes.size else 0.0,
+        'max_size_px': float(sizes.max()) if sizes.size else 0.0}
+  return out
+
+
 def analyze(dataset, params, suggest_changes=True,
             max_upscale=DEFAULT_MAX_UPSCALE, num_anchor_scales=0):
   """The report (a JSON-able dict) of `dataset` under experiment `params`.
@@ -407,6 +453,7 @@ def analyze(dataset, params, suggest_changes=True,
                   'bg_iou_threshold': bg_threshold},
       'anchor_coverage': coverage,
   }
+  report['window'] = size_window(dataset, params, stride)
   if suggest_changes and sizes.size:
     report['suggestion'] = suggest(
         dataset, parser.scale, parser.max_size, parser.size_divisor, stride,
@@ -469,6 +516,22 @@ def format_report(report):
           an['fg_iou_threshold'], 100 * cov['below_bg'],
           an['bg_iou_threshold'], cov['median_best_iou'],
           cov['mean_best_iou']))
+  win = report.get('window')
+  if win:
+    for name in ('train', 'test'):
+      row = win[name]
+      add('%s scale %g / %g: %.0f %% of instances above the receptive '
+          'field (%g px: no feature cell sees their edges), %.0f %% below '
+          '%g px; largest %.0f px' % (
+              name, row['scale'], row['max_size'], 100 * row['above'],
+              win['receptive_field'], 100 * row['below'], win['low'],
+              row['max_size_px']))
+    if win['test']['above'] > max(0.02, 2 * win['train']['above']):
+      add('WARNING: the test scale puts %.0f %% of instances past the '
+          'receptive field (training: %.0f %%): large instances will be '
+          'missed or badly outlined; test at the training scale '
+          '(--write_config does)' % (100 * win['test']['above'],
+                                      100 * win['train']['above']))
   sug = report.get('suggestion')
   if sug:
     add('suggestion: parser scale %d, max_size %d (padded %s; x%.2f, compute '
@@ -523,6 +586,23 @@ def define_flags(flag_values=flags.FLAGS):
                        flag_values=flag_values)
   flags.DEFINE_bool('json', False, 'Print the report as JSON.',
                     flag_values=flag_values)
+  flags.DEFINE_string('write_config', None, 'Write the settings derived from '
+                      'these (training) annotations to this YAML, for '
+                      'train.py --config_file on top of the custom-data '
+                      'experiment (the default experiment when this is set).',
+                      flag_values=flag_values)
+  flags.DEFINE_integer('max_input_side', 640, 'With --write_config: largest '
+                       'image scale / max_size to choose (inference cost '
+                       'grows with its square).', flag_values=flag_values)
+  flags.DEFINE_string('train_input_path', None, 'With --write_config: the '
+                      'training TFRecords glob to write into the YAML.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('validation_input_path', None, 'With --write_config: '
+                      'the validation TFRecords glob to write.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('validation_annotations_file', None, 'With '
+                      '--write_config: the validation COCO JSON to write '
+                      '(task.annotation_file).', flag_values=flag_values)
 
 
 def run(flag_values):
@@ -530,24 +610,76 @@ def run(flag_values):
   if not flag_values.annotations_file:
     print('inspect: error: --annotations_file is required', file=sys.stderr)
     return 1
-  if not flag_values.experiment:
+  experiment = flag_values.experiment
+  config_files = flag_values.config_file
+  if not experiment and flag_values.write_config:
+    experiment, config_files = CUSTOM_DATA_EXPERIMENT, [CUSTOM_DATA_YAML]
+    if not os.path.exists(CUSTOM_DATA_YAML):
+      print('inspect: error: %s not found: pass --experiment and '
+            '--config_file explicitly' % CUSTOM_DATA_YAML, file=sys.stderr)
+      return 1
+  if not experiment:
     print('inspect: error: --experiment is required (e.g. mnc_shapes_demo '
           'with --config_file=configs/experiments/mnc_custom_data.yaml)',
           file=sys.stderr)
     return 1
   try:
-    params = experiment_params(flag_values.experiment,
-                               flag_values.config_file,
+    params = experiment_params(experiment, config_files,
                                flag_values.params_override)
     dataset = load(flag_values.annotations_file)
   except (InspectError, KeyError, ValueError, OSError) as e:
     print('inspect: error: %s' % e, file=sys.stderr)
     return 1
-  report = analyze(dataset, params, max_upscale=flag_values.max_upscale,
+  if flag_values.write_config:
+    try:
+      facts = write_config(flag_values.write_config, dataset, params,
+                           flag_values, experiment, config_files)
+    except (recipe_config.ConfigError, OSError) as e:
+      print('inspect: error: %s' % e, file=sys.stderr)
+      return 1
+    print('inspect: wrote %s (%d instances in the window %g-%g px at scale '
+          '%s: %.0f %%)' % (flag_values.write_config, facts['instances'],
+                            facts['window'][0], facts['window'][1],
+                            facts['scale'], 100 * facts['coverage']))
+    params = experiment_params(experiment,
+                               list(config_files or [])
+                               + [flag_values.write_config],
+                               flag_values.params_override)
+  # After --write_config the report describes the written settings; the
+  # older scale / anchor suggestion would only contradict them.
+  report = analyze(dataset, params,
+                   suggest_changes=not flag_values.write_config,
+                   max_upscale=flag_values.max_upscale,
                    num_anchor_scales=flag_values.num_anchor_scales)
   print(json.dumps(report, indent=1) if flag_values.json
         else format_report(report))
   return 0
+
+
+def write_config(path, dataset, params, flag_values, experiment,
+                 config_files):
+  """Writes the derived YAML (atomically); returns the facts behind it."""
+  settings, facts = recipe_config.derive(
+      dataset, params, max_input_side=flag_values.max_input_side)
+  paths = (('task.train_data.input_path', flag_values.train_input_path),
+           ('task.validation_data.input_path',
+            flag_values.validation_input_path),
+           ('task.annotation_file', flag_values.validation_annotations_file))
+  for key, value in paths:
+    if value:
+      settings.append((key, value, 'given on the command line'))
+  header = [
+      'Derived by mnc_tf.data.inspect from the training annotations %s'
+      % flag_values.annotations_file,
+      '(%d images, %d instances) for experiment %s%s.' % (
+          facts['images'], facts['instances'], experiment,
+          ''.join(' + ' + f for f in config_files or [])),
+      'Train with: python train.py --flagfile=configs/mnc_custom_data.flags '
+      '--config_file=%s' % path, '']
+  atomic_io.write_text(path, recipe_config.to_yaml(settings, header))
+  facts['scale'] = dict((k, v) for k, v, _ in settings)[
+      'task.train_data.parser.scale']
+  return facts
 
 
 def main(argv):

@@ -53,6 +53,12 @@ HARD_CATEGORIES = (
     {'id': 4, 'name': 'triangle', 'supercategory': 'shape'},
     {'id': 7, 'name': 'star', 'supercategory': 'shape'},
     {'id': 10, 'name': 'ring', 'supercategory': 'shape'})
+# The mixed preset's classes: other non-contiguous ids, a hexagon.
+MIXED_CATEGORIES = (
+    {'id': 3, 'name': 'circle', 'supercategory': 'shape'},
+    {'id': 7, 'name': 'square', 'supercategory': 'shape'},
+    {'id': 11, 'name': 'triangle', 'supercategory': 'shape'},
+    {'id': 20, 'name': 'hexagon', 'supercategory': 'shape'})
 # Named option sets of `generate_image`.  'demo' is the default set (what
 # `make demo` trains on).  'hard': images 160-352 px a side; 3-14 placements
 # per image of 5-56 px objects drawn log-uniformly (most under 40 px, about a
@@ -60,12 +66,19 @@ HARD_CATEGORIES = (
 # or overlapping, up to 60 % hidden; instances less than 30 % visible are
 # not annotated); textured backgrounds and up to 6 unlabelled distractors
 # (crosses, bars, hexagon outlines) of the same sizes and colours.
+# 'mixed': small images (180-340 px a side) with 1-5 placements of 5-75 px
+# objects (log-uniform: tiny and large ones in the same image), 40 % placed
+# against an earlier one; smooth backgrounds; ids 3 / 7 / 11 / 20.
 PRESETS = {
     'demo': {},
     'hard': dict(categories=HARD_CATEGORIES, min_side=160, max_side=352,
                  min_instances=3, max_instances=14, object_px=(5.0, 56.0),
                  sibling_prob=0.5, max_occlusion=0.6, max_attempts=120,
                  texture=True, max_distractors=6, min_visible_fraction=0.3),
+    'mixed': dict(categories=MIXED_CATEGORIES, min_side=180, max_side=340,
+                  min_instances=1, max_instances=5, object_px=(5.0, 75.0),
+                  sibling_prob=0.4, max_occlusion=0.5, max_attempts=60,
+                  min_visible_fraction=0.3),
 }
 _SPLIT_STREAM = {'train': 0, 'val': 1}
 
@@ -116,7 +129,7 @@ def _background(rng, height, width):
 # Area of each shape's full mask as a fraction of size**2 (`size` px across):
 # a placement that keeps less than 3/4 of it is mostly outside the image.
 _SHAPE_AREA = {'circle': np.pi / 4, 'square': 1.0, 'triangle': 0.393,
-               'star': 0.364, 'ring': 0.589, 'hexagon': 0.650}
+               'star': 0.364, 'ring': 0.589, 'hexagon': 0.650, 'bar': 0.25}
 
 
 def _regular_polygon(cx, cy, radius, n, angle):
@@ -129,7 +142,8 @@ def _shape_mask(shape, cx, cy, size, angle, height, width):
 
   Args:
     shape: 'circle', 'square', 'triangle', 'star', 'ring', 'hexagon' (the
-      categories) or 'cross', 'bar' (distractors only).
+      categories), 'bar' (a size x size/4 bar: a category or a distractor)
+      or 'cross' (distractors only).
     cx, cy: centre in pixels (x right, y down).
     size: extent in pixels across (a square's side, a circle's diameter).
     angle: rotation in radians (ignored for circles and rings).

@@ -1,0 +1,286 @@
+# Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
+r"""Settings of a custom-data experiment derived from training annotations.
+
+    python -m mnc_tf.data.inspect --annotations_file=my/train.json \
+        --write_config=my_data.yaml
+
+`derive` reads only the training annotations (image sizes, boxes, classes)
+and the experiment the YAML goes on top of (its feature stride, receptive
+field, size divisor) and returns each setting with a one-line reason;
+`to_yaml` writes them as a YAML of overrides that
+`train.py --flagfile=configs/mnc_custom_data.flags --config_file=my_data.yaml`
+accepts.  The rules:
+
+  * image scale (shorter side, train and test alike): the multiple of the
+    size divisor that puts the most instances inside the window the network
+    handles, from 2 feature strides (an instance owns at least 2 x 2 cells)
+    up to the RPN's receptive field (a larger instance has no cell that sees
+    its edges); among scales within half a point of the best, the one whose
+    median resize factor is nearest 1.  `max_size` lets the most elongated
+    training image keep that factor.  Both capped at `max_input_side`.
+  * anchors: octave-spaced from the 1st percentile of the resized instance
+    sizes (sqrt of the box area) until the 99th is within a factor sqrt(2)
+    (IoU >= 0.5 when centred); aspect ratios (width / height) 0.5 / 1 / 2,
+    plus 0.25 or 4 when over 5 % of the boxes are that elongated.
+  * RPN foreground IoU 0.7 when >= 90 % of instances have an anchor at that
+    IoU, else 0.5.
+  * `max_num_instances`: 1.5x the most instances in a training image (at
+    least 8); detections per image: at least 2x that, at least 50.
+  * test-time passes (flip, extra scales) off: one pass per image.
+"""
+
+import math
+
+import numpy as np
+
+from mnc_tf.data import inspect as inspect_lib
+from mnc_tf.modeling import factory
+from mnc_tf.modeling import receptive_field
+
+# Smallest instance the window keeps, in feature strides.
+MIN_STRIDES = 2.0
+# Scales whose coverage is within this of the best count as tied.
+COVERAGE_TOLERANCE = 0.005
+# Default cap of the padded input side (inference cost grows with its square).
+DEFAULT_MAX_INPUT_SIDE = 640
+# Anchors: the 99th percentile size must be within this factor of an anchor.
+ANCHOR_REACH = math.sqrt(2.0)
+# Extra aspect ratios are added when more than this share of boxes needs them.
+ELONGATED_SHARE = 0.05
+
+
+class ConfigError(ValueError):
+  """The annotations cannot give a configuration; the message says why."""
+
+
+def _round_up(value, divisor):
+  return int(math.ceil(value / float(divisor)) * divisor)
+
+
+def instance_boxes(dataset):
+  """Non-crowd boxes [N, 4] (original pixels) and their image index [N]."""
+  boxes, where = [], []
+  for index, (box, crowd) in enumerate(zip(dataset.boxes, dataset.crowd)):
+    boxes.append(box[~crowd])
+    where.append(np.full([int((~crowd).sum())], index, np.int64))
+  if not boxes:
+    return np.zeros([0, 4]), np.zeros([0], np.int64)
+  return np.concatenate(boxes), np.concatenate(where)
+
+
+def resized_sizes(dataset, scale, max_size):
+  """sqrt(box area) [N] of the non-crowd boxes after the parser's resize."""
+  boxes, where = instance_boxes(dataset)
+  factors = inspect_lib.resize_scales(dataset.sizes, scale, max_size)[where]
+  return np.sqrt(np.maximum(boxes[:, 2] - boxes[:, 0], 0) * factors[:, 0]
+                 * np.maximum(boxes[:, 3] - boxes[:, 1], 0) * factors[:, 1])
+
+
+def max_size_for(dataset, scale, size_divisor, max_input_side):
+  """The longer-side cap that keeps every training image's aspect."""
+  ratio = float(np.max(dataset.sizes.max(axis=1) / dataset.sizes.min(axis=1)))
+  return min(_round_up(scale * ratio, size_divisor),
+             _round_up(max_input_side, size_divisor))
+
+
+def choose_scale(dataset, size_divisor, window, max_input_side):
+  """The image scale that keeps the most instances inside `window`.
+
+  Args:
+    dataset: an `inspect.Dataset` (training annotations).
+    size_divisor: the parser's size divisor; scales are its multiples.
+    window: (smallest, largest) instance size (px) the network handles.
+    max_input_side: no scale or max_size above this.
+
+  Returns:
+    dict: `scale`, `max_size`, `coverage` (share of instances inside the
+    window), `factor_median` (median per-image resize factor).
+  """
+  low, high = window
+  shorter = dataset.sizes.min(axis=1)
+  rows = []
+  for scale in range(size_divisor, int(max_input_side) + 1, size_divisor):
+    max_size = max_size_for(dataset, scale, size_divisor, max_input_side)
+    if max_size < scale:
+      continue
+    sizes = resized_sizes(dataset, scale, max_size)
+    rows.append({
+        'scale': scale, 'max_size': max_size,
+        'coverage': float(np.mean((sizes >= low) & (sizes <= high))),
+        'factor_median': float(np.median(np.minimum(
+            scale / shorter, max_size / dataset.sizes.max(axis=1))))})
+  top = max(row['coverage'] for row in rows)
+  tied = [row for row in rows
+          if row['coverage'] >= top - COVERAGE_TOLERANCE]
+  return min(tied, key=lambda row: (abs(math.log(row['factor_median'])),
+                                    row['scale']))
+
+
+def choose_anchor_scales(sizes):
+  """Octave-spaced anchor sides from p1 until p99 is within reach."""
+  low, high = np.percentile(sizes, [1, 99])
+  scales = [float(round(low, 1))]
+  while scales[-1] * ANCHOR_REACH < high:
+    scales.append(float(round(scales[0] * 2 ** len(scales), 1)))
+  return scales
+
+
+def choose_aspect_ratios(boxes):
+  """Width / height ratios: 0.5, 1, 2 (+ 0.25 / 4 for elongated boxes)."""
+  heights = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6)
+  widths = np.maximum(boxes[:, 3] - boxes[:, 1], 1e-6)
+  ratio = widths / heights
+  ratios = [0.5, 1.0, 2.0]
+  if np.mean(ratio < 1 / 2.83) > ELONGATED_SHARE:
+    ratios.insert(0, 0.25)
+  if np.mean(ratio > 2.83) > ELONGATED_SHARE:
+    ratios.append(4.0)
+  return ratios
+
+
+def _scaled_boxes(dataset, scale, max_size):
+  boxes, where = instance_boxes(dataset)
+  factors = inspect_lib.resize_scales(dataset.sizes, scale, max_size)[where]
+  return boxes * np.tile(factors, 2)
+
+
+def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE):
+  """The settings for `dataset` on top of experiment `params`.
+
+  Args:
+    dataset: an `inspect.Dataset` of the TRAINING annotations.
+    params: the experiment the YAML overrides (its backbone, anchors'
+      stride and parser's size divisor are read).
+    max_input_side: cap of the image scale and max_size.
+
+  Returns:
+    (settings, facts): settings is a list of (dotted key, value, reason);
+    facts a dict of the numbers behind them (for the report and tests).
+
+  Raises:
+    ConfigError: no non-crowd instance in the annotations.
+  """
+  boxes, _ = instance_boxes(dataset)
+  if not len(boxes):
+    raise ConfigError('the annotations hold no non-crowd instance: nothing '
+                      'to derive a configuration from')
+  model = params.task.model
+  stride = factory.feature_stride(model.backbone)
+  field = receptive_field.rpn_receptive_field(model.backbone)
+  divisor = int(params.task.train_data.parser.size_divisor)
+  window = (MIN_STRIDES * stride, field)
+  choice = choose_scale(dataset, divisor, window, max_input_side)
+  scale, max_size = choice['scale'], choice['max_size']
+  sizes = resized_sizes(dataset, scale, max_size)
+  anchor_scales = choose_anchor_scales(sizes)
+  scaled = _scaled_boxes(dataset, scale, max_size)
+  ratios = choose_aspect_ratios(scaled)
+  padded = _round_up(max_size, divisor)
+  best_iou = inspect_lib.best_anchor_ious(scaled, inspect_lib.model_anchors(
+      [padded, padded], stride, anchor_scales, ratios))
+  at_07 = float(np.mean(best_iou >= 0.7))
+  fg_iou = 0.7 if at_07 >= 0.9 else 0.5
+  per_image = np.array([int((~c).sum()) for c in dataset.crowd])
+  most = int(per_image.max())
+  max_instances = max(8, int(math.ceil(1.5 * most)))
+  detections = max(50, 2 * max_instances)
+  ids = sorted(set(int(c) for c in np.concatenate(dataset.classes))
+               | set(dataset.names))
+  p1, p50, p99 = np.percentile(sizes, [1, 50, 99])
+  facts = {
+      'stride': stride, 'receptive_field': field, 'window': list(window),
+      'coverage': choice['coverage'], 'factor_median': choice['factor_median'],
+      'sizes_p1_p50_p99': [float(p1), float(p50), float(p99)],
+      'share_anchor_iou_07': at_07,
+      'share_anchor_iou_05': float(np.mean(best_iou >= 0.5)),
+      'max_instances_per_image': most, 'images': int(len(dataset.sizes)),
+      'instances': int(len(boxes))}
+  shorter = 'shorter side %d-%d px' % (dataset.sizes.min(axis=1).min(),
+                                       dataset.sizes.min(axis=1).max())
+  settings = [
+      ('task.model.class_ids', ids,
+       'every category id of the training annotations (%d instances)'
+       % len(boxes)),
+      ('task.train_data.parser.scale', scale,
+       '%s -> median factor %.2f: %.0f %% of instances at %g-%g px, the '
+       'window of a stride-%d map with a %g px receptive field'
+       % (shorter, choice['factor_median'], 100 * choice['coverage'],
+          window[0], window[1], stride, field)),
+      ('task.train_data.parser.max_size', max_size,
+       'the most elongated training image keeps the same factor'),
+      ('task.train_data.parser.max_num_instances', max_instances,
+       '1.5 x the most instances in a training image (%d)' % most),
+      ('task.validation_data.parser.scale', scale,
+       'test as trained: larger test scales push large instances past the '
+       'receptive field'),
+      ('task.validation_data.parser.max_size', max_size,
+       'as in training'),
+      ('task.validation_data.parser.padded_size', [padded, padded],
+       'max_size rounded up to the size divisor, either orientation'),
+      ('task.validation_data.parser.max_num_instances', max_instances,
+       'as in training'),
+      ('task.model.anchors.scales', anchor_scales,
+       'octaves from p1 %.1f px of the resized instance sizes to p99 %.1f '
+       'px (median %.1f)' % (p1, p99, p50)),
+      ('task.model.anchors.aspect_ratios', ratios,
+       'width / height of the training boxes (0.25 / 4 when > 5 % need '
+       'them)'),
+      ('task.model.rpn_target_assigner.fg_iou_threshold', fg_iou,
+       '%.0f %% of instances have an anchor at IoU >= 0.7 (0.7 needs 90 %%)'
+       % (100 * at_07)),
+      ('task.model.detection_generator.max_num_detections', detections,
+       'at least 2 x max_num_instances'),
+      ('task.model.detection_generator.max_detections_per_class', detections,
+       'as max_num_detections'),
+      ('task.model.cascade.test_horizontal_flip', False,
+       'one pass per image at test (cheap inference); --select_on=holdout '
+       'can turn test-time passes on'),
+      ('task.model.cascade.test_extra_scales', [],
+       'no extra test scales (see test_horizontal_flip)'),
+  ]
+  return settings, facts
+
+
+def _format_value(value):
+  if isinstance(value, bool):
+    return 'true' if value else 'false'
+  if isinstance(value, (list, tuple)):
+    return '[' + ', '.join(_format_value(v) for v in value) + ']'
+  if isinstance(value, float):
+    return repr(round(value, 4))
+  if isinstance(value, str):
+    return "'%s'" % value.replace("'", "''")
+  return str(value)
+
+
+def to_yaml(settings, header_lines=()):
+  """The settings as nested YAML, each leaf with its reason as a comment.
+
+  Args:
+    settings: list of (dotted key, value, reason).
+    header_lines: comment lines written first.
+
+  Returns:
+    str, YAML text.
+  """
+  tree = {}
+  for key, value, reason in settings:
+    node = tree
+    parts = key.split('.')
+    for part in parts[:-1]:
+      node = node.setdefault(part, {})
+    node[parts[-1]] = (value, reason)
+  lines = ['# ' + line if line else '#' for line in header_lines]
+
+  def emit(node, depth):
+    for name, child in node.items():
+      pad = '  ' * depth
+      if isinstance(child, dict):
+        lines.append('%s%s:' % (pad, name))
+        emit(child, depth + 1)
+      else:
+        value, reason = child
+        lines.append('%s%s: %s  # %s' % (pad, name, _format_value(value),
+                                         reason.replace('\n', ' ')))
+  emit(tree, 0)
+  return '\n'.join(lines) + '\n'
