@@ -32,6 +32,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from mnc_tf import registry_imports  # pylint: disable=unused-import
 from mnc_tf.configs import experiment_params
 from mnc_tf.data import errors
 from mnc_tf.data import image_io

@@ -269,3 +269,15 @@ def test_predict_cli(exported, tmp_path):
   skipped = [l for l in result.stderr.splitlines() if 'skipped' in l]
   assert len(skipped) == 1 and bad_path in skipped[0]
   assert '1 of 2 images could not be predicted' in result.stderr
+
+
+def test_predict_module_registers_the_experiments():
+  """`--experiment` needs the registry: a fresh process importing only predict."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  code = ('import mnc_tf.predict\n'
+          'from official.core import exp_factory\n'
+          'exp_factory.get_exp_config("mnc_shapes_demo")\n')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, check=False, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
