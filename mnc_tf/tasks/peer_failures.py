@@ -170,13 +170,13 @@ def lost_peer_message(error: BaseException, own_task: str,
     names = others if len(others) == 1 else []
   who = (' and '.join(names) if names else
          'another task (' + ', '.join(_training_tasks(cluster)) + ')')
-  text = str(error)
+  text = str(error).lower()
   if 'heartbeat' in text:
-    why = f'no heartbeat for {heartbeat_timeout_s} s (--heartbeat_timeout)'
+    why = f'heartbeat timeout, {heartbeat_timeout_s} s (--heartbeat_timeout)'
   elif isinstance(error, tf.errors.DeadlineExceededError):
     why = (f'an all-reduce waited over {collective_timeout_s} s '
            '(--collective_timeout)')
-  elif 'reset' in text.lower() or 'closed' in text.lower():
+  elif 'reset' in text or 'closed' in text:
     why = 'its connection was reset (the process ended)'
   else:
     why = type(error).__name__
