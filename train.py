@@ -15,7 +15,10 @@ order), `--params_override` (YAML/JSON string or file, applied last),
 `--flagfile` (absl). Distribution comes from the `runtime` section:
 `distribution_strategy` = one_device | mirrored | multi_worker_mirrored | tpu,
 `num_gpus`, `worker_hosts` + `task_index` (or the TF_CONFIG environment
-variable) for several machines, `tpu` (or `--tpu`).
+variable) for several machines, `tpu` (or `--tpu`). With several machines,
+`--heartbeat_timeout` and `--collective_timeout` bound how long the others
+wait for a lost worker before ending with one line that names it and the
+command to relaunch (docs/multi_worker.md).
 
 Console: one progress line per loop of `trainer.steps_per_loop` steps (step,
 losses, learning rate, steps/s, ETA) and one metrics table per evaluation;
@@ -134,10 +137,12 @@ def run(flags_obj, params=None):
   strategy = peer_failures.get_strategy(params.runtime,
                                         flags_obj.collective_timeout)
   chief = _is_chief(strategy)
-  # A non-chief worker writes into a private directory, removed at the end,
-  # and restores from the chief's model_dir.
-  write_dir = model_dir if chief else peer_checkpoints.private_directory(
-      strategy.cluster_resolver.task_type, strategy.cluster_resolver.task_id)
+  # A non-chief training worker writes into a private directory, removed at
+  # the end, and restores from the chief's model_dir.
+  write_dir = model_dir
+  if 'train' in mode and not chief:
+    write_dir = peer_checkpoints.private_directory(
+        strategy.cluster_resolver.task_type, strategy.cluster_resolver.task_id)
   try:
     return _run_experiment(params, mode, strategy, chief, model_dir, write_dir)
   finally:
@@ -180,7 +185,7 @@ def _run_experiment(params, mode, strategy, chief, model_dir, write_dir):
       mode=mode,
       params=params,
       model_dir=write_dir,
-      chief_model_dir=None if chief else model_dir,
+      chief_model_dir=None if write_dir == model_dir else model_dir,
       trainer=trainer,
       train_actions=train_actions,
       eval_actions=eval_actions,
@@ -227,6 +232,8 @@ def main(_):
   except peer_failures.PEER_ERRORS as e:
     _exit_if_peer_lost(e, params)
     raise
+  except peer_checkpoints.CheckpointMismatchError as e:
+    sys.exit(f'train.py: error: {e}')
   print(f'Model directory: {os.path.abspath(FLAGS.model_dir)} (TensorBoard: '
         f'tensorboard --logdir {FLAGS.model_dir}; evaluations: '
         f'{os.path.join(FLAGS.model_dir, "eval_metrics.json")})', flush=True)

@@ -20,6 +20,7 @@ learning rates of an uninterrupted run (the schedule, warm-up included).
 import glob
 import os
 import re
+import shlex
 import signal
 
 import numpy as np
@@ -102,7 +103,8 @@ def history(tmp_path_factory):
     job.wait_for_checkpoint(resumed + 4, _STARTUP_S)
     job.signal(1, signal.SIGSTOP)
     status, seconds = job.wait(0, 120)
-    private = glob.glob(str(temp / 'mnc_tf_worker_1_*'))
+    private = re.findall(r'saved checkpoint to (\S+)/ckpt-\d+\.',
+                         job.output(1))[-1]
     runs['C'] = dict(status=status, seconds=seconds, chief=job.output(0),
                      pids=[p.pid for p in job.processes],
                      worker1=job.output(1), private=private,
@@ -129,9 +131,12 @@ def test_killed_worker_ends_the_chief_in_one_line(history):
   run = history['A']
   assert run['status'] == 1
   own, lost, why, resume, command = _error_line(run['chief']).groups()
-  assert (own, lost) == ('0', '1') and 'connection was reset' in why
+  assert (own, lost) == ('0', '1')
+  # Whichever TensorFlow notices first: the reset connection or the missing
+  # heartbeats.
+  assert 'connection was reset' in why or 'heartbeat timeout' in why, why
   assert resume == run['latest'] and _step(resume) >= 6
-  assert command.split() == run['command']
+  assert shlex.split(command) == run['command']
   assert run['seconds'] < HEARTBEAT_TIMEOUT_S + 30
 
 
@@ -176,8 +181,7 @@ def test_workers_hold_the_same_state_after_a_resume(history):
   Launch C resumed both workers from the chief's checkpoint; a worker that
   restored anything else (e.g. no momentum) would drift from the chief.
   """
-  (private,) = history['C']['private']
-  own = tf.train.latest_checkpoint(private)
+  own = tf.train.latest_checkpoint(history['C']['private'])
   chief = os.path.join(history['model_dir'], os.path.basename(own))
   assert _step(own) > _step(history['B']['latest'])
   own_reader = tf.train.load_checkpoint(own)

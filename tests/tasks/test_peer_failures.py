@@ -1,8 +1,14 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """peer_failures: which errors mean a lost peer, and the one line about it."""
+import json
+import types
+
 import tensorflow as tf
 
 from mnc_tf.tasks import peer_failures
+# pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.eager import context
+# pylint: enable=g-direct-tensorflow-import
 
 # Messages TensorFlow 2.20 raised in two-worker jobs on 127.0.0.1.
 _RESET = ('Graph execution error:\n\nDetected at node CollectiveReduceV2_1 '
@@ -43,10 +49,19 @@ def test_peer_failures_are_recognized():
 
 
 def test_other_errors_are_not_peer_failures():
+  assert peer_failures.is_peer_failure(
+      _error(tf.errors.CancelledError, 'Collective ops is aborted by: '
+             'Connection reset by peer'))
+  assert not peer_failures.is_peer_failure(
+      _error(tf.errors.CancelledError, 'Step was cancelled by an explicit '
+             'call to `Session::Close()`.'))
   assert not peer_failures.is_peer_failure(
       _error(tf.errors.InvalidArgumentError, 'Connection reset'))
-  assert not peer_failures.is_peer_failure(
-      _error(tf.errors.InternalError, 'Failed to allocate a buffer'))
+  # Workers issuing different collectives: a bug to show, not a lost peer.
+  assert not peer_failures.is_peer_failure(_error(
+      tf.errors.InternalError, 'Collective ops is aborted by: Collective '
+      'instance 187 expected type 1 and data_type 1 but got type 1 and '
+      'data_type 9'))
   assert not peer_failures.is_peer_failure(ValueError('heartbeat'))
 
 
@@ -105,3 +120,46 @@ def test_lost_peer_message_reasons():
       {'chief': ['a:1'], 'worker': ['b:1', 'c:1']}, None, 10, 30,
       argv=['train.py'])
   assert 'lost another task (chief 0, worker 0, worker 1)' in unknown
+
+
+def _two_workers_tf_config(monkeypatch, workers=2):
+  monkeypatch.setenv('TF_CONFIG', json.dumps({
+      'cluster': {'worker': [f'127.0.0.1:{i + 1}' for i in range(workers)]},
+      'task': {'type': 'worker', 'index': 0}}))
+
+
+def test_heartbeat_timeout_reaches_the_coordination_service(monkeypatch):
+  ctx = context.context()
+  monkeypatch.setattr(ctx, '_coordination_service_config', None)
+  _two_workers_tf_config(monkeypatch)
+  peer_failures.configure_failure_detection(7)
+  config = ctx.coordination_service
+  assert config.heartbeat_timeout_in_ms == 7000
+  assert config.shutdown_barrier_timeout_in_ms == 7000
+  assert config.service_type == 'standalone'
+  assert config.service_leader == '/job:worker/replica:0/task:0'
+  assert [(job.name, job.num_tasks)
+          for job in config.coordinated_job_list] == [('worker', 2)]
+
+
+def test_one_task_needs_no_coordination_service(monkeypatch):
+  ctx = context.context()
+  monkeypatch.setattr(ctx, '_coordination_service_config', None)
+  _two_workers_tf_config(monkeypatch, workers=1)
+  peer_failures.configure_failure_detection(7)
+  assert ctx.coordination_service is None
+
+
+def test_collective_timeout_reaches_the_strategy(monkeypatch):
+  created = []
+  monkeypatch.setattr(tf.distribute, 'MultiWorkerMirroredStrategy',
+                      lambda **kwargs: created.append(kwargs) or 'strategy')
+  runtime = types.SimpleNamespace(
+      distribution_strategy='multi_worker_mirrored', all_reduce_alg='ring',
+      num_gpus=0, tpu=None)
+  assert peer_failures.get_strategy(runtime, collective_timeout_s=30) == (
+      'strategy')
+  options = created[0]['communication_options']
+  assert options.timeout_seconds == 30.0
+  assert options.implementation == (
+      tf.distribute.experimental.CommunicationImplementation.RING)
