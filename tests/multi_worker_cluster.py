@@ -70,8 +70,10 @@ class TwoWorkers:
         with open(log, 'w') as out:
           self.processes.append(subprocess.Popen(
               command, cwd=train_subprocess.REPO_ROOT,
+              # Unbuffered: a killed worker's log keeps all it printed.
               env=train_subprocess.environment(
-                  dict(env or {}, TF_CONFIG=tf_config(workers, index))),
+                  dict(env or {}, TF_CONFIG=tf_config(workers, index),
+                       PYTHONUNBUFFERED='1')),
               stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
     except BaseException:
       self.close()

@@ -18,6 +18,7 @@ Stitched together, the chief's progress lines give the step numbers and
 learning rates of an uninterrupted run (the schedule, warm-up included).
 """
 import glob
+import json
 import os
 import re
 import shlex
@@ -116,6 +117,9 @@ def history(tmp_path_factory):
                      pids=[p.pid for p in job.processes],
                      worker1=job.output(1))
   runs.update(model_dir=model_dir, temp=str(temp))
+  # For a person reading the run: how long the survivors took to end.
+  (base / 'seconds_to_end.json').write_text(json.dumps(
+      {name: runs[name]['seconds'] for name in 'ABC'}))
   return runs
 
 
