@@ -15,7 +15,10 @@ order), `--params_override` (YAML/JSON string or file, applied last),
 `--flagfile` (absl). Distribution comes from the `runtime` section:
 `distribution_strategy` = one_device | mirrored | multi_worker_mirrored | tpu,
 `num_gpus`, `worker_hosts` + `task_index` (or the TF_CONFIG environment
-variable) for several machines, `tpu` (or `--tpu`).
+variable) for several machines, `tpu` (or `--tpu`). With several machines,
+`--heartbeat_timeout` and `--collective_timeout` bound how long the others
+wait for a lost worker before ending with one line that names it and the
+command to relaunch (docs/multi_worker.md).
 
 Console: one progress line per loop of `trainer.steps_per_loop` steps (step,
 losses, learning rate, steps/s, ETA) and one metrics table per evaluation;
@@ -47,6 +50,8 @@ from official.vision.utils import summary_manager
 
 from mnc_tf import registry_imports  # pylint: disable=unused-import
 from mnc_tf.configs import experiment_params
+from mnc_tf.tasks import peer_checkpoints
+from mnc_tf.tasks import peer_failures
 from mnc_tf.tasks import progress
 from mnc_tf.tasks import runner
 
@@ -127,12 +132,26 @@ def run(flags_obj, params=None):
         params.runtime.mixed_precision_dtype)
   distribute_utils.configure_cluster(params.runtime.worker_hosts,
                                      params.runtime.task_index)
-  strategy = distribute_utils.get_distribution_strategy(
-      distribution_strategy=params.runtime.distribution_strategy,
-      all_reduce_alg=params.runtime.all_reduce_alg,
-      num_gpus=params.runtime.num_gpus,
-      tpu_address=params.runtime.tpu)
+  if params.runtime.distribution_strategy == 'multi_worker_mirrored':
+    peer_failures.configure_failure_detection(flags_obj.heartbeat_timeout)
+  strategy = peer_failures.get_strategy(params.runtime,
+                                        flags_obj.collective_timeout)
   chief = _is_chief(strategy)
+  # A non-chief training worker writes into a private directory, removed at
+  # the end, and restores from the chief's model_dir.
+  write_dir = model_dir
+  if 'train' in mode and not chief:
+    write_dir = peer_checkpoints.private_directory(
+        strategy.cluster_resolver.task_type, strategy.cluster_resolver.task_id)
+  try:
+    return _run_experiment(params, mode, strategy, chief, model_dir, write_dir)
+  finally:
+    if write_dir != model_dir:
+      peer_checkpoints.remove_directory(write_dir)
+
+
+def _run_experiment(params, mode, strategy, chief, model_dir, write_dir):
+  """Builds the task, trainer and runner; `write_dir` gets what is written."""
   if 'train' in mode and chief:
     # Pure evaluation jobs do not write it: they may run beside the trainer.
     train_utils.serialize_config(params, model_dir)
@@ -146,12 +165,12 @@ def run(flags_obj, params=None):
     print(f'train.py: resuming from checkpoint {latest}', flush=True)
 
   with strategy.scope():
-    task = task_factory.get_task(params.task, logging_dir=model_dir)
+    task = task_factory.get_task(params.task, logging_dir=write_dir)
     trainer = train_utils.create_trainer(
         params, task, train='train' in mode,
         evaluate='eval' in mode,
         checkpoint_exporter=train_lib.maybe_create_best_ckpt_exporter(
-            params, model_dir))
+            params, write_dir))
   print_fn = None if chief else (lambda line: None)
   train_actions, eval_actions = [], []
   if 'train' in mode:
@@ -165,15 +184,33 @@ def run(flags_obj, params=None):
       task=task,
       mode=mode,
       params=params,
-      model_dir=model_dir,
+      model_dir=write_dir,
+      chief_model_dir=None if write_dir == model_dir else model_dir,
       trainer=trainer,
       train_actions=train_actions,
       eval_actions=eval_actions,
       eval_summary_manager=summary_manager.maybe_build_eval_summary_manager(
-          params=params, model_dir=model_dir),
+          params=params, model_dir=write_dir),
   )
   with progress.quiet_orbit_outputs():
     return experiment_runner.run()
+
+
+def _exit_if_peer_lost(error, params):
+  """Ends a multi-worker job that lost a task with one line, exit status 1."""
+  cluster = peer_failures.cluster_spec()
+  if (params.runtime.distribution_strategy != 'multi_worker_mirrored' or
+      not peer_failures.is_peer_failure(error)):
+    return
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  line = peer_failures.lost_peer_message(
+      error, f'{resolver.task_type} {resolver.task_id}', cluster,
+      tf.train.latest_checkpoint(FLAGS.model_dir), FLAGS.heartbeat_timeout,
+      FLAGS.collective_timeout)
+  print(f'train.py: error: {line}', file=sys.stderr, flush=True)
+  sys.stdout.flush()
+  # TensorFlow's teardown would wait for the lost task.
+  os._exit(1)  # pylint: disable=protected-access
 
 
 def main(_):
@@ -190,7 +227,13 @@ def main(_):
     check_eval_checkpoint(FLAGS, params)
   except experiment_params.ParamsError as e:
     sys.exit(f'train.py: error: {e}')
-  run(FLAGS, params)
+  try:
+    run(FLAGS, params)
+  except peer_failures.PEER_ERRORS as e:
+    _exit_if_peer_lost(e, params)
+    raise
+  except peer_checkpoints.CheckpointMismatchError as e:
+    sys.exit(f'train.py: error: {e}')
   print(f'Model directory: {os.path.abspath(FLAGS.model_dir)} (TensorBoard: '
         f'tensorboard --logdir {FLAGS.model_dir}; evaluations: '
         f'{os.path.join(FLAGS.model_dir, "eval_metrics.json")})', flush=True)
@@ -198,4 +241,5 @@ def main(_):
 
 if __name__ == '__main__':
   tfm_flags.define_flags()
+  peer_failures.define_flags()
   app.run(main)

@@ -2,7 +2,6 @@
 """tf.distribute: MirroredStrategy equivalence and multi-worker training."""
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests import mnc_test_data
+from tests import multi_worker_cluster
 from tests import train_subprocess
 
 # Trains, compiles or starts subprocesses: `make test-fast` skips it.
@@ -61,22 +61,12 @@ def test_mirrored_two_devices_equals_one_device(tiny_data):
   assert report['max_grad_diff'] <= 2e-3 * max(report['max_abs_grad'], 1.0)
 
 
-def _free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 def test_multi_worker_mirrored_two_local_workers(tiny_data, tmp_path):
   """Two worker processes (TF_CONFIG, 127.0.0.1) train 4 steps together."""
   paths = {'train_pattern': f'{tiny_data}/data/train-*.tfrecord',
            'val_pattern': f'{tiny_data}/data/val-*.tfrecord',
            'val_json': f'{tiny_data}/shapes/val.json'}
-  workers = [f'127.0.0.1:{p}' for p in _free_ports(2)]
+  workers = [f'127.0.0.1:{p}' for p in multi_worker_cluster.free_ports(2)]
   model_dir = str(tmp_path / 'model')
   overrides = ('runtime.distribution_strategy=multi_worker_mirrored,'
                'task.train_data.global_batch_size=2,trainer.train_steps=4,'
@@ -84,12 +74,11 @@ def test_multi_worker_mirrored_two_local_workers(tiny_data, tmp_path):
                'trainer.summary_interval=2')
   processes = []
   for index in range(2):
-    tf_config = {'cluster': {'worker': workers},
-                 'task': {'type': 'worker', 'index': index}}
+    tf_config = multi_worker_cluster.tf_config(workers, index)
     processes.append(subprocess.Popen(
         train_subprocess.command(model_dir, paths, 'train', overrides),
         cwd=train_subprocess.REPO_ROOT,
-        env=train_subprocess.environment({'TF_CONFIG': json.dumps(tf_config)}),
+        env=train_subprocess.environment({'TF_CONFIG': tf_config}),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
   outputs = []
   try:
