@@ -21,7 +21,8 @@ Console: one progress line per loop of `trainer.steps_per_loop` steps (step,
 losses, learning rate, steps/s, ETA) and one metrics table per evaluation;
 Model Garden's INFO logs are shown with `--verbosity=0`. Bad flags or
 overrides end in one line naming the input, exit status 1, before anything is
-written.
+written; so do a damaged checkpoint to resume or start from, and a damaged
+TFRecord (the line names the file and the record; `docs/troubleshooting.md`).
 
 The resolved params go to `<model_dir>/params.yaml`. Training resumes from
 the newest checkpoint in `model_dir` (a killed job loses only the steps after
@@ -47,8 +48,10 @@ from official.vision.utils import summary_manager
 
 from mnc_tf import registry_imports  # pylint: disable=unused-import
 from mnc_tf.configs import experiment_params
+from mnc_tf.tasks import damaged_inputs
 from mnc_tf.tasks import progress
 from mnc_tf.tasks import runner
+from mnc_tf.utils import damaged_files
 
 FLAGS = flags.FLAGS
 
@@ -188,9 +191,18 @@ def main(_):
   try:
     params = parse_params(FLAGS)
     check_eval_checkpoint(FLAGS, params)
-  except experiment_params.ParamsError as e:
+    damaged_inputs.check_checkpoints(FLAGS.model_dir, params)
+  except (experiment_params.ParamsError, damaged_files.DamagedFileError) as e:
     sys.exit(f'train.py: error: {e}')
-  run(FLAGS, params)
+  try:
+    run(FLAGS, params)
+  except tf.errors.OpError as e:
+    # A damaged TFRecord: one line naming the file and record; the newest
+    # checkpoint written before it stays as it was.
+    damaged = damaged_inputs.explain_read_error(e, params, FLAGS.mode)
+    if damaged is None:
+      raise
+    sys.exit(f'train.py: error: {damaged}')
   print(f'Model directory: {os.path.abspath(FLAGS.model_dir)} (TensorBoard: '
         f'tensorboard --logdir {FLAGS.model_dir}; evaluations: '
         f'{os.path.join(FLAGS.model_dir, "eval_metrics.json")})', flush=True)
