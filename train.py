@@ -51,6 +51,7 @@ from mnc_tf.configs import experiment_params
 from mnc_tf.tasks import damaged_inputs
 from mnc_tf.tasks import progress
 from mnc_tf.tasks import runner
+from mnc_tf.utils import cli
 from mnc_tf.utils import damaged_files
 
 FLAGS = flags.FLAGS
@@ -210,4 +211,8 @@ def main(_):
 
 if __name__ == '__main__':
   tfm_flags.define_flags()
+  try:
+    cli.check_flagfiles(sys.argv)
+  except damaged_files.DamagedFileError as flagfile_error:
+    sys.exit(f'train.py: error: {flagfile_error}')
   app.run(main)

@@ -228,6 +228,11 @@ def check_inputs(params, mode: str) -> None:
         f'task.annotation_file={annotation_file!r} does not exist: make it '
         "first or pass --params_override=task.annotation_file='' to take the "
         'ground truth from the validation records.')
+  if 'eval' in mode and annotation_file:
+    try:
+      damaged_files.check_json_file(annotation_file, 'task.annotation_file')
+    except damaged_files.DamagedFileError as e:
+      raise ParamsError(str(e)) from None
 
 
 def check_config_file(path: str) -> None:

@@ -14,6 +14,7 @@ message is `<path>: <what is wrong>; <what to do>`:
 failed somewhere in a data set and names the file, the record's position and
 TensorFlow's byte offset.
 """
+import json
 import os
 import re
 
@@ -65,7 +66,32 @@ def check_text_file(path, what):
   except UnicodeDecodeError as e:
     raise DamagedFileError(
         path, f'{what} is not text (byte {e.start} is not UTF-8)',
-        'it is damaged or of the wrong kind: pass a YAML / text file') from None
+        'it is damaged or of the wrong kind: pass a text file (YAML, JSON '
+        'or flags)') from None
+
+
+def check_json_file(path, what):
+  """Raises unless `path` is a readable, complete JSON file.
+
+  Args:
+    path: the file.
+    what: how the user named it, e.g. 'task.annotation_file'.
+
+  Raises:
+    DamagedFileError: missing, a directory, empty, not text or not JSON.
+  """
+  check_text_file(path, what)
+  with tf.io.gfile.GFile(path) as f:
+    text = f.read()
+  if not text.strip():
+    raise DamagedFileError(path, f'{what} is empty', 'make it again or copy '
+                           'it again')
+  try:
+    json.loads(text)
+  except ValueError as e:
+    raise DamagedFileError(
+        path, f'{what} is not valid JSON ({e}; cut off?)',
+        'make it again or copy it again') from None
 
 
 def _data_shards(prefix):
