@@ -102,12 +102,37 @@ def _data_shards(prefix):
   return [f'{prefix}.data-{i:05d}-of-{count:05d}' for i in range(count)]
 
 
+def _varint_length(value):
+  length = 1
+  while value >= 0x80:
+    value >>= 7
+    length += 1
+  return length
+
+
+def _stored_bytes(reader, name, shape, dtype):
+  """Bytes tensor `name` takes in the data shards (TF's bundle format).
+
+  Numeric tensors take their raw size; string tensors a varint length per
+  element, one 4-byte checksum of the lengths, then the bytes (read from
+  the checkpoint: they are small, e.g. the object graph).
+  """
+  if dtype == tf.string:
+    values = np.asarray(reader.get_tensor(name), dtype=object).reshape(-1)
+    lengths = [len(v) for v in values]
+    return sum(lengths) + sum(_varint_length(n) for n in lengths) + 4
+  if dtype in (tf.variant, tf.resource):
+    return 0
+  return int(np.prod(shape)) * dtype.size
+
+
 def check_checkpoint(prefix, fix=None):
   """Raises unless `prefix` is a complete, readable TF checkpoint.
 
   Checks the `.index` (present, non-empty, parses), every data shard
-  (present) and their total size (at least the bytes of the numeric tensors
-  the index lists: a cut-off copy is shorter). Does not read the tensors.
+  (present) and their total size (at least the bytes of the tensors the
+  index lists: a cut-off copy is shorter). Reads only the string tensors
+  (the object graph), not the weights.
 
   Args:
     prefix: a checkpoint prefix (`model_dir/ckpt-30`, or
@@ -138,15 +163,25 @@ def check_checkpoint(prefix, fix=None):
     if not tf.io.gfile.exists(shard):
       raise DamagedFileError(shard, 'a data shard of the checkpoint is '
                              'missing', fix)
-  needed = sum(int(np.prod(shape)) * dtypes[name].size
-               for name, shape in shapes.items()
-               if dtypes[name] not in (tf.string, tf.variant, tf.resource))
   have = sum(tf.io.gfile.stat(shard).length for shard in shards)
+  where = shards[-1] if len(shards) == 1 else prefix + '.data-*'
+  # The weights first (sizes from the index alone), then the string tensors
+  # (which must be read to know their size).
+  numeric = [n for n in shapes if dtypes[n] != tf.string]
+  needed = sum(_stored_bytes(reader, n, shapes[n], dtypes[n])
+               for n in numeric)
+  if have >= needed:
+    try:
+      needed += sum(_stored_bytes(reader, n, shapes[n], dtypes[n])
+                    for n in shapes if n not in numeric)
+    except (tf.errors.OpError, ValueError, IndexError) as e:
+      raise DamagedFileError(
+          where, f'the checkpoint data are cut off or damaged '
+          f'({first_line(e)})', fix) from None
   if have < needed:
     raise DamagedFileError(
-        shards[-1] if len(shards) == 1 else prefix + '.data-*',
-        f'the checkpoint data are truncated ({have} bytes; its index lists '
-        f'at least {needed})', fix)
+        where, f'the checkpoint data are truncated ({have} bytes; its index '
+        f'lists {needed})', fix)
 
 
 def check_saved_model(directory):
