@@ -8,18 +8,9 @@ import pytest
 import tensorflow as tf
 
 from mnc_tf.utils import damaged_files
-
-
-def truncate(path, keep=0.5):
-  """Cuts `path` to `keep` of its size (a float) or to `keep` bytes (int)."""
-  size = os.path.getsize(path)
-  with open(path, 'r+b') as f:
-    f.truncate(int(size * keep) if isinstance(keep, float) else keep)
-
-
-def scribble(path):
-  with open(path, 'w') as f:
-    f.write('not what this file should hold\n' * 4)
+from tests import damage
+from tests.damage import scribble
+from tests.damage import truncate
 
 
 def write_checkpoint(directory, steps=(1, 2)):
@@ -100,21 +91,10 @@ def test_missing_second_shard_of_two_is_named(prefix):
     damaged_files.check_checkpoint(prefix)
 
 
-class _Doubler(tf.Module):
-
-  def __init__(self):
-    super().__init__()
-    self.scale = tf.Variable(np.full([5000], 2.0, np.float32))
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-  def __call__(self, x):
-    return x * self.scale[0]
-
-
 @pytest.fixture(scope='module')
 def saved_model_dir(tmp_path_factory):
   directory = str(tmp_path_factory.mktemp('sm') / 'saved_model')
-  tf.saved_model.save(_Doubler(), directory)
+  tf.saved_model.save(damage.Doubler(), directory)
   return directory
 
 
