@@ -191,8 +191,8 @@ def main(_):
       tf.get_logger().setLevel('ERROR')
   try:
     params = parse_params(FLAGS)
-    check_eval_checkpoint(FLAGS, params)
     damaged_inputs.check_checkpoints(FLAGS.model_dir, params)
+    check_eval_checkpoint(FLAGS, params)
   except (experiment_params.ParamsError, damaged_files.DamagedFileError) as e:
     sys.exit(f'train.py: error: {e}')
   try:

@@ -387,8 +387,9 @@ def test_train_py_before_the_run(quick_train_runs, row):
   line = assert_one_line_error(status, out, err, 'train.py', culprit)
   assert line.startswith(f'train.py: error: {culprit}')
   if 'resume' in row:
-    assert line.endswith('delete ckpt-2.* and the `checkpoint` file to '
-                         'resume from ckpt-1')
+    assert line.endswith('delete ckpt-2.* and write model_checkpoint_path: '
+                         f'"ckpt-1" into {os.path.dirname(culprit.split(":")[0])}'
+                         '/checkpoint to resume from ckpt-1')
 
 
 def test_train_py_meets_a_damaged_record_mid_run(artefacts, tmp_path):

@@ -25,6 +25,34 @@ def _earlier_checkpoints(model_dir, prefix):
   return sorted(others, key=checkpoints.step_of)
 
 
+def _latest_checkpoint(model_dir):
+  """The checkpoint a run in `model_dir` resumes from (None: from scratch).
+
+  Raises:
+    damaged_files.DamagedFileError: the `checkpoint` state file is missing,
+      unreadable or names no existing checkpoint although `ckpt-N` files
+      are there (the run would start from scratch and overwrite them).
+  """
+  state = os.path.join(model_dir, 'checkpoint')
+  try:
+    latest = tf.train.latest_checkpoint(model_dir)
+    problem = None
+  except (tf.errors.OpError, ValueError) as e:
+    latest, problem = None, f'unreadable ({damaged_files.first_line(e)})'
+  saved = _earlier_checkpoints(model_dir, None)
+  if latest or not saved:
+    return latest
+  if problem is None:
+    problem = ('names no existing checkpoint' if tf.io.gfile.exists(state)
+               else 'missing')
+  newest = os.path.basename(saved[-1])
+  raise damaged_files.DamagedFileError(
+      state, f'the checkpoint state file is {problem}, although {newest} is '
+      'there (training would start from scratch and overwrite the '
+      'checkpoints)', f"write it again: echo 'model_checkpoint_path: "
+      f'"{newest}"\' > {state}')
+
+
 def check_checkpoints(model_dir, params):
   """Raises if the checkpoint the run resumes from or starts from is damaged.
 
@@ -35,21 +63,22 @@ def check_checkpoints(model_dir, params):
   Raises:
     damaged_files.DamagedFileError: one line naming the damaged file; for a
       damaged newest checkpoint in `model_dir` it names the previous one to
-      resume from.
+      resume from; for a damaged `checkpoint` state file (which would make
+      the run start from scratch over the saved checkpoints) the newest
+      checkpoint to write into it.
   """
-  try:
-    latest = tf.train.latest_checkpoint(model_dir)
-  except (tf.errors.OpError, ValueError) as e:
-    raise damaged_files.DamagedFileError(
-        os.path.join(model_dir, 'checkpoint'),
-        f'the checkpoint state file is unreadable '
-        f'({damaged_files.first_line(e)})',
-        'delete it: the newest ckpt-N in the directory is then used') from None
+  latest = _latest_checkpoint(model_dir)
   if latest:
     earlier = _earlier_checkpoints(model_dir, latest)
-    fix = (f'delete {os.path.basename(latest)}.* and the `checkpoint` file '
-           'to resume from ' + (os.path.basename(earlier[-1]) if earlier
-                                else 'scratch'))
+    if earlier:
+      previous = os.path.basename(earlier[-1])
+      fix = (f'delete {os.path.basename(latest)}.* and write '
+             f'model_checkpoint_path: "{previous}" into '
+             f'{os.path.join(model_dir, "checkpoint")} to resume from '
+             f'{previous}')
+    else:
+      fix = (f'delete {os.path.basename(latest)}.* and the `checkpoint` file '
+             'to start from scratch')
     damaged_files.check_checkpoint(latest, fix=fix)
   init = params.task.init_checkpoint
   if init:

@@ -290,7 +290,7 @@ class MncTask(base_task.Task):
         elif label_map and tf.io.gfile.exists(label_map):
           with tf.io.gfile.GFile(label_map) as f:
             names = {int(k): v for k, v in json.load(f).items()}
-      except (ValueError, KeyError, TypeError) as e:
+      except (ValueError, KeyError, TypeError, tf.errors.OpError) as e:
         logging.warning('No class names (%s); drawing ids.', e)
       self._class_names = names
     return self._class_names
