@@ -88,6 +88,18 @@ def assert_one_line_error(status, stdout, stderr, program, culprit,
   return errors[0]
 
 
+def damaged_copy(source, target, rows, row):
+  """Copies the directory `source` to `target` and damages it as `row` says.
+
+  Returns:
+    (the copy, the damaged path in it, the expected problem words).
+  """
+  damage_fn, culprit, problem = rows[row]
+  copy = copy_tree(source, target)
+  damage_fn(copy)
+  return copy, copy + culprit, problem
+
+
 def run_in_process(capsys, main, define_flags, program, args):
   flag_values = flags.FlagValues()
   define_flags(flag_values)
@@ -122,15 +134,13 @@ EXPORT_ROWS = {
 
 @pytest.mark.parametrize('row', sorted(EXPORT_ROWS))
 def test_exporter_on_a_damaged_checkpoint(artefacts, tmp_path, capsys, row):
-  damage_fn, culprit, problem = EXPORT_ROWS[row]
-  model_dir = copy_tree(artefacts['model_dir'], str(tmp_path / 'model'))
-  damage_fn(model_dir)
+  model_dir, culprit, problem = damaged_copy(
+      artefacts['model_dir'], str(tmp_path / 'model'), EXPORT_ROWS, row)
   status, out, err = run_in_process(
       capsys, export_saved_model.main, export_saved_model.define_flags,
       'export_saved_model', _export_args(tmp_path, model_dir))
-  line = assert_one_line_error(status, out, err, 'export_saved_model',
-                               model_dir + culprit)
-  assert problem in line
+  assert problem in assert_one_line_error(status, out, err,
+                                          'export_saved_model', culprit)
   assert not os.path.exists(tmp_path / 'exported')
 
 
@@ -185,29 +195,26 @@ def _predict_args(artefacts, tmp_path, *model_args):
 
 @pytest.mark.parametrize('row', sorted(SAVED_MODEL_ROWS))
 def test_predict_on_a_damaged_saved_model(artefacts, tmp_path, capsys, row):
-  damage_fn, culprit, problem = SAVED_MODEL_ROWS[row]
-  saved_model = copy_tree(artefacts['saved_model'], str(tmp_path / 'sm'))
-  damage_fn(saved_model)
+  saved_model, culprit, problem = damaged_copy(
+      artefacts['saved_model'], str(tmp_path / 'sm'), SAVED_MODEL_ROWS, row)
   status, out, err = run_in_process(
       capsys, predict_cli.main, predict_cli.define_flags, 'predict',
       _predict_args(artefacts, tmp_path, f'--saved_model={saved_model}'))
-  line = assert_one_line_error(status, out, err, 'predict',
-                               saved_model + culprit)
-  assert problem in line
+  assert problem in assert_one_line_error(status, out, err, 'predict',
+                                          culprit)
   assert not os.path.exists(tmp_path / 'out')
 
 
 @pytest.mark.parametrize('row', ['data shard deleted', 'index truncated'])
 def test_predict_on_a_damaged_checkpoint(artefacts, tmp_path, capsys, row):
-  damage_fn, culprit, problem = EXPORT_ROWS[row]
-  model_dir = copy_tree(artefacts['model_dir'], str(tmp_path / 'model'))
-  damage_fn(model_dir)
+  model_dir, culprit, problem = damaged_copy(
+      artefacts['model_dir'], str(tmp_path / 'model'), EXPORT_ROWS, row)
   status, out, err = run_in_process(
       capsys, predict_cli.main, predict_cli.define_flags, 'predict',
       _predict_args(artefacts, tmp_path, '--experiment=mnc_shapes_demo',
                     f'--checkpoint_path={model_dir}'))
   assert problem in assert_one_line_error(status, out, err, 'predict',
-                                          model_dir + culprit)
+                                          culprit)
   assert not os.path.exists(tmp_path / 'out')
 
 
@@ -222,12 +229,18 @@ JSON_ROWS = {
 }
 
 
-@pytest.mark.parametrize('row', sorted(JSON_ROWS))
-def test_coco_converter_on_a_damaged_json(artefacts, tmp_path, capsys, row):
+def damaged_json(artefacts, tmp_path, row):
+  """A damaged copy of the validation COCO JSON; (path, problem words)."""
   damage_fn, problem = JSON_ROWS[row]
   json_path = str(tmp_path / 'val.json')
   shutil.copy(artefacts['paths']['val_json'], json_path)
   damage_fn(json_path)
+  return json_path, problem
+
+
+@pytest.mark.parametrize('row', sorted(JSON_ROWS))
+def test_coco_converter_on_a_damaged_json(artefacts, tmp_path, capsys, row):
+  json_path, problem = damaged_json(artefacts, tmp_path, row)
   image_dir = os.path.join(os.path.dirname(artefacts['paths']['val_json']),
                            'val')
   status, out, err = run_in_process(
@@ -298,10 +311,7 @@ def test_inspector_on_a_damaged_tfrecord(artefacts, tmp_path, capsys, row):
 
 @pytest.mark.parametrize('row', sorted(JSON_ROWS))
 def test_inspector_on_a_damaged_json(artefacts, tmp_path, capsys, row):
-  damage_fn, _ = JSON_ROWS[row]
-  json_path = str(tmp_path / 'val.json')
-  shutil.copy(artefacts['paths']['val_json'], json_path)
-  damage_fn(json_path)
+  json_path, _ = damaged_json(artefacts, tmp_path, row)
   status = inspect_cli.main(['inspect', '--experiment=mnc_shapes_demo',
                              f'--annotations_file={json_path}'])
   captured = capsys.readouterr()
@@ -392,16 +402,27 @@ def test_train_py_before_the_run(quick_train_runs, row):
                          '/checkpoint to resume from ckpt-1')
 
 
-def test_train_py_meets_a_damaged_record_mid_run(artefacts, tmp_path):
-  # The run resumes from ckpt-2 and meets the damage: one line naming the
-  # file and record, and ckpt-2 stays complete and restorable.
+def _resume_with_a_damaged_shard(artefacts, tmp_path, overrides=''):
+  """Resumes the 2-step run to step 4 with the last record of shard 1 cut.
+
+  Returns:
+    (CompletedProcess, model_dir, the damaged shard).
+  """
   paths = copy_data(artefacts, tmp_path)
   model_dir = copy_tree(artefacts['model_dir'], str(tmp_path / 'model'))
   culprit = sorted(glob.glob(paths['train_pattern']))[1]
   damage.truncate(culprit, os.path.getsize(culprit) - 7)
   result = train_subprocess.run(
-      model_dir, paths, 'train', STEPS.replace('train_steps=2',
-                                               'train_steps=4'))
+      model_dir, paths, 'train',
+      STEPS.replace('train_steps=2', 'train_steps=4') + overrides)
+  return result, model_dir, culprit
+
+
+def test_train_py_meets_a_damaged_record_mid_run(artefacts, tmp_path):
+  # The run resumes from ckpt-2 and meets the damage: one line naming the
+  # file and record, and ckpt-2 stays complete and restorable.
+  result, model_dir, culprit = _resume_with_a_damaged_shard(artefacts,
+                                                            tmp_path)
   line = assert_one_line_error(result.returncode, result.stdout,
                                result.stderr, 'train.py', culprit)
   assert line == (f'train.py: error: {culprit}: record 1 (byte '
@@ -425,14 +446,8 @@ def _record_offset(artefacts, culprit):
 
 
 def test_train_py_skips_damaged_records_when_asked(artefacts, tmp_path):
-  paths = copy_data(artefacts, tmp_path)
-  model_dir = copy_tree(artefacts['model_dir'], str(tmp_path / 'model'))
-  culprit = sorted(glob.glob(paths['train_pattern']))[1]
-  damage.truncate(culprit, os.path.getsize(culprit) - 7)
-  result = train_subprocess.run(
-      model_dir, paths, 'train',
-      STEPS.replace('train_steps=2', 'train_steps=4') +
-      ',task.train_data.skip_damaged_records=true')
+  result, model_dir, _ = _resume_with_a_damaged_shard(
+      artefacts, tmp_path, ',task.train_data.skip_damaged_records=true')
   assert result.returncode == 0, result.stderr[-3000:]
   counts = [int(line.split('damaged records skipped ')[1].split(' ')[0])
             for line in result.stdout.splitlines()

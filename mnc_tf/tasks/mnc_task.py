@@ -5,10 +5,10 @@ Training logs every loss term by name (as the loss module names them), the
 weight decay term `l2_loss` and `total_loss`; Model Garden's trainer adds
 `learning_rate` and Orbit `steps_per_second`; with
 `task.train_data.skip_damaged_records` also `damaged_records_skipped` (the
-damaged TFRecord records the input pipeline skipped so far). Evaluation reports COCO box and
-mask AP (`box_AP`, ..., `mask_AP`, `mask_AP50`, ...) and SDS mAP^r
-(`mAPr50`, `mAPr70`), writes them to `<model_dir>/eval_metrics.json`, and
-draws the predictions on the first validation images
+damaged TFRecord records the input pipeline skipped so far). Evaluation
+reports COCO box and mask AP (`box_AP`, ..., `mask_AP`, `mask_AP50`, ...)
+and SDS mAP^r (`mAPr50`, `mAPr70`), writes them to
+`<model_dir>/eval_metrics.json`, and draws the predictions on the first validation images
 (`image/validation_predictions`, also saved as PNG files in
 `<model_dir>/validation_predictions/step_<N>/`).
 """

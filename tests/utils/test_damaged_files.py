@@ -40,7 +40,7 @@ def prefix(checkpoint_dir, tmp_path):
 DATA = '.data-00000-of-00001'
 
 
-@pytest.mark.parametrize('damage,culprit,problem', [
+@pytest.mark.parametrize('damage_fn,culprit,problem', [
     (lambda p: os.remove(p + '.index'), '.index', 'index is missing'),
     (lambda p: truncate(p + '.index', 0), '.index', 'index is empty'),
     (lambda p: truncate(p + '.index'), '.index',
@@ -56,14 +56,22 @@ DATA = '.data-00000-of-00001'
      'data are cut off or damaged'),
     (lambda p: truncate(p + DATA, 0), DATA, 'data are truncated'),
 ])
-def test_damaged_checkpoint_names_the_file(prefix, damage, culprit, problem):
-  damaged_files.check_checkpoint(prefix)  # intact first
-  damage(prefix)
+def assert_damage_named(check, path, damage_fn, culprit, problem):
+  """`check(path)` passes, then after `damage_fn(path)` names `culprit`."""
+  check(path)
+  damage_fn(path)
   with pytest.raises(damaged_files.DamagedFileError) as info:
-    damaged_files.check_checkpoint(prefix)
+    check(path)
   message = str(info.value)
-  assert message.startswith(prefix + culprit + ': '), message
+  assert message.startswith(path + culprit + ': '), message
   assert problem in message and '\n' not in message
+  return message
+
+
+def test_damaged_checkpoint_names_the_file(prefix, damage_fn, culprit,
+                                           problem):
+  message = assert_damage_named(damaged_files.check_checkpoint, prefix,
+                                damage_fn, culprit, problem)
   assert message.endswith('an earlier ckpt-N of the same model_dir)')
 
 
@@ -98,7 +106,7 @@ def saved_model_dir(tmp_path_factory):
   return directory
 
 
-@pytest.mark.parametrize('damage,culprit,problem', [
+@pytest.mark.parametrize('damage_fn,culprit,problem', [
     (lambda d: shutil.rmtree(d), '', 'SavedModel directory does not exist'),
     (lambda d: os.remove(os.path.join(d, 'saved_model.pb')),
      '/saved_model.pb', 'holds no SavedModel'),
@@ -116,17 +124,12 @@ def saved_model_dir(tmp_path_factory):
     (lambda d: scribble(os.path.join(d, 'variables', 'variables.index')),
      '/variables/variables.index', 'not a readable checkpoint index'),
 ])
-def test_damaged_saved_model_names_the_file(saved_model_dir, tmp_path, damage,
-                                            culprit, problem):
+def test_damaged_saved_model_names_the_file(saved_model_dir, tmp_path,
+                                            damage_fn, culprit, problem):
   copy = str(tmp_path / 'saved_model')
   shutil.copytree(saved_model_dir, copy)
-  damaged_files.check_saved_model(copy)
-  damage(copy)
-  with pytest.raises(damaged_files.DamagedFileError) as info:
-    damaged_files.check_saved_model(copy)
-  message = str(info.value)
-  assert message.startswith(copy + culprit + ': '), message
-  assert problem in message and '\n' not in message
+  assert_damage_named(damaged_files.check_saved_model, copy, damage_fn,
+                      culprit, problem)
 
 
 @pytest.mark.parametrize('content,problem', [
