@@ -40,6 +40,18 @@ def prefix(checkpoint_dir, tmp_path):
 DATA = '.data-00000-of-00001'
 
 
+def assert_damage_named(check, path, damage_fn, culprit, problem):
+  """`check(path)` passes, then after `damage_fn(path)` names `culprit`."""
+  check(path)
+  damage_fn(path)
+  with pytest.raises(damaged_files.DamagedFileError) as info:
+    check(path)
+  message = str(info.value)
+  assert message.startswith(path + culprit + ': '), message
+  assert problem in message and '\n' not in message
+  return message
+
+
 @pytest.mark.parametrize('damage_fn,culprit,problem', [
     (lambda p: os.remove(p + '.index'), '.index', 'index is missing'),
     (lambda p: truncate(p + '.index', 0), '.index', 'index is empty'),
@@ -56,18 +68,6 @@ DATA = '.data-00000-of-00001'
      'data are cut off or damaged'),
     (lambda p: truncate(p + DATA, 0), DATA, 'data are truncated'),
 ])
-def assert_damage_named(check, path, damage_fn, culprit, problem):
-  """`check(path)` passes, then after `damage_fn(path)` names `culprit`."""
-  check(path)
-  damage_fn(path)
-  with pytest.raises(damaged_files.DamagedFileError) as info:
-    check(path)
-  message = str(info.value)
-  assert message.startswith(path + culprit + ': '), message
-  assert problem in message and '\n' not in message
-  return message
-
-
 def test_damaged_checkpoint_names_the_file(prefix, damage_fn, culprit,
                                            problem):
   message = assert_damage_named(damaged_files.check_checkpoint, prefix,
