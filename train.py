@@ -192,6 +192,7 @@ def main(_):
   try:
     params = parse_params(FLAGS)
     damaged_inputs.check_checkpoints(FLAGS.model_dir, params)
+    damaged_inputs.check_compiled_op(params)
     check_eval_checkpoint(FLAGS, params)
   except (experiment_params.ParamsError, damaged_files.DamagedFileError) as e:
     sys.exit(f'train.py: error: {e}')

@@ -3,7 +3,8 @@
 
 `check_checkpoints(model_dir, params)` runs before anything is built: the
 checkpoint a run resumes from (the newest in `model_dir`) and
-`task.init_checkpoint` must be complete. `explain_read_error(error, params,
+`task.init_checkpoint` must be complete; `check_compiled_op(params)`: a
+forced `roi_warp_implementation: custom` needs a loadable compiled op. `explain_read_error(error, params,
 mode)` turns a failed read of the training or validation TFRecords into one
 line naming the file and the record (TensorFlow's error names neither).
 """
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from mnc_tf.data import decoder as decoder_lib
 from mnc_tf.data import input_pipeline
+from mnc_tf.ops import roi_warp_custom
 from mnc_tf.utils import checkpoints
 from mnc_tf.utils import damaged_files
 
@@ -90,6 +92,27 @@ def check_checkpoints(model_dir, params):
           'fix task.init_checkpoint') from None
     damaged_files.check_checkpoint(
         prefix, fix='copy the checkpoint again or fix task.init_checkpoint')
+
+
+def check_compiled_op(params):
+  """Raises if the model asks for the compiled RoI warp and it cannot load.
+
+  With `roi_warp_implementation: auto` (the default) a missing or damaged
+  `_roi_warp_ops.so` only means the pure-TF twin runs; with `custom` the run
+  would fail while building the model.
+
+  Raises:
+    damaged_files.DamagedFileError: naming the library and why.
+  """
+  if params.task.model.roi_warp_implementation != 'custom':
+    return
+  if roi_warp_custom.load() is None:
+    raise damaged_files.DamagedFileError(
+        roi_warp_custom.LIBRARY_PATH,
+        'task.model.roi_warp_implementation=custom needs the compiled op, '
+        f'which cannot be used ({roi_warp_custom.load_error()})',
+        'or set task.model.roi_warp_implementation=auto to run the pure-TF '
+        'twin')
 
 
 def _read_errors():

@@ -8,6 +8,7 @@ import types
 import pytest
 import tensorflow as tf
 
+from mnc_tf.ops import roi_warp_custom
 from mnc_tf.tasks import damaged_inputs
 from mnc_tf.utils import damaged_files
 from tests import damage
@@ -138,3 +139,22 @@ def test_read_error_is_traced_to_the_damaged_record(shapes, tmp_path):
   damage.truncate(val[0], 0.4)
   assert str(damaged_inputs.explain_read_error(
       loss, params, 'eval')).startswith(f'{val[0]}: record 0')
+
+
+def test_forced_custom_op_that_cannot_load_is_one_line(monkeypatch, tmp_path):
+  model = types.SimpleNamespace(roi_warp_implementation='custom')
+  params = types.SimpleNamespace(task=types.SimpleNamespace(model=model))
+  library = str(tmp_path / '_roi_warp_ops.so')
+  damage.write_bytes(library, b'not a shared library')
+  monkeypatch.setattr(roi_warp_custom, 'LIBRARY_PATH', library)
+  monkeypatch.setattr(roi_warp_custom, '_state',
+                      {'module': None, 'error': None, 'tried': False})
+  with pytest.raises(damaged_files.DamagedFileError) as info:
+    damaged_inputs.check_compiled_op(params)
+  assert str(info.value).startswith(
+      f'{library}: task.model.roi_warp_implementation=custom needs the '
+      f'compiled op, which cannot be used ({library} is not an ELF shared '
+      'library')
+  assert str(info.value).endswith('to run the pure-TF twin')
+  model.roi_warp_implementation = 'auto'  # falls back to the twin
+  damaged_inputs.check_compiled_op(params)
