@@ -397,9 +397,10 @@ def test_train_py_before_the_run(quick_train_runs, row):
   line = assert_one_line_error(status, out, err, 'train.py', culprit)
   assert line.startswith(f'train.py: error: {culprit}')
   if 'resume' in row:
+    model_dir = os.path.dirname(culprit.split(':')[0])
     assert line.endswith('delete ckpt-2.* and write model_checkpoint_path: '
-                         f'"ckpt-1" into {os.path.dirname(culprit.split(":")[0])}'
-                         '/checkpoint to resume from ckpt-1')
+                         f'"ckpt-1" into {model_dir}/checkpoint to resume '
+                         'from ckpt-1')
 
 
 def _resume_with_a_damaged_shard(artefacts, tmp_path, overrides=''):

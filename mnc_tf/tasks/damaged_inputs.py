@@ -4,9 +4,10 @@
 `check_checkpoints(model_dir, params)` runs before anything is built: the
 checkpoint a run resumes from (the newest in `model_dir`) and
 `task.init_checkpoint` must be complete; `check_compiled_op(params)`: a
-forced `roi_warp_implementation: custom` needs a loadable compiled op. `explain_read_error(error, params,
-mode)` turns a failed read of the training or validation TFRecords into one
-line naming the file and the record (TensorFlow's error names neither).
+forced `roi_warp_implementation: custom` needs a loadable compiled op.
+`explain_read_error(error, params, mode)` turns a failed read of the
+training or validation TFRecords into one line naming the file and the
+record (TensorFlow's error names neither).
 """
 import os
 
