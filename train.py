@@ -24,7 +24,8 @@ Console: one progress line per loop of `trainer.steps_per_loop` steps (step,
 losses, learning rate, steps/s, ETA) and one metrics table per evaluation;
 Model Garden's INFO logs are shown with `--verbosity=0`. Bad flags or
 overrides end in one line naming the input, exit status 1, before anything is
-written.
+written; so do a damaged checkpoint to resume or start from, and a damaged
+TFRecord (the line names the file and the record; `docs/troubleshooting.md`).
 
 The resolved params go to `<model_dir>/params.yaml`. Training resumes from
 the newest checkpoint in `model_dir` (a killed job loses only the steps after
@@ -50,10 +51,13 @@ from official.vision.utils import summary_manager
 
 from mnc_tf import registry_imports  # pylint: disable=unused-import
 from mnc_tf.configs import experiment_params
+from mnc_tf.tasks import damaged_inputs
 from mnc_tf.tasks import peer_checkpoints
 from mnc_tf.tasks import peer_failures
 from mnc_tf.tasks import progress
 from mnc_tf.tasks import runner
+from mnc_tf.utils import cli
+from mnc_tf.utils import damaged_files
 
 FLAGS = flags.FLAGS
 
@@ -224,8 +228,10 @@ def main(_):
       tf.get_logger().setLevel('ERROR')
   try:
     params = parse_params(FLAGS)
+    damaged_inputs.check_checkpoints(FLAGS.model_dir, params)
+    damaged_inputs.check_compiled_op(params)
     check_eval_checkpoint(FLAGS, params)
-  except experiment_params.ParamsError as e:
+  except (experiment_params.ParamsError, damaged_files.DamagedFileError) as e:
     sys.exit(f'train.py: error: {e}')
   try:
     run(FLAGS, params)
@@ -234,6 +240,13 @@ def main(_):
     raise
   except peer_checkpoints.CheckpointMismatchError as e:
     sys.exit(f'train.py: error: {e}')
+  except tf.errors.OpError as e:
+    # A damaged TFRecord: one line naming the file and record; the newest
+    # checkpoint written before it stays as it was.
+    damaged = damaged_inputs.explain_read_error(e, params, FLAGS.mode)
+    if damaged is None:
+      raise
+    sys.exit(f'train.py: error: {damaged}')
   print(f'Model directory: {os.path.abspath(FLAGS.model_dir)} (TensorBoard: '
         f'tensorboard --logdir {FLAGS.model_dir}; evaluations: '
         f'{os.path.join(FLAGS.model_dir, "eval_metrics.json")})', flush=True)
@@ -242,4 +255,8 @@ def main(_):
 if __name__ == '__main__':
   tfm_flags.define_flags()
   peer_failures.define_flags()
+  try:
+    cli.check_flagfiles(sys.argv)
+  except damaged_files.DamagedFileError as flagfile_error:
+    sys.exit(f'train.py: error: {flagfile_error}')
   app.run(main)

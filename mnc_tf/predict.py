@@ -19,7 +19,9 @@ Images are read by `mnc_tf.data.image_io.read_rgb`, the converters' reader
 (EXIF rotation, 16-bit, grayscale, palette, CMYK, RGBA), so a file means the
 same picture here as in training. A file that is not a readable image (a
 text file named .jpg, a truncated file) is reported in one line; the other
-images are predicted and written, and the exit status is 1 at the end.
+images are predicted and written, and the exit status is 1 at the end. A
+damaged SavedModel or checkpoint (`mnc_tf.utils.damaged_files`) ends in one
+line before anything is written.
 """
 import dataclasses
 import glob
@@ -39,6 +41,7 @@ from mnc_tf.data import image_io
 from mnc_tf.serving import predictor
 from mnc_tf.utils import atomic_io
 from mnc_tf.utils import checkpoints
+from mnc_tf.utils import damaged_files
 from mnc_tf.visualization import draw_instances as draw_lib
 
 RESULTS_FILENAME = 'coco_results.json'
@@ -183,6 +186,10 @@ def _predictor(flag_values):
           f'--saved_model={flag_values.saved_model} holds no SavedModel (no '
           'saved_model.pb); pass the directory written by '
           'export/export_saved_model.py.')
+    try:
+      damaged_files.check_saved_model(flag_values.saved_model)
+    except damaged_files.DamagedFileError as e:
+      raise _UsageProblem(str(e)) from None
     return (predictor.saved_model_predictor(flag_values.saved_model,
                                             flag_values.signature),
             annotation_file)
@@ -191,11 +198,12 @@ def _predictor(flag_values):
                         'model_dir or a checkpoint prefix).')
   try:
     checkpoint = checkpoints.resolve_checkpoint(flag_values.checkpoint_path)
+    damaged_files.check_checkpoint(checkpoint)
     params = experiment_params.parse(flag_values.experiment,
                                      flag_values.config_file or [],
                                      flag_values.params_override)
   except (checkpoints.CheckpointNotFoundError,
-          experiment_params.ParamsError) as e:
+          experiment_params.ParamsError, damaged_files.DamagedFileError) as e:
     raise _UsageProblem(str(e)) from None
   if annotation_file is None and os.path.exists(params.task.annotation_file):
     annotation_file = params.task.annotation_file

@@ -131,6 +131,11 @@ class DataConfig(cfg.DataConfig):
     label_map: the converters' `<prefix>-label_map.json` (informational:
       category ids and names; the records carry the ids themselves).
     num_examples: number of examples (-1: unknown).
+    skip_damaged_records: training only: a damaged record (cut-off or
+      overwritten TFRecord file) ends the read of its file instead of the
+      run; the records before it are used and each one skipped is counted
+      in the `damaged_records_skipped` training metric. Off: training stops
+      with one line naming the file and record.
   `cache` caches *decoded* examples, before the random flip, so
   augmentation stays random across epochs.  `deterministic=True` fixes the
   element order, and with `seed` set the shuffles and flips too.
@@ -145,4 +150,5 @@ class DataConfig(cfg.DataConfig):
   drop_remainder: bool = True
   label_map: str = ''
   num_examples: int = -1
+  skip_damaged_records: bool = False
   seed: Optional[int] = None

@@ -26,6 +26,7 @@ from official.core import exp_factory
 from official.modeling.hyperparams import base_config
 from official.modeling.hyperparams import params_dict
 from mnc_tf.evaluation import instance_evaluator
+from mnc_tf.utils import damaged_files
 
 
 class ParamsError(ValueError):
@@ -227,6 +228,24 @@ def check_inputs(params, mode: str) -> None:
         f'task.annotation_file={annotation_file!r} does not exist: make it '
         "first or pass --params_override=task.annotation_file='' to take the "
         'ground truth from the validation records.')
+  if 'eval' in mode and annotation_file:
+    try:
+      damaged_files.check_json_file(annotation_file, 'task.annotation_file')
+    except damaged_files.DamagedFileError as e:
+      raise ParamsError(str(e)) from None
+
+
+def check_config_file(path: str) -> None:
+  """Raises `ParamsError` if a `--config_file` is missing, empty or not text."""
+  if not tf.io.gfile.exists(path):
+    raise ParamsError(f'--config_file={path}: no such file.')
+  try:
+    damaged_files.check_text_file(path, '--config_file')
+  except damaged_files.DamagedFileError as e:
+    raise ParamsError(str(e)) from None
+  if not tf.io.gfile.GFile(path).read().strip():
+    raise ParamsError(f'{path}: --config_file is empty (a cut-off copy?); '
+                      'copy it again or leave the flag out.')
 
 
 def parse(experiment: Optional[str], config_files: Sequence[str] = (),
@@ -260,8 +279,8 @@ def parse(experiment: Optional[str], config_files: Sequence[str] = (),
   if params_override:
     sources.append(('--params_override', params_override))
   for where, source in sources:
-    if where == '--config_file' and not tf.io.gfile.exists(source):
-      raise ParamsError(f'--config_file={source}: no such file.')
+    if where == '--config_file':
+      check_config_file(source)
     override = (source if isinstance(source, dict)
                 else override_dict(source, where))
     check_keys(known_keys(params), override, where)

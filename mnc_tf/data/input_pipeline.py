@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from official.core import input_reader
 
+from mnc_tf.data import damaged_records
 from mnc_tf.data import decoder as decoder_lib
 from mnc_tf.data import parser as parser_lib
 
@@ -33,6 +34,9 @@ _AUTOTUNE = tf.data.AUTOTUNE
 # Base seed of the flips / shuffles when the config gives none and the
 # pipeline is deterministic.
 _DEFAULT_SEED = 0x5eed
+# The label holding the running count of damaged records skipped (training
+# with `skip_damaged_records` only).
+DAMAGED_RECORDS_KEY = 'damaged_records_skipped'
 
 
 def match_files(file_pattern):
@@ -92,7 +96,9 @@ def build_dataset(file_pattern, params, input_context=None):
       prefetch_buffer_size and `parser` (scale, max_size, padded_size,
       size_divisor, max_num_instances, aug_rand_hflip,
       skip_crowd_during_training, mean, stddev, mask_crop_size,
-      oriented_padding, aug_scale_min, aug_scale_max).
+      oriented_padding, aug_scale_min, aug_scale_max) and, for training,
+      skip_damaged_records (`damaged_records`: a damaged record ends the
+      read of its file instead of the run, and is counted).
     input_context: optional `tf.distribute.InputContext` (what
       `strategy.distribute_datasets_from_function` passes): the data are
       sharded between its input pipelines and the batch is the per-replica
@@ -116,6 +122,8 @@ def build_dataset(file_pattern, params, input_context=None):
         gt_is_crowd: int32 [B, N];
         gt_num_instances: int32 [B];
         source_id: int64 [B];
+        damaged_records_skipped (training with skip_damaged_records only):
+          int64 [B], damaged records this pipeline skipped so far;
         groundtruths (only when not is_training): Model Garden's COCO
           evaluator dict, see `parser.Parser`.
     Training datasets repeat forever and are shuffled; evaluation datasets
@@ -134,27 +142,46 @@ def build_dataset(file_pattern, params, input_context=None):
       len(files) >= num_pipelines)
   shard_records = params.sharding and num_pipelines > 1 and not shard_files
 
-  dataset = tf.data.Dataset.from_tensor_slices(files)
+  skip_damaged = is_training and bool(params.skip_damaged_records)
+  if skip_damaged:
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (files, damaged_records.file_sizes(files)))
+    read_file = damaged_records.read_file_skipping_damage
+  else:
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    read_file = lambda path: tf.data.TFRecordDataset(path,
+                                                     buffer_size=8 << 20)
   if shard_files:
     dataset = dataset.shard(num_pipelines, pipeline_id)
   if is_training and not params.cache:
     dataset = dataset.shuffle(len(files), seed=seed,
                               reshuffle_each_iteration=True)
+  # Counting damaged records over the whole run needs one endless stream
+  # of files (a repeat after the count would restart it every epoch).
+  repeat_files = skip_damaged and not params.cache
+  if repeat_files:
+    dataset = dataset.repeat()
   cycle_length = params.cycle_length or min(len(files), 8)
   dataset = dataset.interleave(
-      lambda path: tf.data.TFRecordDataset(path, buffer_size=8 << 20),
-      cycle_length=cycle_length, block_length=params.block_length,
+      read_file, cycle_length=cycle_length, block_length=params.block_length,
       num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+  if skip_damaged:
+    dataset = damaged_records.count_damaged(dataset)
   if shard_records:
     dataset = dataset.shard(num_pipelines, pipeline_id)
 
   decoder = decoder_lib.Decoder(keep_png_masks=not is_training)
-  dataset = dataset.map(decoder.decode, num_parallel_calls=_AUTOTUNE,
+  decode = decoder.decode
+  if skip_damaged:
+    decode = lambda record, count: dict(decoder.decode(record),
+                                        **{DAMAGED_RECORDS_KEY: count})
+  dataset = dataset.map(decode, num_parallel_calls=_AUTOTUNE,
                         deterministic=deterministic)
   if params.cache:
     dataset = dataset.cache()
   if is_training:
-    dataset = dataset.repeat()
+    if not repeat_files:
+      dataset = dataset.repeat()
     dataset = dataset.shuffle(params.shuffle_buffer_size, seed=seed,
                               reshuffle_each_iteration=True)
 
@@ -169,7 +196,11 @@ def build_dataset(file_pattern, params, input_context=None):
     def parse_with_seed(index, data):
       data = dict(data)
       data['flip_seed'] = tf.stack([base_seed, index])
-      return parse(data)
+      count = data.pop(DAMAGED_RECORDS_KEY, None)
+      image, labels = parse(data)
+      if count is not None:
+        labels = dict(labels, **{DAMAGED_RECORDS_KEY: count})
+      return image, labels
     dataset = dataset.enumerate().map(
         parse_with_seed, num_parallel_calls=_AUTOTUNE,
         deterministic=deterministic)

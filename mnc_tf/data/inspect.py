@@ -60,6 +60,7 @@ from mnc_tf.modeling import receptive_field
 from mnc_tf.ops import box_utils
 from mnc_tf.utils import atomic_io
 from mnc_tf.utils import cli
+from mnc_tf.utils import damaged_files
 
 # Instances whose resized size is at least this many feature strides count as
 # "large enough" when suggesting an image scale (10th percentile).
@@ -156,28 +157,32 @@ def load_tfrecords(pattern):
   if not paths:
     raise InspectError('no file matches %s' % pattern)
   sizes, boxes, classes, crowd, names = [], [], [], [], {}
-  try:
-    for record in tf.data.TFRecordDataset(paths):
-      ex = tf.io.parse_single_example(record, _TFRECORD_FEATURES)
-      dense = {k: tf.sparse.to_dense(v).numpy() if isinstance(
-          v, tf.SparseTensor) else v.numpy() for k, v in ex.items()}
-      height, width = float(dense['image/height']), float(dense['image/width'])
-      sizes.append((height, width))
-      box = np.stack([dense['image/object/bbox/ymin'] * height,
-                      dense['image/object/bbox/xmin'] * width,
-                      dense['image/object/bbox/ymax'] * height,
-                      dense['image/object/bbox/xmax'] * width], axis=-1)
-      boxes.append(box.astype(np.float64).reshape(-1, 4))
-      labels = dense['image/object/class/label'].astype(np.int64)
-      classes.append(labels)
-      is_crowd = dense['image/object/is_crowd'].astype(bool)
-      crowd.append(is_crowd if is_crowd.size == labels.size
-                   else np.zeros(labels.shape, bool))
-      for label, text in zip(labels, dense['image/object/class/text']):
-        names.setdefault(int(label), text.decode('utf8'))
-  except tf.errors.OpError as e:
-    raise InspectError('cannot read the TFRecords %s: %s'
-                       % (pattern, e.message)) from e
+  for path in paths:
+    position = 0
+    try:
+      for record in tf.data.TFRecordDataset(path):
+        ex = tf.io.parse_single_example(record, _TFRECORD_FEATURES)
+        dense = {k: tf.sparse.to_dense(v).numpy() if isinstance(
+            v, tf.SparseTensor) else v.numpy() for k, v in ex.items()}
+        height = float(dense['image/height'])
+        width = float(dense['image/width'])
+        sizes.append((height, width))
+        box = np.stack([dense['image/object/bbox/ymin'] * height,
+                        dense['image/object/bbox/xmin'] * width,
+                        dense['image/object/bbox/ymax'] * height,
+                        dense['image/object/bbox/xmax'] * width], axis=-1)
+        boxes.append(box.astype(np.float64).reshape(-1, 4))
+        labels = dense['image/object/class/label'].astype(np.int64)
+        classes.append(labels)
+        is_crowd = dense['image/object/is_crowd'].astype(bool)
+        crowd.append(is_crowd if is_crowd.size == labels.size
+                     else np.zeros(labels.shape, bool))
+        for label, text in zip(labels, dense['image/object/class/text']):
+          names.setdefault(int(label), text.decode('utf8'))
+        position += 1
+    except tf.errors.OpError as e:
+      raise InspectError(str(damaged_files.describe_record_error(
+          path, position, e))) from None
   return Dataset(sizes, boxes, classes, crowd, names)
 
 

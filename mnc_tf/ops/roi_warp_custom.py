@@ -2,12 +2,15 @@
 
 The shared library is built by `make install` (`custom_ops/build_op.py`) into
 `mnc_tf/ops/_roi_warp_ops.so`.  Loading is lazy: importing this module never
-fails, `load()` returns None when the library is absent or unloadable and
-`load_error()` says why.
+fails, `load()` returns None when the library is absent, damaged (a cut-off
+copy is caught before `dlopen`, which would die of SIGBUS on it) or
+unloadable, and `load_error()` says why; the pure-TF twin then runs.
 """
 
 import os
 import platform
+import struct
+import sys
 import threading
 
 import tensorflow as tf
@@ -39,6 +42,47 @@ def missing_cpu_features(cpuinfo_path='/proc/cpuinfo'):
   return []
 
 
+def elf_problem(path):
+  """Why the shared library at `path` would crash `dlopen`, or None.
+
+  A cut-off copy of a shared library kills the process with SIGBUS when the
+  loader maps it; the ELF headers say how long the file must be. Only ELF
+  files (Linux) are checked; anything else returns None.
+
+  Args:
+    path: the shared library.
+
+  Returns:
+    a short reason ('truncated: ...', 'not an ELF shared library') or None.
+  """
+  if not sys.platform.startswith('linux'):
+    return None
+  try:
+    size = os.path.getsize(path)
+    with open(path, 'rb') as f:
+      header = f.read(64)
+      if len(header) < 64 or header[:4] != b'\x7fELF':
+        return 'not an ELF shared library (damaged or of the wrong kind)'
+      if header[4] != 2 or header[5] != 1:  # 64-bit, little-endian only
+        return None
+      phoff, shoff = struct.unpack_from('<QQ', header, 0x20)
+      phentsize, phnum, shentsize, shnum = struct.unpack_from('<HHHH', header,
+                                                              0x36)
+      needed = max(shoff + shentsize * shnum, phoff + phentsize * phnum)
+      if phoff + phentsize * phnum <= size:
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+        for i in range(phnum):
+          offset, _, _, filesz = struct.unpack_from('<QQQQ', table,
+                                                    i * phentsize + 8)
+          needed = max(needed, offset + filesz)
+  except OSError as e:
+    return f'unreadable ({e.strerror})'
+  if size < needed:
+    return f'truncated ({size} bytes; its headers need {needed})'
+  return None
+
+
 def load():
   """Returns the loaded op module, or None if the library cannot be loaded."""
   with _lock:
@@ -52,6 +96,10 @@ def load():
       elif not os.path.exists(LIBRARY_PATH):
         _state['error'] = (f'{LIBRARY_PATH} does not exist; run `make install` '
                            '(or `python setup.py build_op`) to compile it')
+      elif elf_problem(LIBRARY_PATH):
+        _state['error'] = (f'{LIBRARY_PATH} is {elf_problem(LIBRARY_PATH)}; '
+                           'run `make install` (or `python setup.py '
+                           'build_op`) to compile it again')
       else:
         try:
           _state['module'] = tf.load_op_library(LIBRARY_PATH)

@@ -15,8 +15,9 @@ stock TensorFlow ops (the RoI warp as one crop_and_resize). It is written to a
 temporary directory and renamed when complete (temporaries of a killed export
 are removed by the next export to the same directory); an existing
 `--export_dir` is kept unless `--overwrite`. Bad flags, overrides or
-checkpoint paths end in one line on stderr and exit status 1, before anything
-is written.
+checkpoint paths, and a damaged checkpoint (`mnc_tf.utils.damaged_files`: a
+missing or cut-off index or data shard), end in one line on stderr and exit
+status 1, before anything is written.
 """
 import sys
 
@@ -28,6 +29,7 @@ from mnc_tf import registry_imports  # pylint: disable=unused-import
 from mnc_tf.configs import experiment_params
 from mnc_tf.serving import export_lib
 from mnc_tf.utils import checkpoints
+from mnc_tf.utils import damaged_files
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -76,13 +78,14 @@ def main(argv, flag_values=flags.FLAGS) -> int:
     checkpoint = None
     if flag_values.checkpoint_path:
       checkpoint = checkpoints.resolve_checkpoint(flag_values.checkpoint_path)
+      damaged_files.check_checkpoint(checkpoint)
     path = export_lib.export_saved_model(
         params, flag_values.export_dir, checkpoint_path=checkpoint,
         input_type=flag_values.input_type,
         batch_size=flag_values.batch_size or None,
         overwrite=flag_values.overwrite)
   except (experiment_params.ParamsError, checkpoints.CheckpointNotFoundError,
-          export_lib.ExportExistsError) as e:
+          export_lib.ExportExistsError, damaged_files.DamagedFileError) as e:
     print(f'export_saved_model: error: {e}', file=sys.stderr)
     return 1
   print(f'SavedModel written to {path}')

@@ -3,10 +3,12 @@
 
 Training logs every loss term by name (as the loss module names them), the
 weight decay term `l2_loss` and `total_loss`; Model Garden's trainer adds
-`learning_rate` and Orbit `steps_per_second`. Evaluation reports COCO box and
-mask AP (`box_AP`, ..., `mask_AP`, `mask_AP50`, ...) and SDS mAP^r
-(`mAPr50`, `mAPr70`), writes them to `<model_dir>/eval_metrics.json`, and
-draws the predictions on the first validation images
+`learning_rate` and Orbit `steps_per_second`; with
+`task.train_data.skip_damaged_records` also `damaged_records_skipped` (the
+damaged TFRecord records the input pipeline skipped so far). Evaluation
+reports COCO box and mask AP (`box_AP`, ..., `mask_AP`, `mask_AP50`, ...)
+and SDS mAP^r (`mAPr50`, `mAPr70`), writes them to
+`<model_dir>/eval_metrics.json`, and draws the predictions on the first validation images
 (`image/validation_predictions`, also saved as PNG files in
 `<model_dir>/validation_predictions/step_<N>/`).
 """
@@ -71,6 +73,32 @@ def box_gradient_metric_names(cascade) -> Dict[str, str]:
   return {f'{p}_box_gradient_at_clip': p for p in pathways}
 
 
+class RunningMax(tf_keras.metrics.Metric):
+  """The largest value seen since the last reset (a running count's latest).
+
+  Orbit resets the training metrics every loop; fed a running count, the
+  result is that count at the end of the loop. Under a distribution
+  strategy it reports the first replica's value (replicas fed by one input
+  pipeline see the same count; summing would multiply it).
+  """
+
+  def __init__(self, name, dtype=tf.float32):
+    super().__init__(name=name, dtype=dtype)
+    self.value = self.add_weight(
+        'value', initializer='zeros', dtype=dtype,
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+  def update_state(self, value):
+    return self.value.assign(tf.maximum(self.value, tf.cast(value,
+                                                            self.dtype)))
+
+  def result(self):
+    return tf.identity(self.value)
+
+  def reset_state(self):
+    self.value.assign(tf.zeros_like(self.value))
+
+
 @task_factory.register_task_cls(exp_cfg.MncTask)
 class MncTask(base_task.Task):
   """Multi-task Network Cascades as a Model Garden task."""
@@ -111,9 +139,12 @@ class MncTask(base_task.Task):
     """Training: a running mean per loss term; evaluation: host-side only."""
     if training:
       cascade = self.task_config.model.cascade
-      return [tf_keras.metrics.Mean(name, dtype=tf.float32)
-              for name in loss_names(cascade.num_train_stages) +
-              list(box_gradient_metric_names(cascade))]
+      metrics = [tf_keras.metrics.Mean(name, dtype=tf.float32)
+                 for name in loss_names(cascade.num_train_stages) +
+                 list(box_gradient_metric_names(cascade))]
+      if self.task_config.train_data.skip_damaged_records:
+        metrics.append(RunningMax(input_pipeline.DAMAGED_RECORDS_KEY))
+      return metrics
     self._evaluator = instance_evaluator.InstanceSegmentationEvaluator(
         annotation_file=self.task_config.annotation_file or None,
         sds_iou_thresholds=self.task_config.sds_iou_thresholds,
@@ -274,8 +305,14 @@ class MncTask(base_task.Task):
 
   def train_step(self, inputs, model, optimizer, metrics=None):
     """One optimizer step on a per-replica batch (see base_task.Task)."""
-    losses, grads = self.compute_loss_and_gradients(inputs, model, optimizer)
+    images, labels = inputs
+    labels = dict(labels)
+    skipped = labels.pop(input_pipeline.DAMAGED_RECORDS_KEY, None)
+    losses, grads = self.compute_loss_and_gradients((images, labels), model,
+                                                    optimizer)
     optimizer.apply_gradients(list(zip(grads, model.trainable_variables)))
+    if skipped is not None:
+      losses[input_pipeline.DAMAGED_RECORDS_KEY] = tf.reduce_max(skipped)
     for metric in metrics or []:
       metric.update_state(losses[metric.name])
     return {self.loss: losses['total_loss']}
@@ -318,7 +355,7 @@ class MncTask(base_task.Task):
         elif label_map and tf.io.gfile.exists(label_map):
           with tf.io.gfile.GFile(label_map) as f:
             names = {int(k): v for k, v in json.load(f).items()}
-      except (ValueError, KeyError, TypeError) as e:
+      except (ValueError, KeyError, TypeError, tf.errors.OpError) as e:
         logging.warning('No class names (%s); drawing ids.', e)
       self._class_names = names
     return self._class_names

@@ -95,6 +95,9 @@ class ProgressPrinter:
       lr = _scalar(output['learning_rate'])
       if lr is not None:
         parts.append(f'lr {lr:.3g}')
+    if 'damaged_records_skipped' in output:
+      skipped = _scalar(output['damaged_records_skipped'])
+      parts.append(f'damaged records skipped {int(skipped or 0)}')
     if self._first is None:
       self._first = (step, now)
       parts.append('steps/s -- (first loop includes tracing)')

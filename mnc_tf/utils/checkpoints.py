@@ -10,7 +10,8 @@ class CheckpointNotFoundError(ValueError):
   """The path names no checkpoint; the message names the path and the fix."""
 
 
-def _step(prefix):
+def step_of(prefix):
+  """The N of a `.../ckpt-N` prefix (-1 when it has none)."""
   match = re.search(r'-(\d+)$', prefix)
   return int(match.group(1)) if match else -1
 
@@ -41,7 +42,7 @@ def resolve_checkpoint(path):
     indexes = tf.io.gfile.glob(os.path.join(path, '*.index'))
     if indexes:
       prefixes = [p[:-len('.index')] for p in indexes]
-      return max(prefixes, key=lambda p: (_step(p), p))
+      return max(prefixes, key=lambda p: (step_of(p), p))
     raise CheckpointNotFoundError(
         f'no checkpoint in directory {path} (expected ckpt-N.index files '
         'written by train.py); pass the model_dir of a training run or a '

@@ -83,3 +83,17 @@ def test_orbit_output_dumps_are_dropped_and_the_rest_kept():
   assert handler.filter(record)
   assert buffer.getvalue() == ('train | step:      0 | training until step '
                                '4...\nstep 2/4 | total_loss 1.0000\n')
+
+
+def test_lines_show_damaged_records_skipped_when_reported():
+  step, lines = _Step(), []
+  printer = progress.ProgressPrinter(step, total_steps=10,
+                                     print_fn=lines.append,
+                                     clock=lambda: 0.0)
+  step.value = 5
+  printer({'total_loss': 1.0, 'learning_rate': 0.1})
+  printer({'total_loss': 1.0, 'learning_rate': 0.1,
+           'damaged_records_skipped': np.float32(3)})
+  assert 'damaged' not in lines[0]
+  assert lines[1] == ('step 5/10 | total_loss 1.0000 | lr 0.1 | damaged '
+                      'records skipped 3')
