@@ -53,8 +53,10 @@ def test_variants_name_the_bad_index_before_any_work(tmp_path):
 
 def _custom_data(tmp_path):
   """A paths YAML like a user's: existing (empty) TFRecords and a val JSON."""
-  for name in ('train-0.tfrecord', 'val-0.tfrecord', 'val.json'):
+  for name in ('train-0.tfrecord', 'val-0.tfrecord'):
     (tmp_path / name).write_text('')
+  (tmp_path / 'val.json').write_text(
+      '{"images": [], "annotations": [], "categories": []}')
   paths = tmp_path / 'paths.yaml'
   paths.write_text(
       f"task:\n  annotation_file: '{tmp_path}/val.json'\n"
