@@ -142,8 +142,9 @@ class MncModel(tf_keras.Model):
     # The RPN loss sees `rpn_boxes`; the proposals see the same deltas with
     # the gradient that comes back through the boxes clipped.
     rois, roi_scores, roi_valid, anchor_index = self.proposal_generator(
-        rpn_scores, self.cascade_head.clip_box_gradient(rpn_boxes, 'rpn', clip), anchors,
-        image_shape, training=training,
+        rpn_scores,
+        self.cascade_head.clip_box_gradient(rpn_boxes, 'rpn', clip),
+        anchors, image_shape, training=training,
         image_scale=tf.cast(image_info[:, 2, :], tf.float32))
     return {
         'features': features, 'roi_features': self.roi_feature_map(features),

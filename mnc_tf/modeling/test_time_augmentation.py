@@ -22,7 +22,8 @@ SCALED_INPUT_MULTIPLE = 32
 
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
 class TestTimeAugmentation(tf_keras.layers.Layer):
-  """The inference passes of `cascade.test_horizontal_flip` / `test_extra_scales`."""
+  """The inference passes of `cascade.test_horizontal_flip` and
+  `cascade.test_extra_scales`."""
 
   __test__ = False  # not a pytest test class
 

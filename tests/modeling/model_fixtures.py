@@ -31,7 +31,8 @@ from official.core import exp_factory
 from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.synthetic_example import make_example
 
-import mnc_tf.configs.mnc_experiments  # pylint: disable=unused-import,g-bad-import-order
+# Registers the experiments.
+import mnc_tf.configs.mnc_experiments  # pylint: disable=unused-import,g-bad-import-order,g-import-not-at-top
 
 FIXTURE_DIR = os.path.join(os.path.dirname(__file__), 'fixtures')
 CHECKPOINT_KEYS = os.path.join(FIXTURE_DIR, 'checkpoint_keys.json')
@@ -86,7 +87,8 @@ def fixed_weight_numbers():
   groups = {name: getattr(model, name).trainable_variables
             for name in GRADIENT_GROUPS}
   groups['rpn_box'] = [model.rpn_head.box_layer.kernel]
-  groups['stage3_box'] = [model.classifier_head._box.kernel]  # pylint: disable=protected-access
+  groups['stage3_box'] = [
+      model.classifier_head._box.kernel]  # pylint: disable=protected-access
   flat = [v for name in sorted(groups) for v in groups[name]]
   grads = tape.gradient(losses['total_loss'], flat)
   norms, start = {}, 0
