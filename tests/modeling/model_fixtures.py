@@ -78,12 +78,16 @@ def fixed_weight_numbers():
   numbers = {'weight_sums': {
       v.name: float(tf.reduce_sum(tf.abs(v))) for v in model.weights}}
   tf.random.set_seed(5)  # the RoI sampler's draws
-  with tf.GradientTape() as tape:
+  counts = tf.zeros([2, 2])
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(counts)
     outputs = model(example['images'], example['image_info'],
                     gt_boxes=example['gt_boxes'],
                     gt_classes=example['gt_classes'],
-                    gt_masks=example['gt_masks'], training=True)
+                    gt_masks=example['gt_masks'], training=True,
+                    box_gradient_counts=counts)
     losses = mnc_losses.compute_losses(outputs, model_cfg.MncLosses())
+    cascade_loss = losses['total_loss'] - losses['stage1_loss']
   groups = {name: getattr(model, name).trainable_variables
             for name in GRADIENT_GROUPS}
   groups['rpn_box'] = [model.rpn_head.box_layer.kernel]
@@ -95,6 +99,12 @@ def fixed_weight_numbers():
   for name in sorted(groups):
     norms[name] = _norm(grads[start:start + len(groups[name])])
     start += len(groups[name])
+  # Stages 2-5 reach the RPN box layer only through the proposal boxes.
+  norms['rpn_box_path'] = _norm(tape.gradient(
+      cascade_loss, [model.rpn_head.box_layer.kernel]))
+  # Elements at the box-gradient clip per pathway (rpn, stage 3).
+  numbers['clip_counts'] = tape.gradient(losses['total_loss'],
+                                         counts).numpy().tolist()
   numbers['losses'] = {k: float(v) for k, v in losses.items()}
   numbers['gradient_norms'] = norms
   numbers['inference'] = inference_numbers(model, example)

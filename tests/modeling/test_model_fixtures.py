@@ -71,6 +71,12 @@ def test_gradient_norms_on_fixed_weights(recorded, computed):
                                rtol=1e-5, err_msg=name)
 
 
+def test_box_gradient_clip_counts_on_fixed_weights(recorded, computed):
+  np.testing.assert_allclose(computed['clip_counts'], recorded['clip_counts'])
+  # Both pathways' clips ran on some elements (column 1: elements seen).
+  assert np.asarray(recorded['clip_counts'])[:, 1].min() > 0
+
+
 @pytest.mark.parametrize('passes', ['plain', 'tta'])
 def test_detections_on_fixed_weights(recorded, computed, passes):
   want, got = recorded['inference'][passes], computed['inference'][passes]
