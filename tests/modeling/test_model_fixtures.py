@@ -50,25 +50,25 @@ def test_checkpoint_keys_of_paper_experiments(name):
   _assert_same_keys(name)
 
 
+def _assert_same_numbers(got, want, rtol):
+  """Same names, each number within `rtol` of the recorded one."""
+  assert got.keys() == want.keys()
+  for name, value in want.items():
+    np.testing.assert_allclose(got[name], value, rtol=rtol, err_msg=name)
+
+
 def test_seeded_weights_and_their_names(recorded, computed):
-  assert computed['weight_sums'].keys() == recorded['weight_sums'].keys()
-  for name, value in recorded['weight_sums'].items():
-    np.testing.assert_allclose(computed['weight_sums'][name], value,
-                               rtol=1e-6, err_msg=name)
+  _assert_same_numbers(computed['weight_sums'], recorded['weight_sums'],
+                       rtol=1e-6)
 
 
 def test_losses_on_fixed_weights(recorded, computed):
-  assert computed['losses'].keys() == recorded['losses'].keys()
-  for name, value in recorded['losses'].items():
-    np.testing.assert_allclose(computed['losses'][name], value, rtol=1e-5,
-                               err_msg=name)
+  _assert_same_numbers(computed['losses'], recorded['losses'], rtol=1e-5)
 
 
 def test_gradient_norms_on_fixed_weights(recorded, computed):
-  assert computed['gradient_norms'].keys() == recorded['gradient_norms'].keys()
-  for name, value in recorded['gradient_norms'].items():
-    np.testing.assert_allclose(computed['gradient_norms'][name], value,
-                               rtol=1e-5, err_msg=name)
+  _assert_same_numbers(computed['gradient_norms'],
+                       recorded['gradient_norms'], rtol=1e-5)
 
 
 def test_box_gradient_clip_counts_on_fixed_weights(recorded, computed):
