@@ -137,8 +137,7 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
 def build_cascade_head(config: model_cfg.Mnc, l2_regularizer=None):
   """Builds the `CascadeHead` of stages 2-5 and its layers."""
   cascade = config.cascade
-  # The layers are made in this order (tf_keras draws unseeded initializer
-  # seeds as layers are made): seeded models keep their weights.
+  num_classes = len(config.class_ids) + 1
   return cascade_head_lib.CascadeHead(
       cascade_target_assigner=target_assigner.CascadeTargetAssigner(
           name='cascade_target_assigner',
@@ -151,10 +150,10 @@ def build_cascade_head(config: model_cfg.Mnc, l2_regularizer=None):
           kernel_regularizer=l2_regularizer, name='mask_head',
           **config.mask_head.as_dict()),
       classifier_head=classifier_head_lib.MaskedClassifierHead(
-          num_classes=len(config.class_ids) + 1,
+          num_classes=num_classes,
           kernel_regularizer=l2_regularizer, name='classifier_head',
           **config.classifier_head.as_dict()),
-      num_classes=len(config.class_ids) + 1,
+      num_classes=num_classes,
       num_train_stages=cascade.num_train_stages,
       num_inference_stages=cascade.num_inference_stages,
       box_gradient=cascade.box_gradient,
