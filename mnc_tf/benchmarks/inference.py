@@ -104,8 +104,8 @@ def time_mnc(model, runs, seed=0):
     cls_mask, _, box_outputs = model.classifier_head(
         roi_features, mask_probs, training=False)
     scores = tf.nn.softmax(cls_mask, axis=-1)
-    refined, _ = model.next_stage_boxes(boxes, cls_mask, box_outputs,
-                                        image_shape)
+    refined, _ = model.cascade_head.next_stage_boxes(
+        boxes, cls_mask, box_outputs, image_shape)
     return scores, refined
 
   boxes, candidates = rois, []

@@ -257,7 +257,7 @@ def compute_losses(outputs, config):
 
 
 def stage_outputs(outputs, mask_stage, cls_stage):
-  """The unprefixed outputs of one stage pair (as `MncModel.run_stage`)."""
+  """The unprefixed outputs of one stage pair (as `CascadeHead._run_stage`)."""
   out = {}
   for stage in (mask_stage, cls_stage):
     prefix = stage_names.stage_key('', stage)
@@ -270,8 +270,8 @@ def stage_pair_losses(out, box_huber_loss_delta=1.0):
   """Unweighted loss terms of one mask / classifier stage pair.
 
   Args:
-    out: unprefixed outputs and targets of the pair (`MncModel.run_stage`'s
-      two dicts merged, or `stage_outputs`).
+    out: unprefixed outputs and targets of the pair (the two dicts of
+      `CascadeHead._run_stage` merged, or `stage_outputs`).
     box_huber_loss_delta: see `MncLosses`.
 
   Returns:

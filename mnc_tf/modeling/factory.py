@@ -6,10 +6,12 @@ import tf_keras
 
 from mnc_tf.configs import model as model_cfg
 from mnc_tf.modeling import mnc_model
+from mnc_tf.modeling import test_time_augmentation as tta_lib
 from mnc_tf.modeling.backbones import pretrained
 from mnc_tf.modeling.backbones import resnet_conv4
 from mnc_tf.modeling.backbones import tiny
 from mnc_tf.modeling.backbones import vgg16
+from mnc_tf.modeling.heads import cascade_head as cascade_head_lib
 from mnc_tf.modeling.heads import classifier_head as classifier_head_lib
 from mnc_tf.modeling.heads import mask_head as mask_head_lib
 from mnc_tf.modeling.heads import rpn_head as rpn_head_lib
@@ -95,11 +97,9 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
     The `tf_keras.Model`.
   """
   _check(config)
-  num_classes = len(config.class_ids) + 1
   stride = feature_stride(config.backbone)
   anchors = config.anchors
   num_anchors = len(anchors.scales) * len(anchors.aspect_ratios)
-  cascade = config.cascade
   model = mnc_model.MncModel(
       backbone=build_backbone(config.backbone, l2_regularizer),
       rpn_head=rpn_head_lib.RpnHead(
@@ -111,44 +111,56 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
           name='rpn_target_assigner', **config.rpn_target_assigner.as_dict()),
       roi_sampler=roi_sampler_lib.RoiSampler(
           name='roi_sampler', **_without(config.roi_sampler, 'mix_gt_boxes')),
-      cascade_target_assigner=target_assigner.CascadeTargetAssigner(
-          name='cascade_target_assigner',
-          **config.cascade_target_assigner.as_dict()),
-      roi_warp=roi_warp_lib.RoiWarp(
-          spatial_scale=1.0 / stride,
-          implementation=config.roi_warp_implementation, name='roi_warp',
-          **config.roi_warp.as_dict()),
-      mask_head=mask_head_lib.MaskHead(
-          kernel_regularizer=l2_regularizer, name='mask_head',
-          **config.mask_head.as_dict()),
-      classifier_head=classifier_head_lib.MaskedClassifierHead(
-          num_classes=num_classes, kernel_regularizer=l2_regularizer,
-          name='classifier_head', **config.classifier_head.as_dict()),
+      cascade_head=build_cascade_head(config, l2_regularizer),
       detection_generator=detection_lib.DetectionGenerator(
           name='detection_generator',
           **_without(config.detection_generator, 'mask_binarize_threshold')),
       roi_feature_reducer=build_roi_feature_reducer(
           config.roi_feature_channels, l2_regularizer),
+      test_time_augmentation=tta_lib.TestTimeAugmentation(
+          horizontal_flip=config.cascade.test_horizontal_flip,
+          extra_scales=config.cascade.test_extra_scales,
+          name='test_time_augmentation'),
       class_ids=config.class_ids,
       anchor_scales=anchors.scales,
       anchor_aspect_ratios=anchors.aspect_ratios,
       feature_stride=stride,
       mix_gt_boxes=config.roi_sampler.mix_gt_boxes,
-      num_train_stages=cascade.num_train_stages,
-      num_inference_stages=cascade.num_inference_stages,
-      box_gradient=cascade.box_gradient,
-      box_gradient_clip=cascade.box_gradient_clip,
-      mask_gradient_from_mask_level_positives_only=(
-          cascade.mask_gradient_from_mask_level_positives_only),
-      stage4_gt_boxes=cascade.stage4_gt_boxes,
-      test_horizontal_flip=cascade.test_horizontal_flip,
-      test_extra_scales=cascade.test_extra_scales,
       name='mnc')
   if build or config.init_checkpoint:
     build_with_dummy_input(model)
   if config.init_checkpoint:
     load_init_checkpoint(model, config)
   return model
+
+
+def build_cascade_head(config: model_cfg.Mnc, l2_regularizer=None):
+  """Builds the `CascadeHead` of stages 2-5 and its layers."""
+  cascade = config.cascade
+  num_classes = len(config.class_ids) + 1
+  return cascade_head_lib.CascadeHead(
+      cascade_target_assigner=target_assigner.CascadeTargetAssigner(
+          name='cascade_target_assigner',
+          **config.cascade_target_assigner.as_dict()),
+      roi_warp=roi_warp_lib.RoiWarp(
+          spatial_scale=1.0 / feature_stride(config.backbone),
+          implementation=config.roi_warp_implementation, name='roi_warp',
+          **config.roi_warp.as_dict()),
+      mask_head=mask_head_lib.MaskHead(
+          kernel_regularizer=l2_regularizer, name='mask_head',
+          **config.mask_head.as_dict()),
+      classifier_head=classifier_head_lib.MaskedClassifierHead(
+          num_classes=num_classes,
+          kernel_regularizer=l2_regularizer, name='classifier_head',
+          **config.classifier_head.as_dict()),
+      num_classes=num_classes,
+      num_train_stages=cascade.num_train_stages,
+      num_inference_stages=cascade.num_inference_stages,
+      box_gradient=cascade.box_gradient,
+      box_gradient_clip=cascade.box_gradient_clip,
+      mask_gradient_from_mask_level_positives_only=(
+          cascade.mask_gradient_from_mask_level_positives_only),
+      stage4_gt_boxes=cascade.stage4_gt_boxes, name='cascade_head')
 
 
 def _without(config, *names):

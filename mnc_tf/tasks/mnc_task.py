@@ -255,7 +255,7 @@ class MncTask(base_task.Task):
     losses average over the global batch and the differentiated loss carries
     the loss scale, so one image's gradient reaches the clip multiplied by
     loss scale / (per-replica batch x replicas), and so is the limit
-    (`MncModel.box_gradient_clip`).  The share of the box-path gradient
+    (`CascadeHead.box_gradient_clip`).  The share of the box-path gradient
     elements at the clip joins the losses dict
     (`box_gradient_metric_names`).
     With `losses.l2_weight_decay_in_gradients` the decay term is left out of

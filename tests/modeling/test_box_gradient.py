@@ -8,7 +8,7 @@ path runs, its limit does not), and the discrete choices held FIXED, as
 Eq. 6-9 treat them: which anchors' boxes are the proposals (chosen once),
 the RoI sampling (all of them, none padded), every target of stages 2-5 and
 the class whose stage-3 deltas make the stage-4 boxes (assigned once by
-`MncModel.train_cascade` and passed back through its `fixed` argument).
+`cascade_hooks.train_cascade` and passed back through its `fixed` argument).
 The original release's truncation of the stage-3 -> stage-2 mask gradient to
 mask-level positives (`cascade.mask_gradient_from_mask_level_positives_only`,
 on by default) is switched off here: it drops part of the true gradient on
@@ -50,6 +50,7 @@ from mnc_tf.modeling import stage_names
 from mnc_tf.modeling.layers import proposals
 from mnc_tf.ops import box_utils
 from official.vision.ops import box_ops
+from tests.modeling import cascade_hooks
 from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.synthetic_example import make_example
 
@@ -116,9 +117,9 @@ class Problem:
     self.valid = tf.ones([1, len(best + others)], tf.bool)
     boxes = self.proposal_boxes(self.rpn_deltas).numpy()[0]
     assert boxes.min() > 1.0 and boxes.max() < SIZE - 1.0, boxes  # no clip
-    _, self.fixed = model.train_cascade(
-        self.features, self.proposal_boxes(self.rpn_deltas), self.valid,
-        self.gt, self.image_shape)
+    _, self.fixed = cascade_hooks.train_cascade(
+        model, self.features, self.proposal_boxes(self.rpn_deltas),
+        self.valid, self.gt, self.image_shape)
     for pair in self.fixed:
       assert float(tf.reduce_sum(pair['targets']['mask_weights'])) > 0
       assert int(tf.reduce_sum(tf.cast(
@@ -126,15 +127,16 @@ class Problem:
 
   def proposal_boxes(self, rpn_deltas):
     """The proposals of the fixed anchors, as `MncModel` makes them."""
-    deltas = self.model.clip_box_gradient(tf.reshape(rpn_deltas, [1, -1, 4]))
+    deltas = self.model.cascade_head.clip_box_gradient(
+        tf.reshape(rpn_deltas, [1, -1, 4]))
     boxes = proposals.decode_proposals(deltas, self.anchors, self.image_shape)
     return tf.gather(boxes, self.anchor_index, batch_dims=1)
 
   def rpn_delta_loss(self, rpn_deltas):
     """Stages 2-5 loss as a function of the RPN box deltas."""
-    outputs, _ = self.model.train_cascade(
-        self.features, self.proposal_boxes(rpn_deltas), self.valid, self.gt,
-        self.image_shape, fixed=self.fixed)
+    outputs, _ = cascade_hooks.train_cascade(
+        self.model, self.features, self.proposal_boxes(rpn_deltas),
+        self.valid, self.gt, self.image_shape, fixed=self.fixed)
     total = 0.0
     for mask_stage, cls_stage in stage_names.stage_pairs(5):
       terms = mnc_losses.stage_pair_losses(
@@ -144,19 +146,19 @@ class Problem:
 
   def stage3_outputs(self):
     boxes = self.proposal_boxes(self.rpn_deltas)
-    _, cls_out = self.model.run_stage(
-        self.features, boxes, self.valid, self.gt,
+    _, cls_out = cascade_hooks.run_stage(
+        self.model, self.features, boxes, self.valid, self.gt,
         targets=self.fixed[0]['targets'], training=True)
     return boxes, cls_out
 
   def stage3_delta_loss(self, box_outputs, boxes, cls_mask_logits):
     """Stages 4-5 loss as a function of the stage-3 box deltas."""
-    boxes4, valid4, _ = self.model.next_stage_inputs(
-        boxes, self.valid, {'cls_mask_logits': cls_mask_logits,
-                            'box_outputs': box_outputs},
+    boxes4, valid4, _ = cascade_hooks.next_stage_inputs(
+        self.model, boxes, self.valid,
+        {'cls_mask_logits': cls_mask_logits, 'box_outputs': box_outputs},
         self.gt, self.image_shape, top_class=self.fixed[0]['top_class'])
-    mask_out, cls_out = self.model.run_stage(
-        self.features, boxes4, valid4, self.gt,
+    mask_out, cls_out = cascade_hooks.run_stage(
+        self.model, self.features, boxes4, valid4, self.gt,
         targets=self.fixed[1]['targets'], training=True)
     terms = mnc_losses.stage_pair_losses({**mask_out, **cls_out})
     return sum(terms.values())

@@ -44,7 +44,7 @@ def test_end_to_end_cascade_overfits_one_image_and_detects_it():
   model = factory.build_mnc_model(model_cfg.tiny_model_config(
       class_ids=CLASS_IDS, rpn_target_assigner={'num_samples': 256},
       roi_sampler={'num_samples': 64, 'fg_fraction': 0.5}))
-  assert model.get_config()['box_gradient']
+  assert model.cascade_head.get_config()['box_gradient']
   loss_config = model_cfg.MncLosses(l2_weight_decay=0.0)
   optimizer = tf_keras.optimizers.SGD(LEARNING_RATE, momentum=0.9,
                                       global_clipnorm=30.0)

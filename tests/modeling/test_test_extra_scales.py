@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from mnc_tf.configs import model as model_cfg
 from mnc_tf.modeling import factory
-from mnc_tf.modeling import mnc_model
+from mnc_tf.modeling import test_time_augmentation
 from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.test_test_horizontal_flip import assert_same_detections
 from tests.modeling.test_test_horizontal_flip import candidates
@@ -43,7 +43,7 @@ def half_size(images):
 
 def test_half_scale_and_flip_passes_vote_together():
   model = build(test_horizontal_flip=True, test_extra_scales=[0.5])
-  assert model.get_config()['test_extra_scales'] == [0.5]
+  assert model.test_time_augmentation.get_config()['extra_scales'] == [0.5]
   example = padded_example()
   images, info = example['images'], example['image_info']
   half_images = half_size(images)
@@ -82,14 +82,13 @@ def test_half_scale_and_flip_passes_vote_together():
 
 
 def test_rescaled_input_is_padded_to_the_multiple():
-  model = build()
   example = padded_example()
   canvas = example['images'][:, :, :88]   # 96 x 88: y and x factors differ
-  images, info, box_factors = model._rescaled_inputs(  # pylint: disable=protected-access
+  images, info, box_factors = test_time_augmentation.rescaled_inputs(
       tf.constant(canvas), tf.constant(example['image_info']), 1.3)
   # 96 x 88 -> 125 x 114 (rounded), padded to 128 x 128.
   assert images.shape[1:3] == (128, 128)
-  assert 128 % mnc_model.SCALED_INPUT_MULTIPLE == 0
+  assert 128 % test_time_augmentation.SCALED_INPUT_MULTIPLE == 0
   factor_y, factor_x = 125 / 96, 114 / 88
   np.testing.assert_allclose(box_factors.numpy(),
                              [factor_y, factor_x, factor_y, factor_x],

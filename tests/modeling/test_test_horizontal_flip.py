@@ -97,7 +97,7 @@ def test_detections_vote_over_the_image_and_its_mirror():
   tf.random.set_seed(0)
   model = factory.build_mnc_model(model_cfg.tiny_model_config(
       class_ids=CLASS_IDS, cascade={'test_horizontal_flip': True}))
-  assert model.get_config()['test_horizontal_flip']
+  assert model.test_time_augmentation.get_config()['horizontal_flip']
   example = padded_example()
   images, info = example['images'], example['image_info']
 
