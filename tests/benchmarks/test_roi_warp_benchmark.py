@@ -91,7 +91,11 @@ def test_timed_backward_gets_the_same_gradient_for_every_implementation(
   features, _ = benchmark.make_inputs('small')
   # Inside the map, where crop_and_resize equals the op (see above).
   boxes = tf.constant([[[40.0, 50.0, 200.0, 300.0], [20.0, 30.0, 250.0, 400.0]]])
-  fns = benchmark._timed_functions(features, boxes, 14, 7, ('twin',),
+  # No max pool: a 2 x 2 window whose samples nearly tie routes the upstream
+  # gradient by the last bits of each implementation's forward (seen to
+  # differ in a full-suite run); what is checked here is that every
+  # implementation is handed the same upstream gradient.
+  fns = benchmark._timed_functions(features, boxes, 14, None, ('twin',),
                                    backward_from)
   twin_grad = fns['twin'][1]()[0].numpy()
   builtin_grad = fns['builtin'][1]()[0].numpy()
