@@ -47,7 +47,7 @@ class ResNetConv4(tf_keras.Model):
         kernel_regularizer=kernel_regularizer)
     self._trunk = tf_keras.Model(self.resnet.inputs, self.resnet.output['4'],
                                  name='conv4_trunk')
-    for layer in _first_stages(self.resnet, int(frozen_stages)):
+    for layer in first_stages(self.resnet, int(frozen_stages)):
       layer.trainable = False
 
   def call(self, images, training=None):
@@ -57,7 +57,7 @@ class ResNetConv4(tf_keras.Model):
     return dict(self._config_dict)
 
 
-def _first_stages(model, num_stages):
+def first_stages(model, num_stages):
   """The layers of a Model Garden ResNet's first `num_stages` stages.
 
   Stage 1 is the stem (everything before the first residual block); stage
