@@ -578,8 +578,9 @@ def tiny_pyramid_model_config(class_ids=(1, 2), **overrides):
   """`tiny_model_config` on a feature pyramid (ResNet-18 + a thin FPN).
 
   Levels 2-5 (image sides must be multiples of 32); the RoI levels'
-  canonical size is 64 px, so that the 16-128 px objects of small test
-  images spread over levels 2-5.
+  canonical size is 80 px (level 2 below 40 px, 3 to 80, 4 to 160, 5
+  above), so that the objects of small test images spread over the levels;
+  every anchor side (32, 64, 128, 256) is 20 % from a level boundary.
 
   Args:
     class_ids: data-set ids of the foreground classes.
@@ -595,6 +596,6 @@ def tiny_pyramid_model_config(class_ids=(1, 2), **overrides):
                                       'num_filters': 32}},
       multilevel_anchors={'num_scales': 1, 'anchor_size': 8.0},
       multilevel_roi_warp={'min_level': 2, 'max_level': 5,
-                           'canonical_size': 64.0})
+                           'canonical_size': 80.0})
   config.override(overrides, is_strict=True)
   return config
