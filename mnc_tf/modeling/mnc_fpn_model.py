@@ -109,6 +109,7 @@ class MncFpnModel(mnc_model.MncModel):
 
   def features(self, images, training=None):
     """{str(level): `[B, H / 2^level, W / 2^level, C]`}, the pyramid."""
+    self._image_size(images)
     endpoints = self.backbone(images, training=training)
     if self._config_dict['decoder_frozen_batch_norm']:
       training = False
