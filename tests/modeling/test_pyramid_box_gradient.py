@@ -22,15 +22,19 @@ changes level within the perturbation.  One proposal is placed exactly on the
 80 px boundary so that the exclusion is exercised (and a test shows that a
 difference across it does change its level).
 
-Mutations tried (each once, the test file run after the edit, restored):
-- `MultilevelRoiWarp.call` warping every box with level 2's spatial scale
-  (`2.0 ** -self.levels[0]`) while keeping each level's map: the forward
-  reference test `test_multilevel_roi_warp.py::test_each_row_is_its_levels_
-  warp` fails; these checks still pass (the function is smooth, only wrong);
-- the clip in `gradients.py` returning `-clip(dy)`: the four finite-
-  difference and descent tests here fail;
-- `_maybe_stop` always stopping the gradient: the four tests here fail
-  (analytic derivative 0).
+Mutations tried (each once, the code edited, these tests and
+`test_multilevel_roi_warp.py` run, the edit undone):
+- every level warped with level 2's spatial scale: the forward reference and
+  gradient tests of `test_multilevel_roi_warp.py` fail; the checks here pass
+  (the loss stays smooth, only wrong), which is why that file exists;
+- `tf.stop_gradient` on the boxes warped from levels 3-5: the four
+  finite-difference tests here and the two gradient tests of
+  `test_multilevel_roi_warp.py` fail (the descent tests pass: a partial
+  gradient still descends);
+- the box-gradient clip (`gradients.py`) returning `-clip(dy)`: all eight
+  finite-difference and descent tests here fail;
+- the exclusion dropped (the boundary proposal's deltas perturbed too): the
+  RPN-delta finite-difference and descent tests fail.
 """
 import numpy as np
 import pytest
