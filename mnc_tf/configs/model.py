@@ -113,16 +113,23 @@ class Fpn(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class IdentityDecoder(hyperparams.Config):
+  """No decoder: the heads read the backbone's one map (no fields)."""
+
+
+@dataclasses.dataclass
 class Decoder(hyperparams.OneOfConfig):
   """What turns the backbone's endpoints into the features the heads read.
 
-  `type` 'none' (the paper): the backbone's single stride-16 map (ResNet
+  `type` 'identity' (the paper): the backbone's single stride-16 map (ResNet
   truncated after conv4).  'fpn': the whole Model Garden ResNet (levels 2-5)
   through Model Garden's FPN; the RPN runs on every level and each RoI is
   warped from the level its size selects (`multilevel_roi_warp`).  Only
   `backbone.type` 'resnet' has a pyramid.
   """
-  type: Optional[str] = 'none'
+  type: Optional[str] = 'identity'
+  identity: IdentityDecoder = dataclasses.field(
+      default_factory=IdentityDecoder)
   fpn: Fpn = dataclasses.field(default_factory=Fpn)
 
 
@@ -436,11 +443,11 @@ class Mnc(hyperparams.Config):
       of the classifier outputs 1..N (output 0 is background).  Ground-truth
       classes are mapped through this list; outputs report these ids.
     backbone: the shared conv trunk.
-    decoder: 'none' (the paper's single map) or 'fpn' (a feature pyramid).
+    decoder: 'identity' (the paper's single map) or 'fpn' (a pyramid).
     init_checkpoint: local ImageNet weights: a Keras `.h5` for VGG-16 (conv
       layers by Keras names; fc1/fc2 also initialize stage 3's fc layers when
       present), a Model Garden checkpoint for ResNet; '' for random init.
-    anchors: the RPN's anchors on the single map (decoder 'none').
+    anchors: the RPN's anchors on the single map (decoder 'identity').
     multilevel_anchors: the RPN's anchors on the pyramid (decoder 'fpn').
     rpn_head: stage 1's head.
     proposal_generator: stage 1's proposals.

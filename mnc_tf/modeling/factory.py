@@ -68,7 +68,7 @@ def build_decoder(config: model_cfg.Decoder, input_specs,
                   l2_regularizer=None):
   """Model Garden's FPN on the backbone's endpoints (`input_specs`)."""
   if config.type != 'fpn':
-    raise ValueError(f"decoder.type must be 'none' or 'fpn', got "
+    raise ValueError(f"decoder.type must be 'identity' or 'fpn', got "
                      f'{config.type!r}.')
   return fpn.FPN(input_specs=input_specs,
                  kernel_regularizer=l2_regularizer, name='decoder',
@@ -103,8 +103,8 @@ def _check(config: model_cfg.Mnc):
     raise ValueError('roi_warp_implementation must be one of '
                      f'{ROI_WARP_IMPLEMENTATIONS}, got '
                      f'{config.roi_warp_implementation!r}.')
-  if config.decoder.type not in ('none', 'fpn'):
-    raise ValueError("decoder.type must be 'none' or 'fpn', got "
+  if config.decoder.type not in ('identity', 'fpn'):
+    raise ValueError("decoder.type must be 'identity' or 'fpn', got "
                      f'{config.decoder.type!r}.')
   if is_pyramid(config):
     _check_pyramid(config)
