@@ -49,6 +49,7 @@ from mnc_tf.modeling.layers import proposals
 from mnc_tf.ops import pyramid_levels
 from official.vision.ops import box_ops
 from tests.modeling import cascade_hooks
+from tests.modeling import finite_differences
 from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.synthetic_example import make_example
 
@@ -76,16 +77,6 @@ def _float64_model(implementation):
     tf_keras.backend.set_floatx(previous)
 
 
-def _iou(a, b):
-  y1, x1 = np.maximum(a[:, None, 0], b[None, :, 0]), np.maximum(a[:, None, 1],
-                                                               b[None, :, 1])
-  y2, x2 = np.minimum(a[:, None, 2], b[None, :, 2]), np.minimum(a[:, None, 3],
-                                                               b[None, :, 3])
-  inter = np.clip(y2 - y1, 0, None) * np.clip(x2 - x1, 0, None)
-  area = lambda r: (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])
-  return inter / (area(a)[:, None] + area(b)[None, :] - inter)
-
-
 class Problem:
   """Fixed pyramid, proposals over levels, samples and targets."""
 
@@ -109,7 +100,7 @@ class Problem:
     gt_boxes = example['gt_boxes'][0, :2].astype(np.float64)
     inside = np.where((flat.min(axis=1) > 8) & (flat.max(axis=1) < SIZE - 8))[0]
     best = [int(i) for g in range(2)
-            for i in inside[np.argsort(-_iou(flat[inside], gt_boxes)[:, g])][:3]]
+            for i in inside[np.argsort(-finite_differences.iou(flat[inside], gt_boxes)[:, g])][:3]]
     others = []
     for level in (2, 3, 4):
       pool = [int(i) for i in rng.permutation(inside)
@@ -235,47 +226,19 @@ def problem(request):
   return Problem(request.param)
 
 
-def _gradient(fn, x):
-  with tf.GradientTape() as tape:
-    tape.watch(x)
-    y = fn(x)
-  return float(y), tape.gradient(
-      y, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-
-def _directions(x, support, seed):
-  rng = np.random.RandomState(seed)
-  for _ in range(NUM_DIRECTIONS):
-    v = rng.randn(*x.shape) * support
-    yield tf.constant(v / np.linalg.norm(v))
-
-
 def _check_directions(fn, x, support, seed, boxes_of, problem):
   """Directional derivatives; the boxes keep their levels on both sides."""
-  _, grad = _gradient(fn, x)
-  for v in _directions(x, support, seed):
+  _, grad = finite_differences.gradient(fn, x)
+  for v in finite_differences.random_directions(x, support, seed,
+                                                NUM_DIRECTIONS):
     for step in (EPS, EPS / 4, -EPS / 4, -EPS):
       np.testing.assert_array_equal(problem.levels(boxes_of(x + step * v)),
                                     problem.levels(boxes_of(x)))
-    analytic = float(tf.reduce_sum(grad * v))
-
-    def central(eps, v=v):
-      return (float(fn(x + eps * v)) - float(fn(x - eps * v))) / (2 * eps)
-    numeric, numeric_quarter = central(EPS), central(EPS / 4)
-    assert abs(numeric - numeric_quarter) <= 1e-4 * abs(numeric), (
-        numeric, numeric_quarter)
-    error = abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-12)
-    assert abs(numeric) > 1e-6, numeric
-    assert error <= RTOL, (analytic, numeric, error)
+    finite_differences.check_direction(fn, x, grad, v, EPS, RTOL)
 
 
 def _check_descent(fn, x, support):
-  loss0, grad = _gradient(fn, x)
-  direction = grad * support
-  norm = float(tf.norm(direction))
-  loss1 = float(fn(x - DESCENT_STEP * direction / max(norm, 1e-30)))
-  assert norm > 0.0
-  assert loss0 - loss1 >= 0.5 * DESCENT_STEP * norm, (loss0, loss1)
+  finite_differences.check_descent(fn, x, support, step=DESCENT_STEP)
 
 
 def test_the_rois_span_three_levels_and_one_is_excluded(problem):

@@ -34,9 +34,7 @@ class ResNetPyramid(tf_keras.Model):
     Raises:
       ValueError: frozen_stages outside 0..4.
     """
-    if not 0 <= int(frozen_stages) <= 4:
-      raise ValueError('resnet frozen_stages must be in 0..4 (stem to '
-                       'conv4_x), got %r' % (frozen_stages,))
+    resnet_conv4.check_frozen_stages(frozen_stages)
     super().__init__(**kwargs)
     self._config_dict = {'model_id': int(model_id),
                          'freeze_batch_norm': bool(freeze_batch_norm),
@@ -44,8 +42,7 @@ class ResNetPyramid(tf_keras.Model):
     self.resnet = resnet.ResNet(
         model_id=model_id, bn_trainable=not freeze_batch_norm,
         kernel_regularizer=kernel_regularizer)
-    for layer in resnet_conv4.first_stages(self.resnet, int(frozen_stages)):
-      layer.trainable = False
+    resnet_conv4.freeze_first_stages(self.resnet, frozen_stages)
 
   @property
   def output_specs(self):
