@@ -197,3 +197,13 @@ def test_factory_rejects_bad_pyramid_configs(overrides, message):
   with pytest.raises(ValueError, match=message):
     factory.build_mnc_model(model_cfg.tiny_pyramid_model_config(**overrides),
                             build=False)
+
+
+def test_model_config_round_trip(model):
+  clone = mnc_fpn_model.MncFpnModel.from_config(model.get_config())
+  assert clone.get_config() == model.get_config()
+  example = make_example(SIZE)
+  a = model(example['images'], example['image_info'], training=False)
+  b = clone(example['images'], example['image_info'], training=False)
+  np.testing.assert_allclose(a['stage3_scores'].numpy(),
+                             b['stage3_scores'].numpy(), rtol=1e-6)
