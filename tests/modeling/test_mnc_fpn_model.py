@@ -207,3 +207,20 @@ def test_model_config_round_trip(model):
   b = clone(example['images'], example['image_info'], training=False)
   np.testing.assert_allclose(a['stage3_scores'].numpy(),
                              b['stage3_scores'].numpy(), rtol=1e-6)
+
+
+def test_the_model_takes_its_proposals_level_by_level():
+  # 2 boxes per level before an NMS that suppresses nothing, 8 kept: each
+  # of the 4 levels gives exactly 2 (a top-k over all anchors would take
+  # most from level 2, which has 16x level 4's anchors).
+  every = {'pre_nms_top_k': 2, 'test_pre_nms_top_k': 2, 'num_proposals': 8,
+           'test_num_proposals': 8, 'nms_iou_threshold': 1.0, 'min_size': 0.0}
+  model = build(proposal_generator=every)
+  example = make_example(SIZE)
+  rpn = model._rpn(tf.constant(example['images']),  # pylint: disable=protected-access
+                   tf.constant(example['image_info']), training=False)
+  sizes = model._anchor_level_sizes(example['images'])  # pylint: disable=protected-access
+  assert bool(tf.reduce_all(rpn['rpn_roi_valid']))
+  level = np.searchsorted(np.cumsum(sizes), rpn['rpn_roi_anchor_index'][0],
+                          side='right')
+  assert np.bincount(level, minlength=4).tolist() == [2, 2, 2, 2]
