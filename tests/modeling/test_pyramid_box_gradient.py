@@ -44,7 +44,6 @@ import tf_keras
 from mnc_tf.configs import model as model_cfg
 from mnc_tf.losses import mnc_losses
 from mnc_tf.modeling import factory
-from mnc_tf.modeling import stage_names
 from mnc_tf.modeling.layers import proposals
 from mnc_tf.ops import pyramid_levels
 from official.vision.ops import box_ops
@@ -169,15 +168,9 @@ class Problem:
 
   def rpn_delta_loss(self, rpn_deltas):
     """Stages 2-5 loss as a function of the RPN box deltas."""
-    outputs, _ = cascade_hooks.train_cascade(
+    return cascade_hooks.held_cascade_loss(
         self.model, self.features, self.proposal_boxes(rpn_deltas),
-        self.valid, self.gt, self.image_shape, fixed=self.fixed)
-    total = 0.0
-    for mask_stage, cls_stage in stage_names.stage_pairs(5):
-      terms = mnc_losses.stage_pair_losses(
-          mnc_losses.stage_outputs(outputs, mask_stage, cls_stage))
-      total += sum(terms.values())
-    return total
+        self.valid, self.gt, self.image_shape, self.fixed)
 
   def rpn_support(self):
     """1 on the deltas of the fixed anchors whose boxes stay on one level."""
