@@ -24,7 +24,8 @@ def _flags(**overrides):
 
 @pytest.mark.parametrize('overrides,start', [
     (dict(experiment='mnc_nope'), 'unknown --experiment=mnc_nope; MNC '
-     'experiments: mnc_custom_data, mnc_resnet101_coco, mnc_resnet50_coco, '
+     'experiments: mnc_custom_data, mnc_resnet101_coco, '
+     'mnc_resnet18_fpn_custom_data, mnc_resnet50_coco, mnc_resnet50_fpn_coco, '
      'mnc_shapes_demo, mnc_vgg16_voc.'),
     (dict(params_override='trainer.train_stepz=30'),
      '--params_override: unknown key trainer.train_stepz; did you mean '

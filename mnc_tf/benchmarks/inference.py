@@ -6,16 +6,18 @@ r"""Per-stage inference time of MNC vs Model Garden's Mask R-CNN (paper Table 3)
         [--saved_model=EXPORT_DIR] [--json]
 
 Times one image whose content is the paper's 600 x 1000 (MNC: padded to
-608 x 1008, a multiple of its stride 16; Mask R-CNN: padded to 640 x 1024, a
-multiple of its FPN's 2^6), randomly initialized weights (time does not depend
+608 x 1008, a multiple of its stride 16, or on a feature pyramid
+(`decoder.type: fpn`) to 608 x 1024, a multiple of 32; Mask R-CNN: padded to
+640 x 1024, a multiple of its FPN's 2^6), randomly initialized weights (time does not depend
 on them, except through how many boxes survive the score threshold: both
 models run their full fixed-size proposal sets). Each part is its own
 `tf.function`, fed the previous part's outputs, warmed up once and timed
 `--runs` times (median):
 
   conv     the backbone (and the 1x1 reduction of the map stages 2-5 warp,
-           when the experiment sets `roi_feature_channels`);
-  stage1   RPN head + proposals (NMS);
+           when the experiment sets `roi_feature_channels`; on a pyramid, the
+           FPN decoder);
+  stage1   RPN head (on every level of a pyramid) + proposals (NMS);
   stage2   RoI warp + mask head;         stage3  masked classifier + box
   stage4 / stage5   the same on the stage-3 boxes (5-stage inference);
   post     per-class NMS, mask voting and pasting the masks into the
@@ -71,27 +73,35 @@ def _image_info():
   return tf.constant([[[h, w], [h, w], [1.0, 1.0], [0.0, 0.0]]], tf.float32)
 
 
-def time_mnc(model, runs, seed=0):
+def mnc_padded(model_config):
+  """The network input MNC is timed on: 600 x 1000 padded to its stride."""
+  multiple = 32 if factory.is_pyramid(model_config) else 16
+  return tuple(-(-side // multiple) * multiple for side in IMAGE_HW)
+
+
+def time_mnc(model, runs, seed=0, padded=MNC_PADDED):
   """Median seconds of each MNC part and of the whole pipeline."""
-  images = tf.random.stateless_normal([1, *MNC_PADDED, 3], [seed, 1])
+  images = tf.random.stateless_normal([1, *padded, 3], [seed, 1])
   info = _image_info()
   image_shape = info[:, 1, :]
   times = {}
 
   @tf.function
   def conv(images):
-    features = model.backbone(images, training=False)
+    features = model.features(images, training=False)
     return features, model.roi_feature_map(features)
   times['conv'], (features, roi_map) = _median_seconds(conv, (images,), runs)
 
   @tf.function
   def stage1(features):
-    scores, boxes = model.rpn_head(features)
+    scores, boxes = model.rpn_outputs(features)
     anchors = box_anchor_cache
     proposals = model.proposal_generator(scores, boxes, anchors, image_shape,
-                                         training=False)
+                                         training=False,
+                                         level_sizes=level_sizes)
     return proposals[0], proposals[2]  # rois [1, P, 4], valid [1, P]
   box_anchor_cache = model._anchors(images)  # pylint: disable=protected-access
+  level_sizes = model._anchor_level_sizes(images)  # pylint: disable=protected-access
   times['stage1'], (rois, valid) = _median_seconds(stage1, (features,), runs)
 
   @tf.function
@@ -216,16 +226,18 @@ def run(args):
   if model_config.cascade.num_inference_stages != 5:
     raise ValueError('the benchmark times 5-stage inference; the experiment '
                      'sets num_inference_stages=3.')
+  padded = mnc_padded(model_config)
   report = {
       'experiment': args.experiment,
       'backbone': model_config.backbone.type,
-      'image': list(IMAGE_HW), 'mnc_padded': list(MNC_PADDED),
+      'decoder': model_config.decoder.type,
+      'image': list(IMAGE_HW), 'mnc_padded': list(padded),
       'roi_warp': mnc.roi_warp.get_config().get('implementation'),
       'runs': args.runs,
       'cpu': platform.processor() or platform.machine(),
       'cpu_count': os.cpu_count(),
       'load_average': list(os.getloadavg()),
-      'mnc_seconds': time_mnc(mnc, args.runs),
+      'mnc_seconds': time_mnc(mnc, args.runs, padded=padded),
   }
   if not args.no_peer:
     depth = (model_config.backbone.resnet.model_id

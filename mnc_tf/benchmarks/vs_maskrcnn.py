@@ -7,7 +7,7 @@ r"""MNC vs Model Garden's Mask R-CNN: same data, backbone depth and steps.
         --annotation_file=out/hard/val.json --class_ids=1,2,4,7,10 \
         --train_steps=2500 --work_dir=/tmp/vs_maskrcnn \
         [--match_wall_time=mnc|maskrcnn] [--maskrcnn_roi_budget=mnc]
-        [--resume] [--json]
+        [--mnc_experiment=mnc_resnet18_fpn_custom_data] [--resume] [--json]
 
 Trains, from scratch and one after the other in this process, with the
 same optimizer (SGD momentum 0.9, the custom-data recipe's learning rate,
@@ -16,7 +16,9 @@ of steps:
 
   * MNC: the custom-data recipe (the registered experiment
     `mnc_custom_data`) with Model Garden's ResNet-18 cut after conv4
-    (`backbone.resnet.model_id=18`, stride 16, batch norm trained);
+    (`backbone.resnet.model_id=18`, stride 16, batch norm trained); with
+    `--mnc_experiment=mnc_resnet18_fpn_custom_data`, the same recipe on a
+    ResNet-18 feature pyramid (Model Garden's FPN, levels 2-6, as the peer);
   * Mask R-CNN: Model Garden's `maskrcnn_resnetfpn_coco` with ResNet-18 and
     its FPN (levels 2-6), images resized to fit `--maskrcnn_size` square
     (the MNC recipe's longer side), no pretrained weights, no bfloat16 / XLA;
@@ -66,6 +68,8 @@ from mnc_tf.utils import cli
 
 METRICS = ('mask_AP', 'mask_AP50', 'mask_APs', 'mask_APm', 'box_AP')
 RESULT_FILE = 'result.json'
+# The MNC recipes this comparison runs (`--mnc_experiment`).
+MNC_EXPERIMENTS = ('mnc_custom_data', 'mnc_resnet18_fpn_custom_data')
 
 
 def _optimizer(train_steps, learning_rate, clipnorm):
@@ -93,8 +97,12 @@ def _trainer(train_steps, val_steps, learning_rate, clipnorm):
 
 def mnc_params(train_input, val_input, annotation_file, class_ids,
                train_steps, val_steps, batch_size, learning_rate,
-               clipnorm=30.0, model_id=18):
-  """The MNC experiment: the custom-data recipe with a ResNet conv4 trunk.
+               clipnorm=30.0, model_id=18, experiment='mnc_custom_data'):
+  """The MNC experiment: the custom-data recipe with a ResNet trunk.
+
+  `experiment` 'mnc_custom_data' runs the ResNet cut after conv4;
+  'mnc_resnet18_fpn_custom_data' the ResNet and its FPN (`model_id` sets
+  the depth of either).
 
   The recipe tests at 1.4x its training scale; Model Garden's Mask R-CNN has
   one input size for both, so MNC is tested here at its training scale too
@@ -102,7 +110,7 @@ def mnc_params(train_input, val_input, annotation_file, class_ids,
   both models.  The recipe's test-time flip and extra test scales are off
   here too (Model Garden's Mask R-CNN has no test-time augmentation).
   """
-  params = exp_factory.get_exp_config('mnc_custom_data')
+  params = exp_factory.get_exp_config(experiment)
   train_parser = params.task.train_data.parser
   params.override({
       'task': {
@@ -123,6 +131,13 @@ def mnc_params(train_input, val_input, annotation_file, class_ids,
       'trainer': _trainer(train_steps, val_steps, learning_rate, clipnorm),
   }, is_strict=True)
   return params
+
+
+def mnc_label(mnc):
+  """'MNC ResNet-18 C4' or 'MNC ResNet-18 FPN' for an MNC ExperimentConfig."""
+  model = mnc.task.model
+  trunk = 'FPN' if model.decoder.type == 'fpn' else 'C4'
+  return 'MNC ResNet-%d %s' % (model.backbone.resnet.model_id, trunk)
 
 
 def roi_budget(mnc):
@@ -285,6 +300,10 @@ def define_flags(flag_values=flags.FLAGS):
                     'keeps maskrcnn_resnetfpn_coco\'s (512 RoIs, 2000 / '
                     '1000 proposals: its 4-conv box and mask heads run on 8x '
                     'the RoIs, ~18 s a step on a 2-core CPU).', **define)
+  flags.DEFINE_string('mnc_experiment', 'mnc_custom_data',
+                      'The MNC recipe: mnc_custom_data (ResNet-18 conv4) '
+                      'or mnc_resnet18_fpn_custom_data (ResNet-18 FPN).',
+                      **define)
   flags.DEFINE_string('work_dir', '/tmp/mnc_vs_maskrcnn', 'Model dirs go '
                       'here (one per model).', **define)
   flags.DEFINE_list('models', ['mnc', 'maskrcnn'], 'Which models to run.',
@@ -354,17 +373,23 @@ def run(flag_values):
     return (flag_values.train_input, flag_values.val_input,
             flag_values.annotation_file, class_ids, steps, val_steps,
             flag_values.batch_size, flag_values.learning_rate)
+  experiment = flag_values.mnc_experiment
+  if experiment not in MNC_EXPERIMENTS:
+    print('vs_maskrcnn: error: --mnc_experiment must be one of %s, got %r'
+          % (', '.join(MNC_EXPERIMENTS), experiment), file=sys.stderr)
+    return 1
+  mnc = mnc_params(*common(flag_values.train_steps), experiment=experiment)
   budget = None
   if flag_values.maskrcnn_roi_budget == 'mnc':
-    budget = roi_budget(mnc_params(*common(flag_values.train_steps)))
+    budget = roi_budget(mnc)
   builders = {
-      'mnc': lambda steps: (mnc_params(*common(steps)),
+      'mnc': lambda steps: (mnc_params(*common(steps), experiment=experiment),
                             mnc_runner.MncExperimentRunner),
       'maskrcnn': lambda steps: (maskrcnn_params(
           *common(steps), image_size=flag_values.maskrcnn_size,
           max_num_instances=32, budget=budget),
                                  train_lib.OrbitExperimentRunner)}
-  names = {'mnc': 'MNC ResNet-18 C4', 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}
+  names = {'mnc': mnc_label(mnc), 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}
   runs = [(name, flag_values.train_steps, name, names[name])
           for name in flag_values.models]
   again = flag_values.match_wall_time
@@ -387,6 +412,8 @@ def run(flag_values):
               'learning_rate': flag_values.learning_rate}
     if name == 'maskrcnn':
       record['maskrcnn_roi_budget'] = flag_values.maskrcnn_roi_budget
+    else:
+      record['mnc_experiment'] = experiment
     result = _finished_run(model_dir, record) if flag_values.resume else None
     if result is None:
       params, runner_class = builders[name](steps)

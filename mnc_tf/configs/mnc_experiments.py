@@ -343,3 +343,70 @@ def mnc_custom_data() -> cfg.ExperimentConfig:
   params = mnc_shapes_demo()
   params.override(_CUSTOM_DATA_OVERRIDES, is_strict=True)
   return params
+
+
+# The feature-pyramid model of `mnc_resnet18_fpn_custom_data` and
+# `mnc_resnet50_fpn_coco`: Model Garden's FPN on levels 2-6 (256 channels),
+# the RPN on every level, RoIs warped from levels 2-5 by the FPN rule (224 px
+# at level 4), the pyramid's 256-d RPN conv.  The pre-NMS top-k is per level.
+def _pyramid_model(resnet: dict, **overrides) -> dict:
+  model = {
+      'backbone': {'type': 'resnet', 'resnet': resnet},
+      'decoder': {'type': 'fpn', 'fpn': {'min_level': 2, 'max_level': 6,
+                                         'num_filters': 256}},
+      'multilevel_roi_warp': {'min_level': 2, 'max_level': 5,
+                              'canonical_level': 4, 'canonical_size': 224.0},
+      'rpn_head': {'num_filters': 256},
+      'roi_feature_channels': 0,
+  }
+  model.update(overrides)
+  return model
+
+
+@exp_factory.register_config_factory('mnc_resnet18_fpn_custom_data')
+def mnc_resnet18_fpn_custom_data() -> cfg.ExperimentConfig:
+  """The custom-data recipe on a ResNet-18 feature pyramid, from scratch.
+
+  `mnc_custom_data`'s data, schedule, heads and test-time augmentation, with
+  Model Garden's ResNet-18 (batch norm trained: no pretrained statistics)
+  and FPN in place of the tiny stride-4 backbone: anchors of 16-256 px (one
+  per level and aspect ratio, anchor_size 4), 1000 boxes per level before the
+  proposal NMS, images padded to multiples of 32.  The model that
+  `python -m mnc_tf.benchmarks.vs_maskrcnn --mnc_experiment=...` sets beside
+  Model Garden's Mask R-CNN ResNet-18 FPN.
+  """
+  params = mnc_custom_data()
+  params.override({'task': {
+      'model': _pyramid_model(
+          {'model_id': 18, 'freeze_batch_norm': False},
+          multilevel_anchors={'num_scales': 1, 'anchor_size': 4.0,
+                              'aspect_ratios': [0.5, 1.0, 2.0]},
+          proposal_generator={'pre_nms_top_k': 1000,
+                              'test_pre_nms_top_k': 1000}),
+      'train_data': {'parser': {'size_divisor': 32}},
+      'validation_data': {'parser': {'size_divisor': 32}},
+  }}, is_strict=True)
+  return params
+
+
+@exp_factory.register_config_factory('mnc_resnet50_fpn_coco')
+def mnc_resnet50_fpn_coco() -> cfg.ExperimentConfig:
+  """COCO, ResNet-50 with Model Garden's FPN (`mnc_resnet50_coco`'s schedule).
+
+  The stride-16 trunk and its 1x1 reduction give way to the ResNet's levels
+  2-5 through the FPN (256 channels, level 6 for the RPN); anchors 32-512 px
+  (Model Garden's Mask R-CNN: anchor_size 8, three aspect ratios); 2000 boxes
+  per level before the proposal NMS in training, 1000 at test (detectron2's
+  FPN counts), then the paper's 300 proposals; images padded to multiples of
+  32.  Everything else (heads, losses, schedule) is `mnc_resnet50_coco`.
+  """
+  params = _coco(50)
+  params.override({'task': {
+      'model': _pyramid_model(
+          {'model_id': 50, 'frozen_stages': 2},
+          proposal_generator={'pre_nms_top_k': 2000,
+                              'test_pre_nms_top_k': 1000}),
+      'train_data': {'parser': {'size_divisor': 32}},
+      'validation_data': {'parser': {'size_divisor': 32}},
+  }}, is_strict=True)
+  return params

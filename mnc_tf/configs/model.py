@@ -27,6 +27,9 @@ class Vgg16Backbone(hyperparams.Config):
 class ResNetBackbone(hyperparams.Config):
   """Model Garden ResNet, truncated after conv4 (stride 16).
 
+  With `decoder.type` 'fpn' the whole ResNet runs (endpoints 2-5 feed the
+  FPN).
+
   Attributes:
     model_id: 50 or 101 (any Model Garden ResNet depth works).
     freeze_batch_norm: run batch norm in inference mode with frozen statistics
@@ -87,6 +90,90 @@ class Anchors(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class Fpn(hyperparams.Config):
+  """Model Garden's FPN decoder (`official.vision.modeling.decoders.fpn.FPN`).
+
+  Attributes:
+    min_level: finest pyramid level (2: stride 4).
+    max_level: coarsest level (5: stride 32; 6 adds a stride-2 conv on
+      level 5, as Model Garden's FPN builds levels above the backbone's).
+    num_filters: channels of every pyramid level (256).
+    use_separable_conv: separable 3x3 output convs.
+    freeze_batch_norm: the FPN's batch norms (after each output conv)
+      normalize with their moving statistics in training too (their scales
+      and offsets still train), as the backbone's `freeze_batch_norm`: one
+      or two images per replica make batch statistics meaningless.  False:
+      batch statistics in training (Model Garden's Mask R-CNN).
+  """
+  min_level: int = 2
+  max_level: int = 6
+  num_filters: int = 256
+  use_separable_conv: bool = False
+  freeze_batch_norm: bool = True
+
+
+@dataclasses.dataclass
+class IdentityDecoder(hyperparams.Config):
+  """No decoder: the heads read the backbone's one map (no fields)."""
+
+
+@dataclasses.dataclass
+class Decoder(hyperparams.OneOfConfig):
+  """What turns the backbone's endpoints into the features the heads read.
+
+  `type` 'identity' (the paper): the backbone's single stride-16 map (ResNet
+  truncated after conv4).  'fpn': the whole Model Garden ResNet (levels 2-5)
+  through Model Garden's FPN; the RPN runs on every level and each RoI is
+  warped from the level its size selects (`multilevel_roi_warp`).  Only
+  `backbone.type` 'resnet' has a pyramid.
+  """
+  type: Optional[str] = 'identity'
+  identity: IdentityDecoder = dataclasses.field(
+      default_factory=IdentityDecoder)
+  fpn: Fpn = dataclasses.field(default_factory=Fpn)
+
+
+@dataclasses.dataclass
+class MultilevelAnchors(hyperparams.Config):
+  """Anchors on every pyramid level (`decoder.type` 'fpn' only).
+
+  Model Garden's `official.vision.ops.anchor.Anchor` on the decoder's
+  levels: at level l the anchor side is anchor_size * 2^l * 2^(i/num_scales)
+  for i < num_scales (anchor_size 8: 32 px on level 2 ... 512 px on level 6).
+
+  Attributes:
+    num_scales: anchor sides per level.
+    aspect_ratios: width / height.
+    anchor_size: side at scale 0 in units of the level's stride.
+  """
+  num_scales: int = 1
+  aspect_ratios: List[float] = dataclasses.field(
+      default_factory=lambda: [0.5, 1.0, 2.0])
+  anchor_size: float = 8.0
+
+
+@dataclasses.dataclass
+class MultilevelRoiWarp(hyperparams.Config):
+  """Which pyramid level each RoI is warped from (`decoder.type` 'fpn').
+
+  The FPN rule (Lin et al. 2017, Eq. 1): level
+  k = floor(canonical_level + log2(sqrt(h * w) / canonical_size)), clamped
+  to [min_level, max_level]; the warp's sizes are `roi_warp`'s.
+
+  Attributes:
+    min_level: finest level an RoI is warped from (within the decoder's).
+    max_level: coarsest one (5: FPN's RoI levels P2-P5; the decoder's level
+      6 then serves the RPN only).
+    canonical_level: the level of an RoI of side `canonical_size` (4).
+    canonical_size: 224 (the ImageNet pre-training size).
+  """
+  min_level: int = 2
+  max_level: int = 5
+  canonical_level: int = 4
+  canonical_size: float = 224.0
+
+
+@dataclasses.dataclass
 class RpnHead(hyperparams.Config):
   """Stage 1's head (`RpnHead` layer): 3x3 conv + sibling 1x1 convs (§3.1).
 
@@ -101,7 +188,8 @@ class ProposalGenerator(hyperparams.Config):
   """The proposals stage 1 makes (`ProposalGenerator` layer).
 
   Attributes:
-    pre_nms_top_k: proposals kept before NMS in training.
+    pre_nms_top_k: proposals kept before NMS in training (with a feature
+      pyramid: per level, then one NMS over all levels).
     test_pre_nms_top_k: the same at inference.
     nms_iou_threshold: proposal NMS IoU threshold.
     num_proposals: proposals kept after NMS in training.
@@ -355,15 +443,18 @@ class Mnc(hyperparams.Config):
       of the classifier outputs 1..N (output 0 is background).  Ground-truth
       classes are mapped through this list; outputs report these ids.
     backbone: the shared conv trunk.
+    decoder: 'identity' (the paper's single map) or 'fpn' (a pyramid).
     init_checkpoint: local ImageNet weights: a Keras `.h5` for VGG-16 (conv
       layers by Keras names; fc1/fc2 also initialize stage 3's fc layers when
       present), a Model Garden checkpoint for ResNet; '' for random init.
-    anchors: the RPN's anchors.
+    anchors: the RPN's anchors on the single map (decoder 'identity').
+    multilevel_anchors: the RPN's anchors on the pyramid (decoder 'fpn').
     rpn_head: stage 1's head.
     proposal_generator: stage 1's proposals.
     rpn_target_assigner: stage 1's training targets.
     roi_sampler: the RoIs of stages 2-3 in training.
     roi_warp: the RoI warp of stages 2 and 4.
+    multilevel_roi_warp: the level each RoI is warped from (decoder 'fpn').
     mask_head: stages 2 and 4.
     classifier_head: stages 3 and 5.
     cascade_target_assigner: the targets of stages 2-5.
@@ -381,8 +472,11 @@ class Mnc(hyperparams.Config):
   class_ids: List[int] = dataclasses.field(
       default_factory=lambda: list(range(1, 21)))
   backbone: Backbone = dataclasses.field(default_factory=Backbone)
+  decoder: Decoder = dataclasses.field(default_factory=Decoder)
   init_checkpoint: str = ''
   anchors: Anchors = dataclasses.field(default_factory=Anchors)
+  multilevel_anchors: MultilevelAnchors = dataclasses.field(
+      default_factory=MultilevelAnchors)
   rpn_head: RpnHead = dataclasses.field(default_factory=RpnHead)
   proposal_generator: ProposalGenerator = dataclasses.field(
       default_factory=ProposalGenerator)
@@ -390,6 +484,8 @@ class Mnc(hyperparams.Config):
       default_factory=RpnTargetAssigner)
   roi_sampler: RoiSampler = dataclasses.field(default_factory=RoiSampler)
   roi_warp: RoiWarp = dataclasses.field(default_factory=RoiWarp)
+  multilevel_roi_warp: MultilevelRoiWarp = dataclasses.field(
+      default_factory=MultilevelRoiWarp)
   mask_head: MaskHead = dataclasses.field(default_factory=MaskHead)
   classifier_head: MaskedClassifierHead = dataclasses.field(
       default_factory=MaskedClassifierHead)
@@ -481,5 +577,32 @@ def tiny_model_config(class_ids=(1, 2), **overrides):
       detection_generator=DetectionGenerator(
           voting_resolution=28, max_num_detections=10,
           max_detections_per_class=10, max_voting_members=16))
+  config.override(overrides, is_strict=True)
+  return config
+
+
+def tiny_pyramid_model_config(class_ids=(1, 2), **overrides):
+  """`tiny_model_config` on a feature pyramid (ResNet-18 + a thin FPN).
+
+  Levels 2-5 (image sides must be multiples of 32); the RoI levels'
+  canonical size is 80 px (level 2 below 40 px, 3 to 80, 4 to 160, 5
+  above), so that the objects of small test images spread over the levels;
+  every anchor side (32, 64, 128, 256) is 20 % from a level boundary.
+
+  Args:
+    class_ids: data-set ids of the foreground classes.
+    **overrides: nested dict overrides, as `tiny_model_config`.
+
+  Returns:
+    An `Mnc` config.
+  """
+  config = tiny_model_config(
+      class_ids=class_ids,
+      backbone={'type': 'resnet', 'resnet': {'model_id': 18}},
+      decoder={'type': 'fpn', 'fpn': {'min_level': 2, 'max_level': 5,
+                                      'num_filters': 32}},
+      multilevel_anchors={'num_scales': 1, 'anchor_size': 8.0},
+      multilevel_roi_warp={'min_level': 2, 'max_level': 5,
+                           'canonical_size': 80.0})
   config.override(overrides, is_strict=True)
   return config

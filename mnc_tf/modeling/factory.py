@@ -5,10 +5,12 @@ import tensorflow as tf
 import tf_keras
 
 from mnc_tf.configs import model as model_cfg
+from mnc_tf.modeling import mnc_fpn_model
 from mnc_tf.modeling import mnc_model
 from mnc_tf.modeling import test_time_augmentation as tta_lib
 from mnc_tf.modeling.backbones import pretrained
 from mnc_tf.modeling.backbones import resnet_conv4
+from mnc_tf.modeling.backbones import resnet_pyramid
 from mnc_tf.modeling.backbones import tiny
 from mnc_tf.modeling.backbones import vgg16
 from mnc_tf.modeling.heads import cascade_head as cascade_head_lib
@@ -16,11 +18,13 @@ from mnc_tf.modeling.heads import classifier_head as classifier_head_lib
 from mnc_tf.modeling.heads import mask_head as mask_head_lib
 from mnc_tf.modeling.heads import rpn_head as rpn_head_lib
 from mnc_tf.modeling.layers import detection_generator as detection_lib
+from mnc_tf.modeling.layers import multilevel_roi_warp
 from mnc_tf.modeling.layers import proposals
 from mnc_tf.modeling.layers import roi_sampler as roi_sampler_lib
 from mnc_tf.modeling.layers import roi_warp as roi_warp_lib
 from mnc_tf.modeling.layers import target_assigner
 from mnc_tf.ops.roi_warp import IMPLEMENTATIONS as ROI_WARP_IMPLEMENTATIONS
+from official.vision.modeling.decoders import fpn
 
 # The stride of the VGG-16 and ResNet conv4 maps (the tiny one's is set in
 # its config); use `feature_stride(config.backbone)`.
@@ -48,6 +52,34 @@ def build_backbone(config: model_cfg.Backbone, l2_regularizer=None):
                    f'{config.type!r}.')
 
 
+def build_pyramid_backbone(config: model_cfg.Backbone, l2_regularizer=None):
+  """The whole ResNet, its endpoints 2-5 (`decoder.type` 'fpn')."""
+  if config.type != 'resnet':
+    raise ValueError("decoder.type 'fpn' needs backbone.type 'resnet' (the "
+                     f'only backbone with a pyramid), got {config.type!r}.')
+  return resnet_pyramid.ResNetPyramid(
+      model_id=config.resnet.model_id,
+      freeze_batch_norm=config.resnet.freeze_batch_norm,
+      kernel_regularizer=l2_regularizer,
+      frozen_stages=config.resnet.frozen_stages)
+
+
+def build_decoder(config: model_cfg.Decoder, input_specs,
+                  l2_regularizer=None):
+  """Model Garden's FPN on the backbone's endpoints (`input_specs`)."""
+  if config.type != 'fpn':
+    raise ValueError(f"decoder.type must be 'identity' or 'fpn', got "
+                     f'{config.type!r}.')
+  return fpn.FPN(input_specs=input_specs,
+                 kernel_regularizer=l2_regularizer, name='decoder',
+                 **_without(config.fpn, 'freeze_batch_norm'))
+
+
+def is_pyramid(config: model_cfg.Mnc) -> bool:
+  """Whether the model runs on a feature pyramid (`decoder.type` 'fpn')."""
+  return config.decoder.type == 'fpn'
+
+
 def feature_stride(config: model_cfg.Backbone) -> int:
   """The stride of the backbone's feature map (anchors, RoI warp scale)."""
   if config.type == 'tiny':
@@ -71,6 +103,34 @@ def _check(config: model_cfg.Mnc):
     raise ValueError('roi_warp_implementation must be one of '
                      f'{ROI_WARP_IMPLEMENTATIONS}, got '
                      f'{config.roi_warp_implementation!r}.')
+  if config.decoder.type not in ('identity', 'fpn'):
+    raise ValueError("decoder.type must be 'identity' or 'fpn', got "
+                     f'{config.decoder.type!r}.')
+  if is_pyramid(config):
+    _check_pyramid(config)
+
+
+def _check_pyramid(config: model_cfg.Mnc):
+  pyramid, rois = config.decoder.fpn, config.multilevel_roi_warp
+  if config.backbone.type != 'resnet':
+    raise ValueError("decoder.type 'fpn' needs backbone.type 'resnet' (the "
+                     f'only backbone with a pyramid), got '
+                     f'{config.backbone.type!r}.')
+  if not 2 <= pyramid.min_level <= pyramid.max_level:
+    raise ValueError('decoder.fpn levels must satisfy 2 <= min_level <= '
+                     f'max_level, got {pyramid.min_level}..'
+                     f'{pyramid.max_level}.')
+  if not (pyramid.min_level <= rois.min_level <= rois.max_level <=
+          min(pyramid.max_level, mnc_fpn_model.BACKBONE_MAX_LEVEL)):
+    raise ValueError(
+        f'multilevel_roi_warp levels {rois.min_level}..{rois.max_level} must '
+        f'lie within decoder.fpn levels {pyramid.min_level}..'
+        f'{pyramid.max_level} and at most '
+        f'{mnc_fpn_model.BACKBONE_MAX_LEVEL}, min_level <= max_level.')
+  if config.roi_feature_channels:
+    raise ValueError('roi_feature_channels must be 0 with decoder.type '
+                     "'fpn' (the pyramid is already decoder.fpn.num_filters "
+                     f'deep), got {config.roi_feature_channels}.')
 
 
 def build_roi_feature_reducer(channels, l2_regularizer=None):
@@ -97,11 +157,25 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
     The `tf_keras.Model`.
   """
   _check(config)
-  stride = feature_stride(config.backbone)
-  anchors = config.anchors
-  num_anchors = len(anchors.scales) * len(anchors.aspect_ratios)
-  model = mnc_model.MncModel(
-      backbone=build_backbone(config.backbone, l2_regularizer),
+  if is_pyramid(config):
+    model = _build_pyramid_model(config, l2_regularizer)
+  else:
+    model = _build_single_map_model(config, l2_regularizer)
+  if build or config.init_checkpoint:
+    build_with_dummy_input(model)
+  if config.init_checkpoint:
+    load_init_checkpoint(model, config)
+  return model
+
+
+def _stage1_and_cascade_layers(config: model_cfg.Mnc, num_anchors,
+                               l2_regularizer=None):
+  """The layers both models take, as `MncModel` keyword arguments.
+
+  Built after the backbone and in this order (the order the single-map
+  model's layers have always been built in).
+  """
+  return dict(
       rpn_head=rpn_head_lib.RpnHead(
           num_anchors, kernel_regularizer=l2_regularizer, name='rpn_head',
           **config.rpn_head.as_dict()),
@@ -122,16 +196,39 @@ def build_mnc_model(config: model_cfg.Mnc, l2_regularizer=None,
           extra_scales=config.cascade.test_extra_scales,
           name='test_time_augmentation'),
       class_ids=config.class_ids,
+      mix_gt_boxes=config.roi_sampler.mix_gt_boxes)
+
+
+def _build_single_map_model(config: model_cfg.Mnc, l2_regularizer=None):
+  """`MncModel` on the backbone's one map (the paper)."""
+  anchors = config.anchors
+  num_anchors = len(anchors.scales) * len(anchors.aspect_ratios)
+  backbone = build_backbone(config.backbone, l2_regularizer)
+  layers = _stage1_and_cascade_layers(config, num_anchors, l2_regularizer)
+  return mnc_model.MncModel(
+      backbone=backbone,
       anchor_scales=anchors.scales,
       anchor_aspect_ratios=anchors.aspect_ratios,
-      feature_stride=stride,
-      mix_gt_boxes=config.roi_sampler.mix_gt_boxes,
-      name='mnc')
-  if build or config.init_checkpoint:
-    build_with_dummy_input(model)
-  if config.init_checkpoint:
-    load_init_checkpoint(model, config)
-  return model
+      feature_stride=feature_stride(config.backbone),
+      name='mnc', **layers)
+
+
+def _build_pyramid_model(config: model_cfg.Mnc, l2_regularizer=None):
+  """`MncFpnModel`: ResNet + FPN, the RPN and the RoI warps over levels."""
+  anchors, pyramid = config.multilevel_anchors, config.decoder.fpn
+  num_anchors = anchors.num_scales * len(anchors.aspect_ratios)
+  backbone = build_pyramid_backbone(config.backbone, l2_regularizer)
+  decoder = build_decoder(config.decoder, backbone.output_specs,
+                          l2_regularizer)
+  layers = _stage1_and_cascade_layers(config, num_anchors, l2_regularizer)
+  return mnc_fpn_model.MncFpnModel(
+      backbone=backbone, decoder=decoder,
+      min_level=pyramid.min_level, max_level=pyramid.max_level,
+      anchor_num_scales=anchors.num_scales,
+      anchor_aspect_ratios=anchors.aspect_ratios,
+      anchor_size=anchors.anchor_size,
+      decoder_frozen_batch_norm=pyramid.freeze_batch_norm,
+      name='mnc', **layers)
 
 
 def build_cascade_head(config: model_cfg.Mnc, l2_regularizer=None):
@@ -142,10 +239,7 @@ def build_cascade_head(config: model_cfg.Mnc, l2_regularizer=None):
       cascade_target_assigner=target_assigner.CascadeTargetAssigner(
           name='cascade_target_assigner',
           **config.cascade_target_assigner.as_dict()),
-      roi_warp=roi_warp_lib.RoiWarp(
-          spatial_scale=1.0 / feature_stride(config.backbone),
-          implementation=config.roi_warp_implementation, name='roi_warp',
-          **config.roi_warp.as_dict()),
+      roi_warp=build_roi_warp(config),
       mask_head=mask_head_lib.MaskHead(
           kernel_regularizer=l2_regularizer, name='mask_head',
           **config.mask_head.as_dict()),
@@ -161,6 +255,18 @@ def build_cascade_head(config: model_cfg.Mnc, l2_regularizer=None):
       mask_gradient_from_mask_level_positives_only=(
           cascade.mask_gradient_from_mask_level_positives_only),
       stage4_gt_boxes=cascade.stage4_gt_boxes, name='cascade_head')
+
+
+def build_roi_warp(config: model_cfg.Mnc):
+  """The RoI warp of stages 2 and 4: on the one map, or over the pyramid."""
+  if is_pyramid(config):
+    return multilevel_roi_warp.MultilevelRoiWarp(
+        implementation=config.roi_warp_implementation, name='roi_warp',
+        **config.roi_warp.as_dict(), **config.multilevel_roi_warp.as_dict())
+  return roi_warp_lib.RoiWarp(
+      spatial_scale=1.0 / feature_stride(config.backbone),
+      implementation=config.roi_warp_implementation, name='roi_warp',
+      **config.roi_warp.as_dict())
 
 
 def _without(config, *names):

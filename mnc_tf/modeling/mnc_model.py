@@ -131,12 +131,23 @@ class MncModel(tf_keras.Model):
       return features
     return self.roi_feature_reducer(features)
 
-  def _rpn(self, images, image_info, training, clip=None):
-    features = self.backbone(images, training=training)
+  def _anchor_level_sizes(self, images):  # pylint: disable=unused-argument
+    """Anchors per pyramid level in the flat anchor order; None: one map."""
+    return None
+
+  def features(self, images, training=None):
+    """The backbone's features (what the RPN head reads)."""
+    return self.backbone(images, training=training)
+
+  def rpn_outputs(self, features):
+    """Objectness `[B, h, w, A]` and deltas `[B, h, w, 4A]`, float32."""
     # float32 under mixed-precision policies: boxes and scores (bfloat16
     # would quantize pixel coordinates to steps of up to 4 px).
-    rpn_scores, rpn_boxes = [tf.cast(t, tf.float32)
-                             for t in self.rpn_head(features)]
+    return [tf.cast(t, tf.float32) for t in self.rpn_head(features)]
+
+  def _rpn(self, images, image_info, training, clip=None):
+    features = self.features(images, training=training)
+    rpn_scores, rpn_boxes = self.rpn_outputs(features)
     anchors = self._anchors(images)
     image_shape = tf.cast(image_info[:, 1, :], tf.float32)
     # The RPN loss sees `rpn_boxes`; the proposals see the same deltas with
@@ -145,7 +156,8 @@ class MncModel(tf_keras.Model):
         rpn_scores,
         self.cascade_head.clip_box_gradient(rpn_boxes, 'rpn', clip),
         anchors, image_shape, training=training,
-        image_scale=tf.cast(image_info[:, 2, :], tf.float32))
+        image_scale=tf.cast(image_info[:, 2, :], tf.float32),
+        level_sizes=self._anchor_level_sizes(images))
     return {
         'features': features, 'roi_features': self.roi_feature_map(features),
         'rpn_scores': rpn_scores,

@@ -161,3 +161,52 @@ def test_match_wall_time_and_resume(tmp_path, monkeypatch, capsys):
   assert vs_maskrcnn.main(argv + ['--models=maskrcnn', '--resume',
                                   '--maskrcnn_roi_budget=model_garden']) == 0
   assert calls == [('maskrcnn', 20, [16]), ('maskrcnn', 20, [16])]
+
+
+def test_mnc_experiment_option_runs_the_pyramid_recipe(tmp_path, monkeypatch,
+                                                       capsys):
+  common = ('tr-*.tfrecord', 'va-*.tfrecord', 'val.json', [1, 4, 9], 40, 5,
+            2, 0.01)
+  c4 = vs_maskrcnn.mnc_params(*common)
+  fpn = vs_maskrcnn.mnc_params(*common,
+                               experiment='mnc_resnet18_fpn_custom_data')
+  assert vs_maskrcnn.mnc_label(c4) == 'MNC ResNet-18 C4'
+  assert vs_maskrcnn.mnc_label(fpn) == 'MNC ResNet-18 FPN'
+  model = fpn.task.model
+  assert model.decoder.type == 'fpn' and model.backbone.resnet.model_id == 18
+  assert not model.backbone.resnet.freeze_batch_norm
+  # The same data, optimizer and test-time settings as the C4 run.
+  assert fpn.task.annotation_file == c4.task.annotation_file
+  for key in ('train_data', 'validation_data'):
+    a, b = getattr(fpn.task, key), getattr(c4.task, key)
+    assert (a.input_path, a.global_batch_size) == (b.input_path,
+                                                   b.global_batch_size)
+    assert (a.parser.scale, a.parser.max_size) == (b.parser.scale,
+                                                   b.parser.max_size)
+  assert fpn.trainer.as_dict() == c4.trainer.as_dict()
+  assert list(fpn.task.validation_data.parser.padded_size) == [448, 448]
+  assert not model.cascade.test_horizontal_flip
+  assert not model.cascade.test_extra_scales
+
+  annotations = tmp_path / 'val.json'
+  annotations.write_text(json.dumps({'images': [{'id': 0}]}))
+  experiments = []
+
+  def fake_train_and_evaluate(params, model_dir, runner_class):
+    del model_dir, runner_class
+    experiments.append(params.task.model.decoder.type)
+    return {'train_seconds': 1.0, 'first_step_seconds': 0.5,
+            'eval_seconds': 1.0}
+  monkeypatch.setattr(vs_maskrcnn, 'train_and_evaluate',
+                      fake_train_and_evaluate)
+  argv = ['vs', '--train_input=t', '--val_input=v', '--class_ids=1,2',
+          '--annotation_file=%s' % annotations, '--train_steps=4',
+          '--work_dir=%s' % tmp_path, '--json', '--models=mnc']
+  assert vs_maskrcnn.main(
+      argv + ['--mnc_experiment=mnc_resnet18_fpn_custom_data']) == 0
+  assert 'MNC ResNet-18 FPN' in json.loads(capsys.readouterr().out)
+  # A C4 run with --resume does not reuse the pyramid's result.
+  assert vs_maskrcnn.main(argv + ['--resume']) == 0
+  assert experiments == ['fpn', 'identity']
+  assert vs_maskrcnn.main(argv + ['--mnc_experiment=mnc_vgg16_voc']) == 1
+  assert '--mnc_experiment must be one of' in capsys.readouterr().err

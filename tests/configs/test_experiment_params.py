@@ -10,7 +10,9 @@ from mnc_tf.configs import experiment_params
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 MNC_EXPERIMENTS = ['mnc_custom_data', 'mnc_resnet101_coco',
-                   'mnc_resnet50_coco', 'mnc_shapes_demo', 'mnc_vgg16_voc']
+                   'mnc_resnet18_fpn_custom_data', 'mnc_resnet50_coco',
+                   'mnc_resnet50_fpn_coco', 'mnc_shapes_demo',
+                   'mnc_vgg16_voc']
 
 
 def _error(*args, **kwargs):

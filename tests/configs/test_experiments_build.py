@@ -101,3 +101,18 @@ def test_custom_data_experiment_equals_demo_plus_recipe_yaml():
   demo = experiment_params.parse('mnc_shapes_demo', [], no_files).as_dict()
   assert demo['task']['model']['backbone']['tiny']['output_stride'] == 16
   assert registered['task']['model']['backbone']['tiny']['output_stride'] == 4
+
+
+def test_fpn_custom_data_experiment_is_the_recipe_plus_its_yaml():
+  """`mnc_resnet18_fpn_custom_data` = `mnc_custom_data` + its YAML's values."""
+  yaml = [os.path.join(REPO_ROOT, 'configs', 'experiments',
+                       'mnc_resnet18_fpn_custom_data.yaml')]
+  recipe_plus_yaml = experiment_params.parse('mnc_custom_data', yaml, '')
+  registered = experiment_params.parse('mnc_resnet18_fpn_custom_data', [], '')
+  assert recipe_plus_yaml.as_dict() == registered.as_dict()
+  model = registered.task.model
+  assert (model.decoder.type, model.backbone.resnet.model_id) == ('fpn', 18)
+  coco = experiment_params.parse('mnc_resnet50_fpn_coco', [], '').task
+  assert (coco.model.decoder.type, coco.model.backbone.resnet.model_id) == (
+      'fpn', 50)
+  assert coco.train_data.parser.size_divisor == 32

@@ -7,6 +7,8 @@ Eq. 6-9 treat them as constants); the public `CascadeHead.train` /
 through these functions.
 """
 # pylint: disable=protected-access
+from mnc_tf.losses import mnc_losses
+from mnc_tf.modeling import stage_names
 
 
 def train_cascade(model, features, boxes, sample_valid, gt, image_shape,
@@ -35,3 +37,19 @@ def next_stage_inputs(model, boxes, sample_valid, classifier_outputs, gt,
   return model.cascade_head._next_stage_inputs(
       boxes, sample_valid, classifier_outputs, gt, image_shape,
       top_class=top_class)
+
+
+def held_cascade_loss(model, features, boxes, sample_valid, gt, image_shape,
+                      fixed, num_stages=5):
+  """The unweighted stage 2-5 loss (every term) with `fixed` held.
+
+  `fixed`: the `used` list of an earlier `train_cascade` call.
+  """
+  outputs, _ = train_cascade(model, features, boxes, sample_valid, gt,
+                             image_shape, fixed=fixed)
+  total = 0.0
+  for mask_stage, cls_stage in stage_names.stage_pairs(num_stages):
+    terms = mnc_losses.stage_pair_losses(
+        mnc_losses.stage_outputs(outputs, mask_stage, cls_stage))
+    total += sum(terms.values())
+  return total

@@ -46,11 +46,11 @@ import tf_keras
 from mnc_tf.configs import model as model_cfg
 from mnc_tf.losses import mnc_losses
 from mnc_tf.modeling import factory
-from mnc_tf.modeling import stage_names
 from mnc_tf.modeling.layers import proposals
 from mnc_tf.ops import box_utils
 from official.vision.ops import box_ops
 from tests.modeling import cascade_hooks
+from tests.modeling import finite_differences
 from tests.modeling.synthetic_example import CLASS_IDS
 from tests.modeling.synthetic_example import make_example
 
@@ -76,16 +76,6 @@ def _float64_model(implementation):
     tf_keras.backend.set_floatx(previous)
 
 
-def _iou(a, b):
-  y1, x1 = np.maximum(a[:, None, 0], b[None, :, 0]), np.maximum(a[:, None, 1],
-                                                               b[None, :, 1])
-  y2, x2 = np.minimum(a[:, None, 2], b[None, :, 2]), np.minimum(a[:, None, 3],
-                                                               b[None, :, 3])
-  inter = np.clip(y2 - y1, 0, None) * np.clip(x2 - x1, 0, None)
-  area = lambda r: (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])
-  return inter / (area(a)[:, None] + area(b)[None, :] - inter)
-
-
 class Problem:
   """Fixed features, proposals, samples and targets of one tiny image."""
 
@@ -104,7 +94,7 @@ class Problem:
     gt_boxes = example['gt_boxes'][0, :2].astype(np.float64)
     inside = np.where((flat.min(axis=1) > 8) & (flat.max(axis=1) < SIZE - 8))[0]
     best = [int(i) for g in range(2)
-            for i in inside[np.argsort(-_iou(flat[inside], gt_boxes)[:, g])][:3]]
+            for i in inside[np.argsort(-finite_differences.iou(flat[inside], gt_boxes)[:, g])][:3]]
     others = [int(i) for i in rng.permutation(inside) if i not in best][:4]
     self.anchor_index = tf.constant([best + others], tf.int32)
     # Deltas: small noise; the gt anchors regress close to (jittered) gt
@@ -134,15 +124,9 @@ class Problem:
 
   def rpn_delta_loss(self, rpn_deltas):
     """Stages 2-5 loss as a function of the RPN box deltas."""
-    outputs, _ = cascade_hooks.train_cascade(
+    return cascade_hooks.held_cascade_loss(
         self.model, self.features, self.proposal_boxes(rpn_deltas),
-        self.valid, self.gt, self.image_shape, fixed=self.fixed)
-    total = 0.0
-    for mask_stage, cls_stage in stage_names.stage_pairs(5):
-      terms = mnc_losses.stage_pair_losses(
-          mnc_losses.stage_outputs(outputs, mask_stage, cls_stage))
-      total += sum(terms.values())
-    return total
+        self.valid, self.gt, self.image_shape, self.fixed)
 
   def stage3_outputs(self):
     boxes = self.proposal_boxes(self.rpn_deltas)
@@ -169,41 +153,16 @@ def problem(request):
   return Problem(request.param)
 
 
-def _gradient(fn, x):
-  with tf.GradientTape() as tape:
-    tape.watch(x)
-    y = fn(x)
-  return float(y), tape.gradient(
-      y, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-
 def _check_directions(fn, x, support, seed):
   """Directional derivatives along random directions within `support`."""
-  _, grad = _gradient(fn, x)
-  rng = np.random.RandomState(seed)
-  for _ in range(NUM_DIRECTIONS):
-    v = rng.randn(*x.shape) * support
-    v = tf.constant(v / np.linalg.norm(v))
-    analytic = float(tf.reduce_sum(grad * v))
-    def central(eps):
-      return (float(fn(x + eps * v)) - float(fn(x - eps * v))) / (2 * eps)
-    numeric, numeric_quarter = central(EPS), central(EPS / 4)
-    # No kink inside +-eps: both step sizes see the same derivative.
-    assert abs(numeric - numeric_quarter) <= 1e-4 * abs(numeric), (
-        numeric, numeric_quarter)
-    error = abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-12)
-    assert abs(numeric) > 1e-6, numeric
-    assert error <= RTOL, (analytic, numeric, error)
+  _, grad = finite_differences.gradient(fn, x)
+  for v in finite_differences.random_directions(x, support, seed,
+                                                NUM_DIRECTIONS):
+    finite_differences.check_direction(fn, x, grad, v, EPS, RTOL)
 
 
 def _check_descent(fn, x, support):
-  loss0, grad = _gradient(fn, x)
-  direction = grad * support
-  norm = float(tf.norm(direction))
-  step = 1e-4
-  loss1 = float(fn(x - step * direction / max(norm, 1e-30)))
-  assert norm > 0.0
-  assert loss0 - loss1 >= 0.5 * step * norm, (loss0, loss1, step * norm)
+  finite_differences.check_descent(fn, x, support)
 
 
 def _rpn_support(problem):

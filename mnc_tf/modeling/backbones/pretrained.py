@@ -96,11 +96,11 @@ def load_vgg16_h5(path, backbone, classifier_head=None):
 
 
 def load_resnet_checkpoint(path, backbone):
-  """Loads a Model Garden ResNet checkpoint (`backbone` item) into ResNetConv4.
+  """Loads a Model Garden ResNet checkpoint (`backbone` item) into a backbone.
 
   Args:
     path: checkpoint prefix or directory.
-    backbone: a built `ResNetConv4`.
+    backbone: a built `ResNetConv4` or `ResNetPyramid` (its `resnet`).
 
   Raises:
     AssertionError / ValueError: the checkpoint does not match the ResNet.

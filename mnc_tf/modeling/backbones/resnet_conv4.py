@@ -35,9 +35,7 @@ class ResNetConv4(tf_keras.Model):
     Raises:
       ValueError: frozen_stages outside 0..4.
     """
-    if not 0 <= int(frozen_stages) <= 4:
-      raise ValueError('resnet frozen_stages must be in 0..4 (the stages '
-                       'up to conv4), got %r' % (frozen_stages,))
+    check_frozen_stages(frozen_stages)
     super().__init__(**kwargs)
     self._config_dict = {'model_id': int(model_id),
                          'freeze_batch_norm': bool(freeze_batch_norm),
@@ -47,8 +45,7 @@ class ResNetConv4(tf_keras.Model):
         kernel_regularizer=kernel_regularizer)
     self._trunk = tf_keras.Model(self.resnet.inputs, self.resnet.output['4'],
                                  name='conv4_trunk')
-    for layer in _first_stages(self.resnet, int(frozen_stages)):
-      layer.trainable = False
+    freeze_first_stages(self.resnet, frozen_stages)
 
   def call(self, images, training=None):
     return self._trunk(images, training=training)
@@ -57,7 +54,20 @@ class ResNetConv4(tf_keras.Model):
     return dict(self._config_dict)
 
 
-def _first_stages(model, num_stages):
+def check_frozen_stages(frozen_stages):
+  """Raises ValueError unless 0 <= frozen_stages <= 4 (stem to conv4_x)."""
+  if not 0 <= int(frozen_stages) <= 4:
+    raise ValueError('resnet frozen_stages must be in 0..4 (the stages '
+                     'up to conv4), got %r' % (frozen_stages,))
+
+
+def freeze_first_stages(model, frozen_stages):
+  """Makes the first `frozen_stages` stages of a Model Garden ResNet fixed."""
+  for layer in first_stages(model, int(frozen_stages)):
+    layer.trainable = False
+
+
+def first_stages(model, num_stages):
   """The layers of a Model Garden ResNet's first `num_stages` stages.
 
   Stage 1 is the stem (everything before the first residual block); stage

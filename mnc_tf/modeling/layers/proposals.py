@@ -38,6 +38,37 @@ def decode_unclipped(deltas, anchors):
   return box_ops.decode_boxes(deltas, anchors)
 
 
+def top_k_per_level(scores, k, level_sizes):
+  """The top `k` scores of each level, levels concatenated finest first.
+
+  Args:
+    scores: `[B, N]` scores, N = sum(level_sizes).
+    k: kept per level (all of a level with fewer).
+    level_sizes: list of ints, the consecutive slices of N that are levels.
+
+  Returns:
+    values: `[B, sum_l min(k, n_l)]` scores, each level's descending.
+    index: int32, same shape: positions in N.
+
+  Raises:
+    ValueError: the level sizes do not add up to N.
+  """
+  if scores.shape[-1] is not None and sum(level_sizes) != scores.shape[-1]:
+    raise ValueError(f'level_sizes {list(level_sizes)} add up to '
+                     f'{sum(level_sizes)}, not to the {scores.shape[-1]} '
+                     'anchors of the RPN outputs.')
+  values, index, start = [], [], 0
+  for size in level_sizes:
+    top_values, top_index = tf.math.top_k(scores[:, start:start + size],
+                                          k=min(k, size))
+    values.append(top_values)
+    index.append(top_index + start)
+    start += size
+  if len(values) == 1:
+    return values[0], index[0]
+  return tf.concat(values, axis=1), tf.concat(index, axis=1)
+
+
 @tf_keras.utils.register_keras_serializable(package='mnc_tf')
 class ProposalGenerator(tf_keras.layers.Layer):
   """Decode -> clip -> drop tiny -> top-k -> NMS -> keep, as routing only."""
@@ -86,7 +117,7 @@ class ProposalGenerator(tf_keras.layers.Layer):
     return self._config_dict[key]
 
   def call(self, rpn_scores, rpn_boxes, anchors, image_shape, training=None,
-           image_scale=None):
+           image_scale=None, level_sizes=None):
     """Proposes boxes.
 
     Args:
@@ -98,6 +129,10 @@ class ProposalGenerator(tf_keras.layers.Layer):
       training: selects the training or inference top-k / proposal counts.
       image_scale: `[B, 2]` (y, x) network-input pixels per original pixel
         (Model Garden's `image_info[:, 2]`); None: 1.
+      level_sizes: optional list of ints, the anchors of each pyramid level
+        in the flat (h * w * A) order, summing to it: the pre-NMS top-k is
+        taken per level, then one NMS runs over the kept boxes of all levels
+        (as detectron2's FPN proposals); None: one top-k over all anchors.
 
     Returns:
       rois: `[B, P, 4]` kept boxes, differentiable w.r.t. `rpn_boxes`; padding
@@ -128,7 +163,8 @@ class ProposalGenerator(tf_keras.layers.Layer):
     big_enough = tf.reduce_all(fixed[..., 2:] - fixed[..., :2] >= min_size,
                                axis=-1)
     probs = tf.where(big_enough, probs, -tf.ones_like(probs))
-    top_probs, top_index = tf.math.top_k(probs, k=min(pre_nms, num_anchors))
+    top_probs, top_index = top_k_per_level(probs, pre_nms,
+                                           level_sizes or [num_anchors])
     top_boxes = box_utils.batched_gather(fixed, top_index)
 
     def nms_one(args):
