@@ -662,6 +662,15 @@ def run(flag_values):
           '%s: %.0f %%)' % (flag_values.write_config, facts['instances'],
                             facts['window'][0], facts['window'][1],
                             facts['scale'], 100 * facts['coverage']))
+    if facts['coverage'] < recipe_config.LOW_COVERAGE:
+      print('inspect: WARNING: only %.0f %% of instances fit the %g-%g px '
+            'window of this stride-%d model at any scale up to %d px; a '
+            'finer map may do better: --experiment=%s --config_file=%s '
+            '(stride 4: window from 4 px; slower steps, its own schedule)'
+            % (100 * facts['coverage'], facts['window'][0],
+               facts['window'][1], facts['stride'],
+               flag_values.max_input_side, CUSTOM_DATA_EXPERIMENT,
+               os.path.relpath(CUSTOM_DATA_YAML)), file=sys.stderr)
     params = experiment_params(experiment,
                                list(config_files or [])
                                + [flag_values.write_config],

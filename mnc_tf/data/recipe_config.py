@@ -48,6 +48,9 @@ COVERAGE_TOLERANCE = 0.005
 DEFAULT_MAX_INPUT_SIDE = 640
 # Anchors: the 99th percentile size must be within this factor of an anchor.
 ANCHOR_REACH = math.sqrt(2.0)
+# Below this share of instances in the window, inspect warns that the
+# model's feature map is too coarse (or its receptive field too small).
+LOW_COVERAGE = 0.5
 # Extra aspect ratios are added when more than this share of boxes needs them.
 ELONGATED_SHARE = 0.05
 

@@ -79,8 +79,8 @@ def schedule_settings(trainer, steps, reason):
   settings = [
       ('trainer.train_steps', steps, reason),
       ('trainer.validation_interval', steps, 'one evaluation, at the end'),
-      ('trainer.checkpoint_interval',
-       max(STEP_ROUNDING, steps // (4 * STEP_ROUNDING) * STEP_ROUNDING),
+      ('trainer.checkpoint_interval', min(steps, max(
+          STEP_ROUNDING, steps // (4 * STEP_ROUNDING) * STEP_ROUNDING)),
        'about four checkpoints in the run'),
   ]
   rate = trainer.optimizer_config.learning_rate

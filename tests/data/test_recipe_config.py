@@ -257,3 +257,26 @@ def test_large_instances_stay_inside_the_receptive_field(tmp_path):
   assert report['window']['receptive_field'] == field
   assert report['window']['test']['above'] > 2 * report['window']['train'][
       'above']
+
+
+def test_too_coarse_a_map_is_a_warning(tmp_path, capsys):
+  # 400 x 400 images, squares of 5, 5 and 50 px: the stride-16 window is
+  # 16-123 px; the 5 px squares need x3.2 (1280 px, above the 640 cap), so
+  # at best 1 of 3 instances fits (any factor 0.32-2.46 keeps the 50 px
+  # one; nearest 1: 400).
+  path = _coco(str(tmp_path / 'small.json'), [(400, 400)] * 2,
+               [[(0, 0, 5, 5), (100, 100, 5, 5), (200, 200, 50, 50)]] * 2)
+  out = str(tmp_path / 'small.yaml')
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out]) == 0
+  err = capsys.readouterr().err
+  assert 'WARNING: only 33 % of instances fit the 16-123 px window' in err
+  assert '--experiment=mnc_shapes_demo --config_file=' in err
+  assert yaml.safe_load(open(out).read())['task']['train_data']['parser'][
+      'scale'] == 400
+  # Half of them fitting is no warning.
+  path = _coco(str(tmp_path / 'half.json'), [(400, 400)] * 2,
+               [[(0, 0, 5, 5), (200, 200, 50, 50)]] * 2)
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out]) == 0
+  assert 'WARNING' not in capsys.readouterr().err
