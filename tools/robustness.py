@@ -46,6 +46,7 @@ from mnc_tf.data import create_coco_tfrecord
 from mnc_tf.data import holdout_split
 from mnc_tf.data import image_io
 from mnc_tf.data import inspect
+from mnc_tf.data import recipe_config
 from mnc_tf.data import recipe_schedule
 from mnc_tf.data import synthetic_shapes
 from mnc_tf.serving import predictor
@@ -267,8 +268,10 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_enum('select_on', 'none', ['none', 'holdout'], 'Choose the '
                     'test scale / flip on the holdout before export.',
                     flag_values=flag_values)
-  flags.DEFINE_integer('max_input_side', 640, 'Passed to inspect '
-                       '--write_config.', flag_values=flag_values)
+  flags.DEFINE_integer('max_input_side',
+                       recipe_config.DEFAULT_MAX_INPUT_SIDE,
+                       'Passed to inspect --write_config.',
+                       flag_values=flag_values)
   flags.DEFINE_integer('seed', 0, 'Data seed.', flag_values=flag_values)
   flags.DEFINE_bool('json', False, 'Print the records as JSON.',
                     flag_values=flag_values)

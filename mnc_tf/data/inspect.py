@@ -604,9 +604,10 @@ def define_flags(flag_values=flags.FLAGS):
                       'train.py --config_file on top of --experiment '
                       '(default: %s).' % WRITE_CONFIG_EXPERIMENT,
                       flag_values=flag_values)
-  flags.DEFINE_integer('max_input_side', 640, 'With --write_config: largest '
-                       'image scale / max_size to choose (inference cost '
-                       'grows with its square).', flag_values=flag_values)
+  flags.DEFINE_integer('max_input_side', recipe_config.DEFAULT_MAX_INPUT_SIDE,
+                       'With --write_config: largest image scale / max_size '
+                       'to choose (inference cost grows with its square).',
+                       flag_values=flag_values)
   flags.DEFINE_float('train_minutes', recipe_schedule.DEFAULT_TRAIN_SECONDS
                      / 60.0, 'With --write_config and no --experiment: '
                      'write the training steps that take about this many '

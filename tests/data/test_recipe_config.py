@@ -112,6 +112,9 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
             if l.strip() and not l.startswith('#') and not l.endswith(':')]
   assert leaves and all('  # ' in l for l in leaves), leaves
   assert '--experiment=mnc_shapes_demo --config_file=' + out in text
+  # The window starts at one stride: all three sizes fit (from 2 strides,
+  # 32-123 px, the 20 px squares could not join the 80 px ones).
+  assert '100 % of instances at 16-123 px' in text
   values = yaml.safe_load(text)
   task = values['task']
   assert task['model']['class_ids'] == [3, 11]
