@@ -6,18 +6,19 @@ r"""Settings of a custom-data experiment derived from training annotations.
 
 `derive` reads only the training annotations (image sizes, boxes, classes)
 and the experiment the YAML goes on top of (its feature stride, receptive
-field, size divisor) and returns each setting with a one-line reason;
-`to_yaml` writes them as a YAML of overrides that
-`train.py --flagfile=configs/mnc_custom_data.flags --config_file=my_data.yaml`
-accepts.  The rules:
+field, size divisor, proposal counts, schedule) and returns each setting
+with a one-line reason; `to_yaml` writes them as a YAML of overrides that
+`train.py --experiment=mnc_shapes_demo --config_file=my_data.yaml` accepts
+(the default experiment of `inspect --write_config`).  The rules:
 
   * image scale (shorter side, train and test alike): the multiple of the
     size divisor that puts the most instances inside the window the network
-    handles, from 2 feature strides (an instance owns at least 2 x 2 cells)
-    up to the RPN's receptive field (a larger instance has no cell that sees
-    its edges); among scales within half a point of the best, the one whose
+    handles, from one feature stride (an instance owns a cell) up to the
+    RPN's receptive field (a larger instance has no cell that sees its
+    edges); among scales within half a point of the best, the one whose
     median resize factor is nearest 1.  `max_size` lets the most elongated
     training image keep that factor.  Both capped at `max_input_side`.
+    Training images pad to their own orientation.
   * anchors: octave-spaced from the 1st percentile of the resized instance
     sizes (sqrt of the box area) until the 99th is within a factor sqrt(2)
     (IoU >= 0.5 when centred); aspect ratios (width / height) 0.5 / 1 / 2,
@@ -26,7 +27,12 @@ accepts.  The rules:
     IoU, else 0.5.
   * `max_num_instances`: 1.5x the most instances in a training image (at
     least 8); detections per image: at least 2x that, at least 50.
+  * proposals (train and test): the experiment's, at least 2x
+    `max_num_instances`.
   * test-time passes (flip, extra scales) off: one pass per image.
+  * with a measured step cost (`recipe_schedule`): the training steps that
+    fill a wall-time budget at the chosen input size, the learning-rate
+    decay moved with them.
 """
 
 import math
