@@ -671,7 +671,9 @@ def run(flag_values):
             % (100 * facts['coverage'], facts['window'][0],
                facts['window'][1], facts['stride'],
                flag_values.max_input_side, CUSTOM_DATA_EXPERIMENT,
-               os.path.relpath(CUSTOM_DATA_YAML)), file=sys.stderr)
+               os.path.join('configs', 'experiments',
+                            os.path.basename(CUSTOM_DATA_YAML))),
+            file=sys.stderr)
     params = experiment_params(experiment,
                                list(config_files or [])
                                + [flag_values.write_config],

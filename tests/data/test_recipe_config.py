@@ -210,6 +210,11 @@ def test_negative_train_minutes_is_one_clear_error(tmp_path, capsys):
                        '--train_minutes=-1']) == 1
   assert '--train_minutes=-1 is negative' in capsys.readouterr().err
   assert not os.path.exists(out)
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out,
+                       '--config_file=' + CUSTOM_YAML]) == 1
+  assert '--config_file needs --experiment' in capsys.readouterr().err
+  assert not os.path.exists(out)
 
 
 def test_no_instances_is_one_clear_error(tmp_path, capsys):
@@ -274,7 +279,8 @@ def test_too_coarse_a_map_is_a_warning(tmp_path, capsys):
                        '--write_config=' + out]) == 0
   err = capsys.readouterr().err
   assert 'WARNING: only 33 % of instances fit the 16-123 px window' in err
-  assert '--experiment=mnc_shapes_demo --config_file=' in err
+  assert ('--experiment=mnc_shapes_demo --config_file=configs/experiments/'
+          'mnc_custom_data.yaml' in err)
   assert yaml.safe_load(open(out).read())['task']['train_data']['parser'][
       'scale'] == 400
   # Half of them fitting is no warning.
