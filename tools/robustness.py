@@ -14,9 +14,9 @@ and from the demo), one command runs what a user runs on their own data:
   3. convert fit / holdout / val to TFRecords (`create_coco_tfrecord`);
   4. derive the configuration from the fit annotations
      (`inspect --write_config`, the holdout as validation data);
-  5. train `train.py --flagfile=configs/mnc_custom_data.flags
-     --config_file=<written yaml>` (`--train_steps` overrides the steps and
-     the cosine decay together);
+  5. train `train.py --experiment=mnc_shapes_demo
+     --config_file=<written yaml>` for the steps the YAML holds
+     (`--train_steps` overrides them, moving the learning-rate drop along);
   6. with `--select_on=holdout`, choose the test scale / flip on the
      holdout (`select_on_holdout`);
   7. export the SavedModel and score it on the val images with
@@ -46,6 +46,8 @@ from mnc_tf.data import create_coco_tfrecord
 from mnc_tf.data import holdout_split
 from mnc_tf.data import image_io
 from mnc_tf.data import inspect
+from mnc_tf.data import recipe_config
+from mnc_tf.data import recipe_schedule
 from mnc_tf.data import synthetic_shapes
 from mnc_tf.serving import predictor
 from mnc_tf.utils import atomic_io
@@ -94,7 +96,7 @@ FAMILIES = {
 }
 COLUMNS = ('mask_AP50', 'mask_AP', 'mask_AR100', 'box_AP50', 'train_min',
            'ms_per_image')
-FLAGFILE = os.path.join('configs', 'mnc_custom_data.flags')
+EXPERIMENT = inspect.WRITE_CONFIG_EXPERIMENT
 
 
 def _run(command):
@@ -141,16 +143,17 @@ def write_config(paths, out, max_input_side):
   return config
 
 
+def steps_override(config, train_steps):
+  """`--params_override` items that train `config` for `train_steps`."""
+  params = inspect.experiment_params(EXPERIMENT, [config])
+  return ['%s=%s' % (key, str(value).replace(' ', '')) for key, value, _ in
+          recipe_schedule.schedule_settings(params.trainer, train_steps, '')]
+
+
 def train(config, model_dir, train_steps):
   """Step 5; returns the wall seconds of the train.py process."""
-  override = []
-  if train_steps:
-    override = ['trainer.train_steps=%d' % train_steps,
-                'trainer.validation_interval=%d' % train_steps,
-                'trainer.checkpoint_interval=%d' % train_steps,
-                'trainer.optimizer_config.learning_rate.cosine.decay_steps=%d'
-                % train_steps]
-  command = [sys.executable, 'train.py', '--flagfile=' + FLAGFILE,
+  override = steps_override(config, train_steps) if train_steps else []
+  command = [sys.executable, 'train.py', '--experiment=' + EXPERIMENT,
              '--config_file=' + config, '--mode=train',
              '--model_dir=' + model_dir]
   if override:
@@ -163,7 +166,7 @@ def train(config, model_dir, train_steps):
 def export(config_files, model_dir, export_dir):
   """Step 7a: the SavedModel (image_tensor signature)."""
   _run([sys.executable, os.path.join('export', 'export_saved_model.py'),
-        '--experiment=' + inspect.CUSTOM_DATA_EXPERIMENT,
+        '--experiment=' + EXPERIMENT,
         '--checkpoint_path=' + model_dir, '--export_dir=' + export_dir,
         '--overwrite'] + ['--config_file=' + f for f in config_files])
 
@@ -209,13 +212,13 @@ def run_family(family, output_dir, num_train, num_val, train_steps,
   config = write_config(paths, out, max_input_side)
   model_dir = os.path.join(out, 'model')
   train_seconds = train(config, model_dir, train_steps)
-  config_files = [inspect.CUSTOM_DATA_YAML, config]
+  config_files = [config]
   chosen = None
   if select_on == 'holdout':
     test_config = os.path.join(out, 'my_test.yaml')
     status = select_on_holdout.main([
         'select_on_holdout', '--model_dir=' + model_dir,
-        '--experiment=' + inspect.CUSTOM_DATA_EXPERIMENT,
+        '--experiment=' + EXPERIMENT,
         '--holdout_annotations_file=' + paths['holdout_json'],
         '--holdout_input_path=' + paths['holdout_records'],
         '--write_config=' + test_config]
@@ -228,7 +231,8 @@ def run_family(family, output_dir, num_train, num_val, train_steps,
   export(config_files, model_dir, saved_model)
   record = {'family': family, 'train_min': train_seconds / 60.0,
             'config': config, 'test_config': chosen,
-            'train_steps': train_steps}
+            'train_steps': train_steps or inspect.experiment_params(
+                EXPERIMENT, [config]).trainer.train_steps}
   record.update(score(saved_model, paths['val_json'], paths['val_images']))
   atomic_io.write_json(os.path.join(out, 'result.json'), record, indent=1)
   return record
@@ -255,16 +259,19 @@ def define_flags(flag_values=flags.FLAGS):
                        'holdout comes out of them).', flag_values=flag_values)
   flags.DEFINE_integer('num_val', 80, 'Evaluation images per family.',
                        flag_values=flag_values)
-  flags.DEFINE_integer('train_steps', 0, 'Training steps (0: the '
-                       'experiment\'s); the cosine decay follows.',
+  flags.DEFINE_integer('train_steps', 0, 'Training steps (0: those the '
+                       'written YAML holds); the learning-rate decay '
+                       'follows.',
                        flag_values=flag_values)
   flags.DEFINE_float('holdout_fraction', 0.15, 'Training images held back.',
                      flag_values=flag_values)
   flags.DEFINE_enum('select_on', 'none', ['none', 'holdout'], 'Choose the '
                     'test scale / flip on the holdout before export.',
                     flag_values=flag_values)
-  flags.DEFINE_integer('max_input_side', 640, 'Passed to inspect '
-                       '--write_config.', flag_values=flag_values)
+  flags.DEFINE_integer('max_input_side',
+                       recipe_config.DEFAULT_MAX_INPUT_SIDE,
+                       'Passed to inspect --write_config.',
+                       flag_values=flag_values)
   flags.DEFINE_integer('seed', 0, 'Data seed.', flag_values=flag_values)
   flags.DEFINE_bool('json', False, 'Print the records as JSON.',
                     flag_values=flag_values)

@@ -2,7 +2,6 @@
 r"""Chooses test-time settings on held-back training data.
 
     python -m tools.select_on_holdout --model_dir=my/model \
-        --config_file=configs/experiments/mnc_custom_data.yaml \
         --config_file=my_data.yaml \
         --holdout_annotations_file=my/split/holdout.json \
         --holdout_input_path='my/data/holdout-*.tfrecord' \
@@ -19,7 +18,7 @@ candidates within `--tolerance` of it, the cheapest.  `--write_config`
 gets the chosen validation-parser resize and flip, with every candidate's
 holdout score as comments; the evaluation set is then scored once:
 
-    python train.py --flagfile=configs/mnc_custom_data.flags \
+    python train.py --experiment=mnc_shapes_demo \
         --config_file=my_data.yaml --config_file=my_test.yaml --mode=eval \
         --model_dir=my/model --params_override="task.annotation_file=my/val.json,\
 task.validation_data.input_path=my/data/val-*.tfrecord"

@@ -21,7 +21,7 @@ r"""What a data set looks like to an experiment: counts, ids, sizes vs anchors.
     them well).  Small boxes are hard for a stride-16 map twice over: an
     anchor of the right size can sit up to 8 px off, which caps the IoU;
   * the instances outside the window the network handles, at the training
-    and at the test resize: below 2 feature strides, or above the RPN's
+    and at the test resize: below one feature stride, or above the RPN's
     receptive field (`modeling.receptive_field`), with a warning when the
     test scale pushes instances out that training kept in;
   * suggestions: an image scale that brings the 10th percentile of the
@@ -31,7 +31,11 @@ r"""What a data set looks like to an experiment: counts, ids, sizes vs anchors.
 
 `--write_config=my_data.yaml` writes the settings derived from these
 (training) annotations instead (`data/recipe_config.py`), on top of the
-custom-data experiment unless `--experiment` is given.
+demo's experiment `mnc_shapes_demo` (stride-16 tiny backbone, small heads:
+cheap steps) unless `--experiment` is given; there it also writes the
+training steps that fill `--train_minutes` at the chosen input size
+(`data/recipe_schedule.py`).  Train with
+`python train.py --experiment=mnc_shapes_demo --config_file=my_data.yaml`.
 
 The IoUs are Model Garden's `box_ops.bbox_overlap` against the model's own
 anchors (`mnc_tf.ops.box_utils.generate_anchors`) on the padded input.
@@ -55,6 +59,7 @@ from official.vision.ops import box_ops
 from mnc_tf.configs import data as data_config
 from mnc_tf.configs import mnc_experiments  # pylint: disable=unused-import
 from mnc_tf.data import recipe_config
+from mnc_tf.data import recipe_schedule
 from mnc_tf.modeling import factory
 from mnc_tf.modeling import receptive_field
 from mnc_tf.ops import box_utils
@@ -68,7 +73,10 @@ _SMALL_PERCENTILE = 10.0
 # Image scale suggestions are capped at this factor by default (compute
 # grows with its square).
 DEFAULT_MAX_UPSCALE = 2.0
-# What --write_config derives on top of when no --experiment is given.
+# What --write_config derives on top of when no --experiment is given: the
+# demo's light model (its step cost is `recipe_schedule.DEMO_STEP_COST`).
+WRITE_CONFIG_EXPERIMENT = 'mnc_shapes_demo'
+# The fixed custom-data recipe: the registered base and its YAML.
 CUSTOM_DATA_EXPERIMENT = 'mnc_shapes_demo'
 CUSTOM_DATA_YAML = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -355,7 +363,7 @@ def _rpn_thresholds(model):
 def size_window(dataset, params, stride):
   """Instances outside the sizes the network handles, train and test scale.
 
-  The window runs from 2 feature strides to the RPN's receptive field
+  The window runs from one feature stride to the RPN's receptive field
   (`modeling.receptive_field`): a larger instance has no feature cell that
   sees its edges, so the RPN can neither score it as a whole nor outline it.
   Test scales above the training scale push the large instances out.
@@ -593,12 +601,19 @@ def define_flags(flag_values=flags.FLAGS):
                     flag_values=flag_values)
   flags.DEFINE_string('write_config', None, 'Write the settings derived from '
                       'these (training) annotations to this YAML, for '
-                      'train.py --config_file on top of the custom-data '
-                      'experiment (the default experiment when this is set).',
+                      'train.py --config_file on top of --experiment '
+                      '(default: %s).' % WRITE_CONFIG_EXPERIMENT,
                       flag_values=flag_values)
-  flags.DEFINE_integer('max_input_side', 640, 'With --write_config: largest '
-                       'image scale / max_size to choose (inference cost '
-                       'grows with its square).', flag_values=flag_values)
+  flags.DEFINE_integer('max_input_side', recipe_config.DEFAULT_MAX_INPUT_SIDE,
+                       'With --write_config: largest image scale / max_size '
+                       'to choose (inference cost grows with its square).',
+                       flag_values=flag_values)
+  flags.DEFINE_float('train_minutes', recipe_schedule.DEFAULT_TRAIN_SECONDS
+                     / 60.0, 'With --write_config and no --experiment: '
+                     'write the training steps that take about this many '
+                     'minutes on a 2-vCPU machine at the chosen input size; '
+                     '0 keeps the experiment\'s steps.',
+                     flag_values=flag_values)
   flags.DEFINE_string('train_input_path', None, 'With --write_config: the '
                       'training TFRecords glob to write into the YAML.',
                       flag_values=flag_values)
@@ -617,12 +632,14 @@ def run(flag_values):
     return 1
   experiment = flag_values.experiment
   config_files = flag_values.config_file
+  step_cost = None
   if not experiment and flag_values.write_config:
-    experiment, config_files = CUSTOM_DATA_EXPERIMENT, [CUSTOM_DATA_YAML]
-    if not os.path.exists(CUSTOM_DATA_YAML):
-      print('inspect: error: %s not found: pass --experiment and '
-            '--config_file explicitly' % CUSTOM_DATA_YAML, file=sys.stderr)
+    if config_files:
+      print('inspect: error: --config_file needs --experiment (the YAML '
+            'it overrides)', file=sys.stderr)
       return 1
+    experiment, config_files = WRITE_CONFIG_EXPERIMENT, []
+    step_cost = recipe_schedule.DEMO_STEP_COST
   if not experiment:
     print('inspect: error: --experiment is required (e.g. mnc_shapes_demo '
           'with --config_file=configs/experiments/mnc_custom_data.yaml)',
@@ -638,7 +655,7 @@ def run(flag_values):
   if flag_values.write_config:
     try:
       facts = write_config(flag_values.write_config, dataset, params,
-                           flag_values, experiment, config_files)
+                           flag_values, experiment, config_files, step_cost)
     except (recipe_config.ConfigError, OSError) as e:
       print('inspect: error: %s' % e, file=sys.stderr)
       return 1
@@ -646,6 +663,17 @@ def run(flag_values):
           '%s: %.0f %%)' % (flag_values.write_config, facts['instances'],
                             facts['window'][0], facts['window'][1],
                             facts['scale'], 100 * facts['coverage']))
+    if facts['coverage'] < recipe_config.LOW_COVERAGE:
+      print('inspect: WARNING: only %.0f %% of instances fit the %g-%g px '
+            'window of this stride-%d model at any scale up to %d px; a '
+            'finer map may do better: --experiment=%s --config_file=%s '
+            '(stride 4: window from 4 px; slower steps, its own schedule)'
+            % (100 * facts['coverage'], facts['window'][0],
+               facts['window'][1], facts['stride'],
+               flag_values.max_input_side, CUSTOM_DATA_EXPERIMENT,
+               os.path.join('configs', 'experiments',
+                            os.path.basename(CUSTOM_DATA_YAML))),
+            file=sys.stderr)
     params = experiment_params(experiment,
                                list(config_files or [])
                                + [flag_values.write_config],
@@ -662,10 +690,21 @@ def run(flag_values):
 
 
 def write_config(path, dataset, params, flag_values, experiment,
-                 config_files):
-  """Writes the derived YAML (atomically); returns the facts behind it."""
+                 config_files, step_cost=None):
+  """Writes the derived YAML (atomically); returns the facts behind it.
+
+  With `step_cost` (the default experiment) and `--train_minutes` > 0 the
+  YAML also holds the training steps of that budget.
+  """
+  if flag_values.train_minutes < 0:
+    raise recipe_config.ConfigError(
+        '--train_minutes=%g is negative: give the minutes of training to '
+        'plan for, or 0 to keep the experiment\'s steps'
+        % flag_values.train_minutes)
   settings, facts = recipe_config.derive(
-      dataset, params, max_input_side=flag_values.max_input_side)
+      dataset, params, max_input_side=flag_values.max_input_side,
+      train_seconds=60.0 * flag_values.train_minutes or None,
+      step_cost=step_cost)
   paths = (('task.train_data.input_path', flag_values.train_input_path),
            ('task.validation_data.input_path',
             flag_values.validation_input_path),
@@ -679,8 +718,10 @@ def write_config(path, dataset, params, flag_values, experiment,
       '(%d images, %d instances) for experiment %s%s.' % (
           facts['images'], facts['instances'], experiment,
           ''.join(' + ' + f for f in config_files or [])),
-      'Train with: python train.py --flagfile=configs/mnc_custom_data.flags '
-      '--config_file=%s' % path, '']
+      'Train with: python train.py --experiment=%s%s --config_file=%s '
+      '--mode=train_and_eval --model_dir=...' % (
+          experiment, ''.join(' --config_file=' + f
+                              for f in config_files or []), path), '']
   atomic_io.write_text(path, recipe_config.to_yaml(settings, header))
   facts['scale'] = dict((k, v) for k, v, _ in settings)[
       'task.train_data.parser.scale']

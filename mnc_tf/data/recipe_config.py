@@ -6,18 +6,19 @@ r"""Settings of a custom-data experiment derived from training annotations.
 
 `derive` reads only the training annotations (image sizes, boxes, classes)
 and the experiment the YAML goes on top of (its feature stride, receptive
-field, size divisor) and returns each setting with a one-line reason;
-`to_yaml` writes them as a YAML of overrides that
-`train.py --flagfile=configs/mnc_custom_data.flags --config_file=my_data.yaml`
-accepts.  The rules:
+field, size divisor, proposal counts, schedule) and returns each setting
+with a one-line reason; `to_yaml` writes them as a YAML of overrides that
+`train.py --experiment=mnc_shapes_demo --config_file=my_data.yaml` accepts
+(the default experiment of `inspect --write_config`).  The rules:
 
   * image scale (shorter side, train and test alike): the multiple of the
     size divisor that puts the most instances inside the window the network
-    handles, from 2 feature strides (an instance owns at least 2 x 2 cells)
-    up to the RPN's receptive field (a larger instance has no cell that sees
-    its edges); among scales within half a point of the best, the one whose
+    handles, from one feature stride (an instance owns a cell) up to the
+    RPN's receptive field (a larger instance has no cell that sees its
+    edges); among scales within half a point of the best, the one whose
     median resize factor is nearest 1.  `max_size` lets the most elongated
     training image keep that factor.  Both capped at `max_input_side`.
+    Training images pad to their own orientation.
   * anchors: octave-spaced from the 1st percentile of the resized instance
     sizes (sqrt of the box area) until the 99th is within a factor sqrt(2)
     (IoU >= 0.5 when centred); aspect ratios (width / height) 0.5 / 1 / 2,
@@ -26,7 +27,12 @@ accepts.  The rules:
     IoU, else 0.5.
   * `max_num_instances`: 1.5x the most instances in a training image (at
     least 8); detections per image: at least 2x that, at least 50.
+  * proposals (train and test): the experiment's, at least 2x
+    `max_num_instances`.
   * test-time passes (flip, extra scales) off: one pass per image.
+  * with a measured step cost (`recipe_schedule`): the training steps that
+    fill a wall-time budget at the chosen input size, the learning-rate
+    decay moved with them.
 """
 
 import math
@@ -34,17 +40,23 @@ import math
 import numpy as np
 
 from mnc_tf.data import inspect as inspect_lib
+from mnc_tf.data import recipe_schedule
 from mnc_tf.modeling import factory
 from mnc_tf.modeling import receptive_field
 
-# Smallest instance the window keeps, in feature strides.
-MIN_STRIDES = 2.0
+# Smallest instance the window keeps, in feature strides: an instance of one
+# stride still owns a feature cell.  (2 strides left half of the `mixed`
+# family's instances outside a stride-16 window at any scale up to 640 px.)
+MIN_STRIDES = 1.0
 # Scales whose coverage is within this of the best count as tied.
 COVERAGE_TOLERANCE = 0.005
 # Default cap of the padded input side (inference cost grows with its square).
 DEFAULT_MAX_INPUT_SIDE = 640
 # Anchors: the 99th percentile size must be within this factor of an anchor.
 ANCHOR_REACH = math.sqrt(2.0)
+# Below this share of instances in the window, inspect warns that the
+# model's feature map is too coarse (or its receptive field too small).
+LOW_COVERAGE = 0.5
 # Extra aspect ratios are added when more than this share of boxes needs them.
 ELONGATED_SHARE = 0.05
 
@@ -144,14 +156,19 @@ def _scaled_boxes(dataset, scale, max_size):
   return boxes * np.tile(factors, 2)
 
 
-def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE):
+def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE,
+           train_seconds=None, step_cost=None):
   """The settings for `dataset` on top of experiment `params`.
 
   Args:
     dataset: an `inspect.Dataset` of the TRAINING annotations.
     params: the experiment the YAML overrides (its backbone, anchors'
-      stride and parser's size divisor are read).
+      stride, parser's size divisor, proposal counts and trainer are read).
     max_input_side: cap of the image scale and max_size.
+    train_seconds: with `step_cost`, write the steps that fill this wall
+      time at the chosen input size (`recipe_schedule.budget_steps`);
+      None keeps the experiment's steps.
+    step_cost: a `recipe_schedule.StepCost` measured for this experiment.
 
   Returns:
     (settings, facts): settings is a list of (dotted key, value, reason);
@@ -184,6 +201,9 @@ def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE):
   most = int(per_image.max())
   max_instances = max(8, int(math.ceil(1.5 * most)))
   detections = max(50, 2 * max_instances)
+  proposals = [max(int(n), 2 * max_instances) for n in (
+      model.proposal_generator.num_proposals,
+      model.proposal_generator.test_num_proposals)]
   ids = sorted(set(int(c) for c in np.concatenate(dataset.classes))
                | set(dataset.names))
   p1, p50, p99 = np.percentile(sizes, [1, 50, 99])
@@ -208,6 +228,10 @@ def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE):
           window[0], window[1], stride, field)),
       ('task.train_data.parser.max_size', max_size,
        'the most elongated training image keeps the same factor'),
+      ('task.train_data.parser.padded_size', [],
+       'no fixed square: each image pads to its own orientation ...'),
+      ('task.train_data.parser.oriented_padding', True,
+       '... landscape to scale x max_size, portrait to max_size x scale'),
       ('task.train_data.parser.max_num_instances', max_instances,
        '1.5 x the most instances in a training image (%d)' % most),
       ('task.validation_data.parser.scale', scale,
@@ -228,6 +252,12 @@ def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE):
       ('task.model.rpn_target_assigner.fg_iou_threshold', fg_iou,
        '%.0f %% of instances have an anchor at IoU >= 0.7 (0.7 needs 90 %%)'
        % (100 * at_07)),
+      ('task.model.proposal_generator.num_proposals', proposals[0],
+       'at least 2 x max_num_instances (the experiment: %d)'
+       % model.proposal_generator.num_proposals),
+      ('task.model.proposal_generator.test_num_proposals', proposals[1],
+       'at least 2 x max_num_instances (the experiment: %d)'
+       % model.proposal_generator.test_num_proposals),
       ('task.model.detection_generator.max_num_detections', detections,
        'at least 2 x max_num_instances'),
       ('task.model.detection_generator.max_detections_per_class', detections,
@@ -238,6 +268,15 @@ def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE):
       ('task.model.cascade.test_extra_scales', [],
        'no extra test scales (see test_horizontal_flip)'),
   ]
+  if train_seconds and step_cost:
+    steps = recipe_schedule.budget_steps(scale, max_size, train_seconds,
+                                         step_cost)
+    facts['train_steps'] = steps
+    settings += recipe_schedule.schedule_settings(
+        params.trainer, steps,
+        'about %.0f min of training at %d x %d px (%.0f ms per step on a '
+        '2-vCPU machine)' % (train_seconds / 60.0, scale, max_size,
+                             1000 * step_cost.seconds(scale * max_size)))
   return settings, facts
 
 

@@ -6,11 +6,13 @@ import math
 import os
 
 import numpy as np
+import pytest
 import yaml
 
 from mnc_tf.configs import experiment_params
 from mnc_tf.data import inspect
 from mnc_tf.data import recipe_config
+from mnc_tf.data import recipe_schedule
 from mnc_tf.data import synthetic_shapes
 
 CUSTOM_YAML = inspect.CUSTOM_DATA_YAML
@@ -86,12 +88,20 @@ def test_anchor_scales_and_ratios_by_hand():
   assert recipe_config.choose_aspect_ratios(boxes) == [0.5, 1.0, 2.0, 4.0]
 
 
+def _budget(scale, max_size, seconds=480.0):
+  """The step budget by hand: 35.9 ms + 0.424 us per padded pixel."""
+  steps = math.floor(seconds / (0.0359 + 4.24e-7 * scale * max_size) / 100)
+  return int(min(10000, max(1000, 100 * steps)))
+
+
 def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
-  # 5 images of 100 x 100 with 3 squares each of 10 / 20 / 40 px: window
-  # 8-91 px (stride 4, receptive field 91); scales 96 .. 224 keep all (x2.24:
-  # 89.6 px); nearest factor 1: 96 (0.96) ... 128 (1.28): 96.
-  path = _coco(str(tmp_path / 'train.json'), [(100, 100)] * 5,
-               [[(0, 0, 10, 10), (20, 20, 20, 20), (50, 50, 40, 40)]] * 5,
+  # 5 images of 200 x 200 with 3 squares each of 20 / 40 / 80 px.  The
+  # default base is the demo's model: stride 16, receptive field 123 px, so
+  # the window is 16-123 px; factors 0.8 (scale 160: 16 .. 64) to 1.52
+  # (scale 304: 121.6) keep all three; nearest 1: scale 192 (0.96)?  No:
+  # 208 is 1.04 (|log| 0.039) against 0.96 (|log| 0.041): 208.
+  path = _coco(str(tmp_path / 'train.json'), [(200, 200)] * 5,
+               [[(0, 0, 20, 20), (50, 50, 40, 40), (100, 100, 80, 80)]] * 5,
                category=11, extra_categories=(3,))
   out = str(tmp_path / 'my_data.yaml')
   assert inspect.main(['inspect', '--annotations_file=' + path,
@@ -101,27 +111,110 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
   leaves = [l for l in text.splitlines()
             if l.strip() and not l.startswith('#') and not l.endswith(':')]
   assert leaves and all('  # ' in l for l in leaves), leaves
-  values = yaml.safe_load(text)['task']
-  assert values['model']['class_ids'] == [3, 11]
-  assert values['train_data']['parser']['scale'] == 96
-  assert values['validation_data']['parser']['scale'] == 96
-  assert values['validation_data']['parser']['padded_size'] == [96, 96]
-  assert values['train_data']['parser']['max_num_instances'] == 8
-  assert values['train_data']['input_path'] == 't-*.tfrecord'
-  sizes = np.array([10, 20, 40] * 5) * 0.96
+  assert '--experiment=mnc_shapes_demo --config_file=' + out in text
+  # The window starts at one stride: all three sizes fit (from 2 strides,
+  # 32-123 px, the 20 px squares could not join the 80 px ones).
+  assert '100 % of instances at 16-123 px' in text
+  values = yaml.safe_load(text)
+  task = values['task']
+  assert task['model']['class_ids'] == [3, 11]
+  assert task['train_data']['parser']['scale'] == 208
+  assert task['validation_data']['parser']['scale'] == 208
+  assert task['validation_data']['parser']['padded_size'] == [208, 208]
+  assert task['train_data']['parser']['padded_size'] == []
+  assert task['train_data']['parser']['oriented_padding'] is True
+  assert task['train_data']['parser']['max_num_instances'] == 8
+  assert task['train_data']['input_path'] == 't-*.tfrecord'
+  sizes = np.array([20, 40, 80] * 5) * 1.04
   low, high = np.percentile(sizes, [1, 99])
   expected = [round(low, 1)]
   while expected[-1] * math.sqrt(2) < high:
     expected.append(round(expected[0] * 2 ** len(expected), 1))
-  assert values['model']['anchors']['scales'] == expected
-  assert values['model']['cascade']['test_horizontal_flip'] is False
-  assert values['model']['cascade']['test_extra_scales'] == []
+  assert task['model']['anchors']['scales'] == expected
+  assert task['model']['cascade']['test_horizontal_flip'] is False
+  assert task['model']['cascade']['test_extra_scales'] == []
+  # The demo keeps 32 proposals; 2 x 8 instances do not need more.
+  assert task['model']['proposal_generator']['test_num_proposals'] == 32
+  # Steps fill 8 minutes at 208 x 208 (the demo's 5000 steps drop the
+  # learning rate at 4000: 80 %).
+  steps = _budget(208, 208)
+  assert values['trainer']['train_steps'] == steps == 8800
+  assert values['trainer']['validation_interval'] == steps
+  rate = values['trainer']['optimizer_config']['learning_rate']
+  assert rate['stepwise']['boundaries'] == [round(0.8 * steps)]
   assert not [n for n in os.listdir(str(tmp_path)) if 'tmp' in n]
-  # train.py's parser takes it on top of the custom-data experiment.
-  params = experiment_params.parse(inspect.CUSTOM_DATA_EXPERIMENT,
-                                   [CUSTOM_YAML, out])
-  assert params.task.train_data.parser.scale == 96
+  # train.py's parser takes it on top of the demo's experiment.
+  params = experiment_params.parse(inspect.WRITE_CONFIG_EXPERIMENT, [out])
+  assert params.task.train_data.parser.scale == 208
   assert list(params.task.model.anchors.scales) == expected
+  assert params.trainer.train_steps == steps
+  assert params.task.model.backbone.tiny.output_stride == 16
+
+
+def test_step_budget_by_hand():
+  # 256 x 256: 480 s / 63.7 ms = 7536.9 -> 7500; 416 x 448: 114.9 ms ->
+  # 4100; 640 x 640: 209.6 ms -> 2200; tiny inputs hit the 10000 cap.
+  for (scale, max_size), steps in (((256, 256), 7500), ((416, 448), 4100),
+                                   ((640, 640), 2200), ((64, 64), 10000)):
+    assert recipe_schedule.budget_steps(scale, max_size) == steps
+    assert _budget(scale, max_size) == steps
+  # The point of the rule: about the same wall time at any input size.
+  cost = recipe_schedule.DEMO_STEP_COST
+  for scale, max_size in ((192, 256), (320, 448), (512, 640)):
+    steps = recipe_schedule.budget_steps(scale, max_size)
+    seconds = steps * cost.seconds(scale * max_size)
+    assert 480 - 100 * cost.seconds(scale * max_size) < seconds <= 480
+  assert recipe_schedule.budget_steps(256, 256, 960.0) == 10000
+  assert recipe_schedule.budget_steps(256, 256, 240.0) == 3700
+  with pytest.raises(ValueError, match='train_seconds'):
+    recipe_schedule.budget_steps(256, 256, 0.0)
+
+
+def test_schedule_moves_the_decay_with_the_steps():
+  demo = inspect.experiment_params(inspect.WRITE_CONFIG_EXPERIMENT)
+  settings = dict((k, v) for k, v, _ in recipe_schedule.schedule_settings(
+      demo.trainer, 2500, 'r'))
+  assert settings['trainer.train_steps'] == 2500
+  # The demo drops the rate at 4000 of 5000 steps.
+  assert settings[
+      'trainer.optimizer_config.learning_rate.stepwise.boundaries'] == [2000]
+  assert settings['trainer.checkpoint_interval'] == 600
+  custom = _custom_params()
+  settings = dict((k, v) for k, v, _ in recipe_schedule.schedule_settings(
+      custom.trainer, 2500, 'r'))
+  assert settings[
+      'trainer.optimizer_config.learning_rate.cosine.decay_steps'] == 2500
+
+
+def test_other_experiment_keeps_its_steps(tmp_path):
+  path = _coco(str(tmp_path / 'train.json'), [(100, 100)] * 3,
+               [[(0, 0, 10, 10), (20, 20, 40, 40)]] * 3)
+  out = str(tmp_path / 'my_data.yaml')
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out,
+                       '--experiment=' + inspect.CUSTOM_DATA_EXPERIMENT,
+                       '--config_file=' + CUSTOM_YAML]) == 0
+  values = yaml.safe_load(open(out).read())
+  assert 'trainer' not in values
+  # Stride 4 (receptive field 91): window 4-91 px.
+  assert values['task']['train_data']['parser']['scale'] == 96
+  assert values['task']['model']['proposal_generator'][
+      'test_num_proposals'] == 300
+
+
+def test_negative_train_minutes_is_one_clear_error(tmp_path, capsys):
+  path = _coco(str(tmp_path / 'n.json'), [(100, 100)], [[(0, 0, 10, 10)]])
+  out = str(tmp_path / 'x.yaml')
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out,
+                       '--train_minutes=-1']) == 1
+  assert '--train_minutes=-1 is negative' in capsys.readouterr().err
+  assert not os.path.exists(out)
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out,
+                       '--config_file=' + CUSTOM_YAML]) == 1
+  assert '--config_file needs --experiment' in capsys.readouterr().err
+  assert not os.path.exists(out)
 
 
 def test_no_instances_is_one_clear_error(tmp_path, capsys):
@@ -150,7 +243,8 @@ def test_large_instances_stay_inside_the_receptive_field(tmp_path):
   """The miss on small images with large instances: the recipe's fixed test
   scale (448 shorter side, 1.4x its training scale) blows 180-340 px images
   up 1.3-2.5x, pushing most instances of 40-75 px past the 91 px the RPN
-  sees; the written config tests as it trains, at a data-chosen scale."""
+  sees; the written config tests as it trains, at a data-chosen scale, on
+  the demo's stride-16 model (123 px)."""
   data = synthetic_shapes.generate(str(tmp_path / 'mixed'), num_train=60,
                                    num_val=0, seed=1,
                                    **synthetic_shapes.PRESETS['mixed'])
@@ -162,12 +256,36 @@ def test_large_instances_stay_inside_the_receptive_field(tmp_path):
   out = str(tmp_path / 'mixed.yaml')
   assert inspect.main(['inspect', '--annotations_file=' + data['train'],
                        '--write_config=' + out]) == 0
-  params = experiment_params.parse(inspect.CUSTOM_DATA_EXPERIMENT,
-                                   [CUSTOM_YAML, out])
+  params = experiment_params.parse(inspect.WRITE_CONFIG_EXPERIMENT, [out])
+  written_field = 123.0  # the demo's stride-16 backbone
   for parser in (params.task.train_data.parser,
                  params.task.validation_data.parser):
-    assert _share_large_outside(dataset, parser, field) < 0.25
+    assert _share_large_outside(dataset, parser, written_field) < 0.25
   report = inspect.analyze(dataset, recipe, suggest_changes=False)
   assert report['window']['receptive_field'] == field
   assert report['window']['test']['above'] > 2 * report['window']['train'][
       'above']
+
+
+def test_too_coarse_a_map_is_a_warning(tmp_path, capsys):
+  # 400 x 400 images, squares of 5, 5 and 50 px: the stride-16 window is
+  # 16-123 px; the 5 px squares need x3.2 (1280 px, above the 640 cap), so
+  # at best 1 of 3 instances fits (any factor 0.32-2.46 keeps the 50 px
+  # one; nearest 1: 400).
+  path = _coco(str(tmp_path / 'small.json'), [(400, 400)] * 2,
+               [[(0, 0, 5, 5), (100, 100, 5, 5), (200, 200, 50, 50)]] * 2)
+  out = str(tmp_path / 'small.yaml')
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out]) == 0
+  err = capsys.readouterr().err
+  assert 'WARNING: only 33 % of instances fit the 16-123 px window' in err
+  assert ('--experiment=mnc_shapes_demo --config_file=configs/experiments/'
+          'mnc_custom_data.yaml' in err)
+  assert yaml.safe_load(open(out).read())['task']['train_data']['parser'][
+      'scale'] == 400
+  # Half of them fitting is no warning.
+  path = _coco(str(tmp_path / 'half.json'), [(400, 400)] * 2,
+               [[(0, 0, 5, 5), (200, 200, 50, 50)]] * 2)
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out]) == 0
+  assert 'WARNING' not in capsys.readouterr().err
