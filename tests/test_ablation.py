@@ -131,6 +131,18 @@ def test_custom_data_runs_the_recipe_per_variant(tmp_path, monkeypatch):
       *argv, '--resume', f'--table_file={table_file}')) == 0
   assert len(calls) == 8
   assert table_file.read_text() == table
+  # One run, then more repeats with --resume: only the new runs train.
+  calls.clear()
+  single = [a for a in argv if not a.startswith(('--repeats', '--variants',
+                                                 '--output_dir'))]
+  single += [f'--output_dir={tmp_path}/grown', '--variants=0']
+  assert ablation.main(['ablation'], _flag_values(
+      *single, '--repeats=1', '--resume')) == 0
+  assert ablation.main(['ablation'], _flag_values(
+      *single, '--repeats=2', '--resume')) == 0
+  assert len(calls) == 2
+  assert sorted(os.listdir(tmp_path / 'grown' / 'ablation')) == [
+      'ablation.md', 'stages5_boxgrad1_run0', 'stages5_boxgrad1_run1']
 
 
 def test_custom_data_bad_input_named_before_any_run(tmp_path, monkeypatch):

@@ -75,11 +75,15 @@ METRICS = DEMO_METRICS  # the demo table's columns (kept for callers)
 DEMO_BOUNDARY_FRACTION = 0.8
 
 
-def run_dir_name(variant, repeat, repeats):
-  """`stages5_boxgrad1[_run0]`, `previous_` first for extra settings."""
+def run_dir_name(variant, repeat):
+  """`stages5_boxgrad1_run0`, `previous_` first for extra settings.
+
+  The name does not depend on `--repeats`, so `--resume` with more repeats
+  reuses the runs an earlier, shorter ablation finished.
+  """
   prefix = 'previous_' if variant.config_files else ''
   return (f'{prefix}stages{variant.stages}_boxgrad{int(variant.box_gradient)}'
-          + (f'_run{repeat}' if repeats > 1 else ''))
+          f'_run{repeat}')
 
 
 def variant_override(variant, train_steps, schedule):
@@ -384,7 +388,7 @@ def main(argv, flag_values=flags.FLAGS):
   for repeat in range(repeats):
     for variant in chosen:
       model_dir = os.path.join(output_dir, 'ablation',
-                               run_dir_name(variant, repeat, repeats))
+                               run_dir_name(variant, repeat))
       record = run_variant(plan, variant, model_dir, train_steps,
                            resume=flag_values.resume)
       results[variant.name].append(record)
