@@ -131,3 +131,71 @@ def test_bad_arguments_and_config_round_trip():
       layer.get_config())
   assert clone.get_config() == layer.get_config()
   assert clone.levels == [2, 3, 4, 5]
+
+
+def _uneven_boxes():
+  """Image 0: small boxes (levels 2, 3); image 1: large ones (4, 5) + one small.
+
+  Sides 10, 16 (level 2), 33 (3), 45, 70 (4), 90, 100 (5) px; the level
+  counts differ between the images and no image has every level, so the
+  per-level batches carry filler rows.
+  """
+  def square(y, x, side):
+    # Off the integer grid: a sampling point on a feature-grid line is a
+    # kink of the bilinear warp, where finite differences do not apply.
+    y, x = y + 0.31, x + 0.73
+    return [y, x, y + side, x + side]
+  return np.array([
+      [square(3, 5, 10), square(60, 40, 16), square(20, 70, 33),
+       square(90, 90, 16), square(8, 30, 10)],
+      [square(5, 5, 45), square(30, 20, 90), square(10, 60, 70),
+       square(2, 2, 100), square(100, 100, 10)],
+  ], dtype=np.float64)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_uneven_levels_between_images(impl):
+  rng = np.random.default_rng(4)
+  features, boxes = _pyramid(rng), _uneven_boxes()
+  levels = numpy_levels(boxes, 2, 5, canonical=CANONICAL)
+  assert set(levels[0]) == {2, 3} and set(levels[1]) == {2, 4, 5}
+  got = _layer(impl)(features, tf.constant(boxes)).numpy()
+  for level in LEVELS:
+    want = roi_warp_numpy(features[str(level)], boxes, 4, 2.0 ** -level, 0)
+    rows = levels == level
+    np.testing.assert_allclose(got[rows], want[rows], rtol=1e-10, atol=1e-10)
+  weights = rng.standard_normal(got.shape)
+  maps = {k: tf.constant(v) for k, v in features.items()}
+  theoretical, numerical = tf.test.compute_gradient(
+      lambda b: tf.reduce_sum(weights * _layer(impl)(maps, b)),
+      [tf.constant(boxes)], delta=1e-6)
+  assert np.abs(theoretical[0]).max() > 0
+  np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_each_level_warps_only_its_boxes(monkeypatch):
+  """The warp runs on ~K rows in all, not K per level."""
+  warped = []
+  real = multilevel_roi_warp.roi_warp
+
+  def counting(features, boxes, **kwargs):
+    warped.append(int(boxes.shape[1]))
+    return real(features, boxes, **kwargs)
+
+  monkeypatch.setattr(multilevel_roi_warp, 'roi_warp', counting)
+  rng = np.random.default_rng(5)
+  boxes = _uneven_boxes()
+  out = _layer('tf')(_pyramid(rng), tf.constant(boxes))
+  assert out.shape == (2, 5, 4, 4, 3)
+  levels = numpy_levels(boxes, 2, 5, canonical=CANONICAL)
+  want = [max(max(int((row == level).sum()) for row in levels), 1)
+          for level in LEVELS]
+  assert warped == want    # [2 + filler, 1, 2, 1]: 6 rows, not 4 x 5
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_no_boxes(impl):
+  rng = np.random.default_rng(6)
+  out = _layer(impl)(_pyramid(rng), tf.zeros([2, 0, 4], tf.float64))
+  assert out.shape == (2, 0, 4, 4, 3)

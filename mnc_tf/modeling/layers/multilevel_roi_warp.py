@@ -1,13 +1,17 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """The RoI warp on a feature pyramid: each RoI from the level its size picks.
 
-Every RoI is warped (`mnc_tf.ops.roi_warp`, Eq. 6-9, differentiable w.r.t.
-the features and the box) on every RoI level with that level's spatial scale
-2^-l, and the warp of the level `pyramid_levels.assign_levels` picks is kept,
-in RoI order.  The level is a constant per box (a router, like NMS), so the
-gradient w.r.t. a box is exactly the gradient of its own level's warp.
-Warping every RoI on every level costs (max_level - min_level + 1) times one
-level's warp; a gather by level would not, at the price of dynamic shapes.
+Each RoI is warped (`mnc_tf.ops.roi_warp`, Eq. 6-9, differentiable w.r.t.
+the features and the box) only on the level `pyramid_levels.assign_levels`
+picks, with that level's spatial scale 2^-l, and the rows come back in RoI
+order.  Per level, every image's boxes of that level are gathered to the
+front of a `[B, K_l, 4]` batch (K_l: the most boxes any image has on the
+level, at least 1; the few filler rows of the other images are warped and
+dropped), and one gather by a stable sort puts the rows back in RoI order.
+The work is about one level's warp of all K RoIs, whatever the number of
+levels.  The level is a constant per box (a router, like NMS), so the
+gradient w.r.t. a box is exactly the gradient of its own level's warp; the
+gathers only route rows and their gradients.
 """
 
 import tensorflow as tf
@@ -91,20 +95,34 @@ class MultilevelRoiWarp(tf_keras.layers.Layer):
       raise ValueError(f'MultilevelRoiWarp needs feature levels {missing}; '
                        f'got {sorted(features)}: set multilevel_roi_warp '
                        'levels within the decoder levels.')
-    box_levels = self.assign_levels(boxes)[..., None, None, None]
+    box_levels = self.assign_levels(boxes)
+    num_boxes = tf.shape(boxes)[1]
     side = cfg['pooled_size'] or cfg['output_size']
-    out = None
+    warped_rows, positions, valid = [], [], []
     for level in self.levels:
+      on_level = tf.equal(box_levels, level)
+      # This level's boxes first, in RoI order (a stable sort), per image.
+      order = tf.argsort(tf.cast(tf.logical_not(on_level), tf.int32),
+                         axis=1, stable=True)
+      count = tf.reduce_max(tf.reduce_sum(tf.cast(on_level, tf.int32), 1))
+      order = order[:, :tf.maximum(count, 1)]
       level_features = features[str(level)]
-      warped = roi_warp(
-          level_features, boxes,
+      warped_rows.append(roi_warp(
+          level_features, tf.gather(boxes, order, batch_dims=1),
           output_size=cfg['output_size'], spatial_scale=2.0 ** -level,
           pooled_size=cfg['pooled_size'],
-          implementation=cfg['implementation'])
-      warped.set_shape([level_features.shape[0], boxes.shape[1], side, side,
-                        level_features.shape[-1]])
-      out = warped if out is None else tf.where(box_levels == level, warped,
-                                                out)
+          implementation=cfg['implementation']))
+      positions.append(order)
+      valid.append(tf.gather(on_level, order, batch_dims=1))
+    warped = tf.concat(warped_rows, axis=1)
+    # Row k of the output is the valid row whose position is k: sort the
+    # valid rows by position, the filler rows after them.
+    key = tf.where(tf.concat(valid, axis=1), tf.concat(positions, axis=1),
+                   num_boxes)
+    rows = tf.argsort(key, axis=1, stable=True)[:, :num_boxes]
+    out = tf.gather(warped, rows, batch_dims=1)
+    out.set_shape([boxes.shape[0], boxes.shape[1], side, side,
+                   features[str(self.levels[0])].shape[-1]])
     return out
 
   def get_config(self):
