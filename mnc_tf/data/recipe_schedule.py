@@ -6,9 +6,11 @@ small heads, batch 2) costs a fixed part (heads, proposals, optimizer) plus
 a part proportional to the padded input pixels.  `STEP_COST` holds the two,
 fitted to two measured runs on a shared 2-vCPU machine (AMD EPYC, loaded by
 other training): 256 x 256 inputs at 15.7 steps/s, 416 x 448 at 8.7 steps/s.
-`budget_steps` turns a wall-time budget into a step count, so that small
-images get many cheap steps and large ones fewer: training costs about the
-same minutes on any set.
+The same model at output stride 8 or 4 costs a measured ratio more per
+step (`DEMO_STEP_COSTS`).  `budget_steps` turns a wall-time budget into a
+step count, so that small images and coarse maps get many cheap steps,
+large ones and fine maps fewer: training costs about the same minutes on
+any set.
 """
 
 import dataclasses
@@ -34,6 +36,24 @@ class StepCost:
 
 # mnc_shapes_demo (batch 2): 1 / 15.7 s at 256 x 256, 1 / 8.7 s at 416 x 448.
 DEMO_STEP_COST = StepCost(fixed=0.0359, per_pixel=4.24e-7)
+# The same model at output stride 8 and 4 (the pre-NMS counts x4 and x16,
+# as `recipe_config` writes them) costs a measured ratio of the stride-16
+# step: median of 40 batch-2 training steps each, the three models
+# interleaved in one process (10 steps of each in turn), on a shared
+# 2-vCPU AMD EPYC at load 3-5, square padded inputs:
+#   448 x 448: stride 16 179 ms, 8 239 ms (x1.33), 4 441 ms (x2.46);
+#   640 x 640: stride 16 270 ms, 8 382 ms (x1.42), 4 784 ms (x2.91).
+# The ratios are the means of the two sizes.
+STRIDE_8_RATIO = 1.38
+STRIDE_4_RATIO = 2.69
+# {output stride: StepCost} of the demo's model: the stride-16 fit, scaled.
+DEMO_STEP_COSTS = {
+    16: DEMO_STEP_COST,
+    8: StepCost(fixed=DEMO_STEP_COST.fixed * STRIDE_8_RATIO,
+                per_pixel=DEMO_STEP_COST.per_pixel * STRIDE_8_RATIO),
+    4: StepCost(fixed=DEMO_STEP_COST.fixed * STRIDE_4_RATIO,
+                per_pixel=DEMO_STEP_COST.per_pixel * STRIDE_4_RATIO),
+}
 
 
 def budget_steps(scale, max_size, train_seconds=DEFAULT_TRAIN_SECONDS,
