@@ -38,14 +38,15 @@ class StepCost:
 DEMO_STEP_COST = StepCost(fixed=0.0359, per_pixel=4.24e-7)
 # The same model at output stride 8 and 4 (the pre-NMS counts x4 and x16,
 # as `recipe_config` writes them) costs a measured ratio of the stride-16
-# step: median of 40 batch-2 training steps each, the three models
-# interleaved in one process (10 steps of each in turn), on a shared
-# 2-vCPU AMD EPYC at load 3-5, square padded inputs:
-#   448 x 448: stride 16 179 ms, 8 239 ms (x1.33), 4 441 ms (x2.46);
-#   640 x 640: stride 16 270 ms, 8 382 ms (x1.42), 4 784 ms (x2.91).
-# The ratios are the means of the two sizes.
-STRIDE_8_RATIO = 1.38
-STRIDE_4_RATIO = 2.69
+# step.  `python -m mnc_tf.benchmarks.stride_step_cost --sizes=448,640`
+# (batch-2 training steps, the three models taking turns in one process) on
+# a shared 2-vCPU AMD EPYC, load 3-8, three runs (one on the `tiny`
+# family's images instead of the synthetic default):
+#   stride 8 / 16: 1.33, 1.75, 1.42 at 448 x 448; 1.42, 1.39, 1.51 at 640;
+#   stride 4 / 16: 2.46, 4.19, 3.03 at 448 x 448; 2.91, 4.01, 3.16 at 640.
+# The ratios are the medians (the load moved them more than the size did).
+STRIDE_8_RATIO = 1.42
+STRIDE_4_RATIO = 3.1
 # {output stride: StepCost} of the demo's model: the stride-16 fit, scaled.
 DEMO_STEP_COSTS = {
     16: DEMO_STEP_COST,
