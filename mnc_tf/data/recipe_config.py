@@ -70,7 +70,7 @@ ELONGATED_SHARE = 0.05
 # The output stride written is the coarsest (cheapest) candidate at which at
 # least this share of the training instances fit its window (else the
 # finest).  Chosen on held-back training images of the synthetic families.
-STRIDE_SHARE = 0.75
+STRIDE_SHARE = 0.85
 
 
 class ConfigError(ValueError):
