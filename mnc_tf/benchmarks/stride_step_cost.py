@@ -56,8 +56,9 @@ def stride_params(stride, side, input_path):
   from mnc_tf.data import recipe_config  # pylint: disable=g-import-not-at-top
   params = inspect.experiment_params(EXPERIMENT)
   model = params.task.model
-  dotted = dict((key, value) for key, value, _ in recipe_config.pre_nms_settings(
-      model.proposal_generator, model.backbone.tiny.output_stride, stride))
+  pre_nms = recipe_config.pre_nms_settings(
+      model.proposal_generator, model.backbone.tiny.output_stride, stride)
+  dotted = dict((key, value) for key, value, _ in pre_nms)
   dotted.update({
       'task.model.backbone.tiny.output_stride': stride,
       'task.train_data.input_path': input_path,

@@ -636,14 +636,14 @@ def run(flag_values):
     return 1
   experiment = flag_values.experiment
   config_files = flag_values.config_file
-  step_cost = None
+  step_costs = None
   if not experiment and flag_values.write_config:
     if config_files:
       print('inspect: error: --config_file needs --experiment (the YAML '
             'it overrides)', file=sys.stderr)
       return 1
     experiment, config_files = WRITE_CONFIG_EXPERIMENT, []
-    step_cost = recipe_schedule.DEMO_STEP_COSTS
+    step_costs = recipe_schedule.DEMO_STEP_COSTS
   if not experiment:
     print('inspect: error: --experiment is required (e.g. mnc_shapes_demo '
           'with --config_file=configs/experiments/mnc_custom_data.yaml)',
@@ -659,7 +659,7 @@ def run(flag_values):
   if flag_values.write_config:
     try:
       facts = write_config(flag_values.write_config, dataset, params,
-                           flag_values, experiment, config_files, step_cost)
+                           flag_values, experiment, config_files, step_costs)
     except (recipe_config.ConfigError, OSError) as e:
       print('inspect: error: %s' % e, file=sys.stderr)
       return 1
@@ -706,10 +706,10 @@ def run(flag_values):
 
 
 def write_config(path, dataset, params, flag_values, experiment,
-                 config_files, step_cost=None):
+                 config_files, step_costs=None):
   """Writes the derived YAML (atomically); returns the facts behind it.
 
-  With `step_cost` ({output stride: `recipe_schedule.StepCost}`, the
+  With `step_costs` ({output stride: `recipe_schedule.StepCost`}, the
   default experiment) the YAML also holds the output stride chosen among
   those strides, and with `--train_minutes` > 0 the training steps of that
   budget at the chosen stride.
@@ -722,7 +722,7 @@ def write_config(path, dataset, params, flag_values, experiment,
   settings, facts = recipe_config.derive(
       dataset, params, max_input_side=flag_values.max_input_side,
       train_seconds=60.0 * flag_values.train_minutes or None,
-      step_costs=step_cost, strides=sorted(step_cost) if step_cost else None)
+      step_costs=step_costs, strides=sorted(step_costs) if step_costs else None)
   paths = (('task.train_data.input_path', flag_values.train_input_path),
            ('task.validation_data.input_path',
             flag_values.validation_input_path),
