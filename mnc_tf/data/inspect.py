@@ -31,9 +31,11 @@ r"""What a data set looks like to an experiment: counts, ids, sizes vs anchors.
 
 `--write_config=my_data.yaml` writes the settings derived from these
 (training) annotations instead (`data/recipe_config.py`), on top of the
-demo's experiment `mnc_shapes_demo` (stride-16 tiny backbone, small heads:
-cheap steps) unless `--experiment` is given; there it also writes the
-training steps that fill `--train_minutes` at the chosen input size
+demo's experiment `mnc_shapes_demo` (tiny backbone, small heads: cheap
+steps) unless `--experiment` is given; there it also chooses the tiny
+backbone's output stride (16, 8 or 4: the coarsest whose window holds
+enough of the instances) and writes the training steps that fill
+`--train_minutes` at the chosen stride and input size
 (`data/recipe_schedule.py`).  Train with
 `python train.py --experiment=mnc_shapes_demo --config_file=my_data.yaml`.
 
@@ -74,7 +76,9 @@ _SMALL_PERCENTILE = 10.0
 # grows with its square).
 DEFAULT_MAX_UPSCALE = 2.0
 # What --write_config derives on top of when no --experiment is given: the
-# demo's light model (its step cost is `recipe_schedule.DEMO_STEP_COST`).
+# demo's light model (its step costs, per output stride of its tiny
+# backbone, are `recipe_schedule.DEMO_STEP_COSTS`; the stride is chosen
+# among them).
 WRITE_CONFIG_EXPERIMENT = 'mnc_shapes_demo'
 # The fixed custom-data recipe: the registered base and its YAML.
 CUSTOM_DATA_EXPERIMENT = 'mnc_shapes_demo'
@@ -632,14 +636,14 @@ def run(flag_values):
     return 1
   experiment = flag_values.experiment
   config_files = flag_values.config_file
-  step_cost = None
+  step_costs = None
   if not experiment and flag_values.write_config:
     if config_files:
       print('inspect: error: --config_file needs --experiment (the YAML '
             'it overrides)', file=sys.stderr)
       return 1
     experiment, config_files = WRITE_CONFIG_EXPERIMENT, []
-    step_cost = recipe_schedule.DEMO_STEP_COST
+    step_costs = recipe_schedule.DEMO_STEP_COSTS
   if not experiment:
     print('inspect: error: --experiment is required (e.g. mnc_shapes_demo '
           'with --config_file=configs/experiments/mnc_custom_data.yaml)',
@@ -655,15 +659,27 @@ def run(flag_values):
   if flag_values.write_config:
     try:
       facts = write_config(flag_values.write_config, dataset, params,
-                           flag_values, experiment, config_files, step_cost)
+                           flag_values, experiment, config_files, step_costs)
     except (recipe_config.ConfigError, OSError) as e:
       print('inspect: error: %s' % e, file=sys.stderr)
       return 1
+    if 'stride_reason' in facts:
+      print('inspect: feature stride %d: %s' % (facts['stride'],
+                                                facts['stride_reason']))
     print('inspect: wrote %s (%d instances in the window %g-%g px at scale '
           '%s: %.0f %%)' % (flag_values.write_config, facts['instances'],
                             facts['window'][0], facts['window'][1],
                             facts['scale'], 100 * facts['coverage']))
-    if facts['coverage'] < recipe_config.LOW_COVERAGE:
+    if (facts['coverage'] < recipe_config.LOW_COVERAGE
+        and 'stride_reason' in facts):
+      print('inspect: WARNING: only %.0f %% of instances fit the %g-%g px '
+            'window of the finest map (stride %d) at any scale up to %d px; '
+            'expect a low score on the others (--max_input_side raises the '
+            'cap for very small instances)'
+            % (100 * facts['coverage'], facts['window'][0],
+               facts['window'][1], facts['stride'],
+               flag_values.max_input_side), file=sys.stderr)
+    elif facts['coverage'] < recipe_config.LOW_COVERAGE:
       print('inspect: WARNING: only %.0f %% of instances fit the %g-%g px '
             'window of this stride-%d model at any scale up to %d px; a '
             'finer map may do better: --experiment=%s --config_file=%s '
@@ -690,11 +706,13 @@ def run(flag_values):
 
 
 def write_config(path, dataset, params, flag_values, experiment,
-                 config_files, step_cost=None):
+                 config_files, step_costs=None):
   """Writes the derived YAML (atomically); returns the facts behind it.
 
-  With `step_cost` (the default experiment) and `--train_minutes` > 0 the
-  YAML also holds the training steps of that budget.
+  With `step_costs` ({output stride: `recipe_schedule.StepCost`}, the
+  default experiment) the YAML also holds the output stride chosen among
+  those strides, and with `--train_minutes` > 0 the training steps of that
+  budget at the chosen stride.
   """
   if flag_values.train_minutes < 0:
     raise recipe_config.ConfigError(
@@ -704,7 +722,7 @@ def write_config(path, dataset, params, flag_values, experiment,
   settings, facts = recipe_config.derive(
       dataset, params, max_input_side=flag_values.max_input_side,
       train_seconds=60.0 * flag_values.train_minutes or None,
-      step_cost=step_cost)
+      step_costs=step_costs, strides=sorted(step_costs) if step_costs else None)
   paths = (('task.train_data.input_path', flag_values.train_input_path),
            ('task.validation_data.input_path',
             flag_values.validation_input_path),

@@ -11,6 +11,13 @@ with a one-line reason; `to_yaml` writes them as a YAML of overrides that
 `train.py --experiment=mnc_shapes_demo --config_file=my_data.yaml` accepts
 (the default experiment of `inspect --write_config`).  The rules:
 
+  * feature stride (when the experiment's tiny backbone may change it,
+    as for the default experiment): for each candidate output stride,
+    coarsest (cheapest) first, the scale search below with that stride's
+    window; the coarsest stride at which at least `STRIDE_SHARE` of the
+    training instances fit its window, else the finest.  The proposal
+    generator's pre-NMS counts grow with the anchor positions (x4 per
+    halving of the stride).
   * image scale (shorter side, train and test alike): the multiple of the
     size divisor that puts the most instances inside the window the network
     handles, from one feature stride (an instance owns a cell) up to the
@@ -35,6 +42,7 @@ with a one-line reason; `to_yaml` writes them as a YAML of overrides that
     decay moved with them.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -59,6 +67,10 @@ ANCHOR_REACH = math.sqrt(2.0)
 LOW_COVERAGE = 0.5
 # Extra aspect ratios are added when more than this share of boxes needs them.
 ELONGATED_SHARE = 0.05
+# The output stride written is the coarsest (cheapest) candidate at which at
+# least this share of the training instances fit its window (else the
+# finest).  Chosen on held-back training images of the synthetic families.
+STRIDE_SHARE = 0.85
 
 
 class ConfigError(ValueError):
@@ -128,6 +140,81 @@ def choose_scale(dataset, size_divisor, window, max_input_side):
                                     row['scale']))
 
 
+def with_output_stride(backbone, stride):
+  """A copy of the tiny `backbone` config at output stride `stride`."""
+  backbone = copy.deepcopy(backbone)
+  backbone.tiny.output_stride = int(stride)
+  return backbone
+
+
+def choose_stride(dataset, backbone, size_divisor, max_input_side,
+                  strides=None, share=None):
+  """The coarsest output stride whose window holds `share` of the instances.
+
+  For each candidate stride the window runs from `MIN_STRIDES` strides to
+  the RPN's receptive field at that stride, and `choose_scale` finds the
+  scale that fits the most instances into it.  The coarsest stride (the
+  cheapest steps) whose best coverage is at least `share` wins; when none
+  reaches it, the finest.
+
+  Args:
+    dataset: an `inspect.Dataset` (training annotations).
+    backbone: the experiment's `configs.model.Backbone`.
+    size_divisor: the parser's size divisor (a multiple of every stride).
+    max_input_side: no scale or max_size above this.
+    strides: candidate output strides of the tiny backbone; None keeps the
+      experiment's stride (any backbone).
+    share: the coverage a stride needs; None: `STRIDE_SHARE`.
+
+  Returns:
+    (chosen, rows): rows, one per candidate, coarsest first, are dicts with
+    `stride`, `receptive_field`, `window` and `choose_scale`'s `scale`,
+    `max_size`, `coverage`, `factor_median`; chosen is one of them.
+
+  Raises:
+    ConfigError: several strides for a backbone other than 'tiny', or a
+      stride that does not divide the size divisor.
+  """
+  share = STRIDE_SHARE if share is None else share
+  if strides is None:
+    configs = [(factory.feature_stride(backbone), backbone)]
+  else:
+    if backbone.type != 'tiny':
+      raise ConfigError('the output stride can be chosen for the tiny '
+                        'backbone only, not %r: give no candidate strides'
+                        % backbone.type)
+    configs = [(int(s), with_output_stride(backbone, s))
+               for s in sorted(set(strides), reverse=True)]
+  rows = []
+  for stride, config in configs:
+    if size_divisor % stride:
+      raise ConfigError('the size divisor %d is not a multiple of the '
+                        'feature stride %d: set parser.size_divisor to one'
+                        % (size_divisor, stride))
+    field = receptive_field.rpn_receptive_field(config)
+    window = (MIN_STRIDES * stride, field)
+    row = {'stride': stride, 'receptive_field': field,
+           'window': list(window)}
+    row.update(choose_scale(dataset, size_divisor, window, max_input_side))
+    rows.append(row)
+  for row in rows:
+    if row['coverage'] >= share:
+      return row, rows
+  return rows[-1], rows
+
+
+def _stride_reason(chosen, rows, share):
+  """One line: why `chosen` among `rows` (see `choose_stride`)."""
+  shares = ', '.join('%d: %.0f %% at %d px' % (
+      row['stride'], 100 * row['coverage'], row['scale']) for row in rows)
+  if chosen['coverage'] >= share:
+    why = 'the coarsest (cheapest) stride with >= %.0f %%' % (100 * share)
+  else:
+    why = 'no stride reaches %.0f %%: the finest' % (100 * share)
+  return ('%s of the training instances in its window (stride %s)'
+          % (why, shares))
+
+
 def choose_anchor_scales(sizes):
   """Octave-spaced anchor sides from p1 until p99 is within reach."""
   low, high = np.percentile(sizes, [1, 99])
@@ -157,7 +244,8 @@ def _scaled_boxes(dataset, scale, max_size):
 
 
 def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE,
-           train_seconds=None, step_cost=None):
+           train_seconds=None, step_costs=None, strides=None,
+           stride_share=None):
   """The settings for `dataset` on top of experiment `params`.
 
   Args:
@@ -165,28 +253,36 @@ def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE,
     params: the experiment the YAML overrides (its backbone, anchors'
       stride, parser's size divisor, proposal counts and trainer are read).
     max_input_side: cap of the image scale and max_size.
-    train_seconds: with `step_cost`, write the steps that fill this wall
-      time at the chosen input size (`recipe_schedule.budget_steps`);
-      None keeps the experiment's steps.
-    step_cost: a `recipe_schedule.StepCost` measured for this experiment.
+    train_seconds: with `step_costs`, write the steps that fill this wall
+      time at the chosen stride and input size
+      (`recipe_schedule.budget_steps`); None keeps the experiment's steps.
+    step_costs: {output stride: `recipe_schedule.StepCost`} measured for
+      this experiment (the chosen stride must be among them).
+    strides: candidate output strides of the experiment's tiny backbone
+      (`choose_stride`); None keeps the experiment's stride.
+    stride_share: the share of instances a stride's window must hold;
+      None: `STRIDE_SHARE`.
 
   Returns:
     (settings, facts): settings is a list of (dotted key, value, reason);
     facts a dict of the numbers behind them (for the report and tests).
 
   Raises:
-    ConfigError: no non-crowd instance in the annotations.
+    ConfigError: no non-crowd instance in the annotations, or a stride
+      that cannot be chosen (see `choose_stride`).
   """
   boxes, _ = instance_boxes(dataset)
   if not len(boxes):
     raise ConfigError('the annotations hold no non-crowd instance: nothing '
                       'to derive a configuration from')
   model = params.task.model
-  stride = factory.feature_stride(model.backbone)
-  field = receptive_field.rpn_receptive_field(model.backbone)
   divisor = int(params.task.train_data.parser.size_divisor)
-  window = (MIN_STRIDES * stride, field)
-  choice = choose_scale(dataset, divisor, window, max_input_side)
+  if stride_share is None:
+    stride_share = STRIDE_SHARE
+  choice, stride_rows = choose_stride(dataset, model.backbone, divisor,
+                                      max_input_side, strides, stride_share)
+  stride, field = choice['stride'], choice['receptive_field']
+  window = tuple(choice['window'])
   scale, max_size = choice['scale'], choice['max_size']
   sizes = resized_sizes(dataset, scale, max_size)
   anchor_scales = choose_anchor_scales(sizes)
@@ -214,13 +310,21 @@ def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE,
       'share_anchor_iou_07': at_07,
       'share_anchor_iou_05': float(np.mean(best_iou >= 0.5)),
       'max_instances_per_image': most, 'images': int(len(dataset.sizes)),
-      'instances': int(len(boxes))}
+      'instances': int(len(boxes)), 'strides': stride_rows}
   shorter = 'shorter side %d-%d px' % (dataset.sizes.min(axis=1).min(),
                                        dataset.sizes.min(axis=1).max())
   settings = [
       ('task.model.class_ids', ids,
        'every category id of the training annotations (%d instances)'
-       % len(boxes)),
+       % len(boxes))]
+  if strides is not None:
+    facts['stride_reason'] = _stride_reason(choice, stride_rows, stride_share)
+    settings.append(('task.model.backbone.tiny.output_stride', stride,
+                     facts['stride_reason']))
+    settings += pre_nms_settings(model.proposal_generator,
+                                  factory.feature_stride(model.backbone),
+                                  stride)
+  settings += [
       ('task.train_data.parser.scale', scale,
        '%s -> median factor %.2f: %.0f %% of instances at %g-%g px, the '
        'window of a stride-%d map with a %g px receptive field'
@@ -268,16 +372,38 @@ def derive(dataset, params, max_input_side=DEFAULT_MAX_INPUT_SIDE,
       ('task.model.cascade.test_extra_scales', [],
        'no extra test scales (see test_horizontal_flip)'),
   ]
-  if train_seconds and step_cost:
-    steps = recipe_schedule.budget_steps(scale, max_size, train_seconds,
-                                         step_cost)
+  if train_seconds and step_costs:
+    if stride not in step_costs:
+      raise ConfigError('no step cost measured at feature stride %d (only '
+                        'at %s): give --train_minutes=0 to keep the '
+                        'experiment\'s steps' % (stride, sorted(step_costs)))
+    cost = step_costs[stride]
+    steps = recipe_schedule.budget_steps(scale, max_size, train_seconds, cost)
     facts['train_steps'] = steps
     settings += recipe_schedule.schedule_settings(
         params.trainer, steps,
-        'about %.0f min of training at %d x %d px (%.0f ms per step on a '
-        '2-vCPU machine)' % (train_seconds / 60.0, scale, max_size,
-                             1000 * step_cost.seconds(scale * max_size)))
+        'about %.0f min of training at %d x %d px, stride %d (%.0f ms per '
+        'step on a 2-vCPU machine)' % (train_seconds / 60.0, scale, max_size,
+                                       stride,
+                                       1000 * cost.seconds(scale * max_size)))
   return settings, facts
+
+
+def pre_nms_settings(proposal_generator, experiment_stride, stride):
+  """Pre-NMS proposal counts grown with the anchor positions: (s0 / s)^2."""
+  if stride == experiment_stride:
+    return []
+  factor = (float(experiment_stride) / stride) ** 2
+  return [(key, int(round(factor * getattr(proposal_generator, name))),
+           'the experiment\'s %d x %g: a stride-%d map has (%d / %d)^2 '
+           'times the anchor positions of stride %d'
+           % (getattr(proposal_generator, name), factor, stride,
+              experiment_stride, stride, experiment_stride))
+          for key, name in (
+              ('task.model.proposal_generator.pre_nms_top_k',
+               'pre_nms_top_k'),
+              ('task.model.proposal_generator.test_pre_nms_top_k',
+               'test_pre_nms_top_k'))]
 
 
 def _format_value(value):

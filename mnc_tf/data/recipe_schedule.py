@@ -6,9 +6,11 @@ small heads, batch 2) costs a fixed part (heads, proposals, optimizer) plus
 a part proportional to the padded input pixels.  `STEP_COST` holds the two,
 fitted to two measured runs on a shared 2-vCPU machine (AMD EPYC, loaded by
 other training): 256 x 256 inputs at 15.7 steps/s, 416 x 448 at 8.7 steps/s.
-`budget_steps` turns a wall-time budget into a step count, so that small
-images get many cheap steps and large ones fewer: training costs about the
-same minutes on any set.
+The same model at output stride 8 or 4 costs a measured ratio more per
+step (`DEMO_STEP_COSTS`).  `budget_steps` turns a wall-time budget into a
+step count, so that small images and coarse maps get many cheap steps,
+large ones and fine maps fewer: training costs about the same minutes on
+any set.
 """
 
 import dataclasses
@@ -34,6 +36,25 @@ class StepCost:
 
 # mnc_shapes_demo (batch 2): 1 / 15.7 s at 256 x 256, 1 / 8.7 s at 416 x 448.
 DEMO_STEP_COST = StepCost(fixed=0.0359, per_pixel=4.24e-7)
+# The same model at output stride 8 and 4 (the pre-NMS counts x4 and x16,
+# as `recipe_config` writes them) costs a measured ratio of the stride-16
+# step.  `python -m mnc_tf.benchmarks.stride_step_cost --sizes=448,640`
+# (batch-2 training steps, the three models taking turns in one process) on
+# a shared 2-vCPU AMD EPYC, load 3-8, three runs (one on the `tiny`
+# family's images instead of the synthetic default):
+#   stride 8 / 16: 1.33, 1.75, 1.42 at 448 x 448; 1.42, 1.39, 1.51 at 640;
+#   stride 4 / 16: 2.46, 4.19, 3.03 at 448 x 448; 2.91, 4.01, 3.16 at 640.
+# The ratios are the medians (the load moved them more than the size did).
+STRIDE_8_RATIO = 1.42
+STRIDE_4_RATIO = 3.1
+# {output stride: StepCost} of the demo's model: the stride-16 fit, scaled.
+DEMO_STEP_COSTS = {
+    16: DEMO_STEP_COST,
+    8: StepCost(fixed=DEMO_STEP_COST.fixed * STRIDE_8_RATIO,
+                per_pixel=DEMO_STEP_COST.per_pixel * STRIDE_8_RATIO),
+    4: StepCost(fixed=DEMO_STEP_COST.fixed * STRIDE_4_RATIO,
+                per_pixel=DEMO_STEP_COST.per_pixel * STRIDE_4_RATIO),
+}
 
 
 def budget_steps(scale, max_size, train_seconds=DEFAULT_TRAIN_SECONDS,

@@ -244,7 +244,7 @@ def test_large_instances_stay_inside_the_receptive_field(tmp_path):
   scale (448 shorter side, 1.4x its training scale) blows 180-340 px images
   up 1.3-2.5x, pushing most instances of 40-75 px past the 91 px the RPN
   sees; the written config tests as it trains, at a data-chosen scale, on
-  the demo's stride-16 model (123 px)."""
+  the demo's model at the stride written (123 or 91 px)."""
   data = synthetic_shapes.generate(str(tmp_path / 'mixed'), num_train=60,
                                    num_val=0, seed=1,
                                    **synthetic_shapes.PRESETS['mixed'])
@@ -257,7 +257,8 @@ def test_large_instances_stay_inside_the_receptive_field(tmp_path):
   assert inspect.main(['inspect', '--annotations_file=' + data['train'],
                        '--write_config=' + out]) == 0
   params = experiment_params.parse(inspect.WRITE_CONFIG_EXPERIMENT, [out])
-  written_field = 123.0  # the demo's stride-16 backbone
+  # 123 px at the demo's stride 16, 91 px at 8 or 4 (the stride written).
+  written_field = _FIELDS[params.task.model.backbone.tiny.output_stride]
   for parser in (params.task.train_data.parser,
                  params.task.validation_data.parser):
     assert _share_large_outside(dataset, parser, written_field) < 0.25
@@ -268,15 +269,17 @@ def test_large_instances_stay_inside_the_receptive_field(tmp_path):
 
 
 def test_too_coarse_a_map_is_a_warning(tmp_path, capsys):
-  # 400 x 400 images, squares of 5, 5 and 50 px: the stride-16 window is
-  # 16-123 px; the 5 px squares need x3.2 (1280 px, above the 640 cap), so
-  # at best 1 of 3 instances fits (any factor 0.32-2.46 keeps the 50 px
-  # one; nearest 1: 400).
+  # 400 x 400 images, squares of 5, 5 and 50 px on the demo's stride-16
+  # model (an --experiment given: no stride choice): the window is 16-123
+  # px; the 5 px squares need x3.2 (1280 px, above the 640 cap), so at best
+  # 1 of 3 instances fits (any factor 0.32-2.46 keeps the 50 px one;
+  # nearest 1: 400).
   path = _coco(str(tmp_path / 'small.json'), [(400, 400)] * 2,
                [[(0, 0, 5, 5), (100, 100, 5, 5), (200, 200, 50, 50)]] * 2)
   out = str(tmp_path / 'small.yaml')
   assert inspect.main(['inspect', '--annotations_file=' + path,
-                       '--write_config=' + out]) == 0
+                       '--write_config=' + out,
+                       '--experiment=' + inspect.WRITE_CONFIG_EXPERIMENT]) == 0
   err = capsys.readouterr().err
   assert 'WARNING: only 33 % of instances fit the 16-123 px window' in err
   assert ('--experiment=mnc_shapes_demo --config_file=configs/experiments/'
@@ -287,5 +290,179 @@ def test_too_coarse_a_map_is_a_warning(tmp_path, capsys):
   path = _coco(str(tmp_path / 'half.json'), [(400, 400)] * 2,
                [[(0, 0, 5, 5), (200, 200, 50, 50)]] * 2)
   assert inspect.main(['inspect', '--annotations_file=' + path,
-                       '--write_config=' + out]) == 0
+                       '--write_config=' + out,
+                       '--experiment=' + inspect.WRITE_CONFIG_EXPERIMENT]) == 0
   assert 'WARNING' not in capsys.readouterr().err
+  # By default the stride is chosen: 1 px squares need x4 even at stride 4
+  # (1600 px): no stride reaches the share, the finest is written and the
+  # warning names it, with no other experiment to switch to.
+  path = _coco(str(tmp_path / 'dots.json'), [(400, 400)] * 2,
+               [[(0, 0, 1, 1), (100, 100, 1, 1), (200, 200, 50, 50)]] * 2)
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out]) == 0
+  captured = capsys.readouterr()
+  assert ('WARNING: only 33 % of instances fit the 4-91 px window of the '
+          'finest map (stride 4)' in captured.err)
+  assert 'mnc_custom_data' not in captured.err
+  assert 'feature stride 4: no stride reaches' in captured.out
+  assert yaml.safe_load(open(out).read())['task']['model']['backbone'][
+      'tiny']['output_stride'] == 4
+
+
+# The RPN's receptive field of the demo's tiny backbone (px) per output
+# stride (docs/custom_data_recipe.md); the window runs from one stride.
+_FIELDS = {16: 123.0, 8: 91.0, 4: 91.0}
+
+
+def _coverage_by_hand(sizes, image_side, stride, divisor=16, cap=640):
+  """Best share of `sizes` (square images) in the stride's window, NumPy."""
+  sizes = np.asarray(sizes, float)
+  return max(np.mean((sizes * s / image_side >= stride)
+                     & (sizes * s / image_side <= _FIELDS[stride]))
+             for s in range(divisor, cap + 1, divisor))
+
+
+def _stride_by_hand(sizes, image_side, share):
+  for stride in (16, 8, 4):
+    if _coverage_by_hand(sizes, image_side, stride) >= share:
+      return stride
+  return 4
+
+
+def _squares_set(tmp_path, name, sides, image_side=400):
+  """One `image_side` square image per square of `sides` px."""
+  return inspect.load(_coco(str(tmp_path / name), [(image_side,) * 2]
+                            * len(sides), [[(0, 0, s, s)] for s in sides]))
+
+
+def test_stride_choice_by_hand(tmp_path):
+  backbone = inspect.experiment_params(
+      inspect.WRITE_CONFIG_EXPERIMENT).task.model.backbone
+  share = recipe_config.STRIDE_SHARE
+  cases = {
+      # 400 px images.  6 px squares need x2.67 for stride 16 (1067 px,
+      # above the cap) but x1.33 for stride 8: 8.
+      'six': ([6.0] * 4, 8),
+      # 3 px squares need x2.67 at stride 8, x1.33 at stride 4: 4.
+      'three': ([3.0] * 4, 4),
+      # 30-100 px squares fit 16-123 px at x1: 16.
+      'large': ([30.0, 60.0, 100.0] * 2, 16),
+  }
+  for name, (sides, expected) in cases.items():
+    dataset = _squares_set(tmp_path, name + '.json', sides)
+    chosen, rows = recipe_config.choose_stride(
+        dataset, backbone, 16, 640, strides=(4, 16, 8))
+    assert chosen['stride'] == expected == _stride_by_hand(sides, 400, share)
+    assert [r['stride'] for r in rows] == [16, 8, 4]
+    for row in rows:
+      assert row['receptive_field'] == _FIELDS[row['stride']]
+      assert row['window'] == [row['stride'], _FIELDS[row['stride']]]
+      assert row['coverage'] == pytest.approx(
+          _coverage_by_hand(sides, 400, row['stride']))
+  # No candidates: the experiment's stride, whatever the data.
+  chosen, rows = recipe_config.choose_stride(
+      _squares_set(tmp_path, 'six.json', [6.0] * 4), backbone, 16, 640)
+  assert chosen['stride'] == 16 and len(rows) == 1
+  with pytest.raises(recipe_config.ConfigError, match='not a multiple'):
+    recipe_config.choose_stride(_squares_set(tmp_path, 'd.json', [6.0]),
+                                backbone, 12, 640, strides=(16, 8))
+
+
+def test_stride_share_boundary(tmp_path):
+  # 20 instances in 400 px images: k squares of 50 px (in the stride-16
+  # window at any factor 0.32-2.46) and 20 - k of 5 px (stride 16 needs
+  # x3.2: 1280 px; stride 8 takes them at x1.6, with the 50 px ones at 80
+  # px <= 91).  Stride-16 coverage k / 20: 16 exactly at the share, 8 one
+  # instance below it.
+  backbone = inspect.experiment_params(
+      inspect.WRITE_CONFIG_EXPERIMENT).task.model.backbone
+  share = recipe_config.STRIDE_SHARE
+  at = int(math.ceil(share * 20 - 1e-9))
+  for k, expected in ((at, 16), (at - 1, 8)):
+    sides = [50.0] * k + [5.0] * (20 - k)
+    dataset = _squares_set(tmp_path, 'k%d.json' % k, sides)
+    chosen, rows = recipe_config.choose_stride(dataset, backbone, 16, 640,
+                                               strides=(16, 8, 4))
+    assert rows[0]['coverage'] == k / 20.0
+    assert rows[1]['coverage'] == 1.0
+    assert chosen['stride'] == expected == _stride_by_hand(sides, 400, share)
+    # An explicit share moves the boundary with it.
+    assert recipe_config.choose_stride(
+        dataset, backbone, 16, 640, strides=(16, 8, 4),
+        share=k / 20.0)[0]['stride'] == 16
+    assert recipe_config.choose_stride(
+        dataset, backbone, 16, 640, strides=(16, 8, 4),
+        share=k / 20.0 + 0.01)[0]['stride'] == 8
+
+
+def test_written_stride_moves_the_budget_and_proposals(tmp_path, capsys):
+  # 400 px images with 6 px squares: stride 8 (see test_stride_choice_by_
+  # hand).  Its window 8-91 px: scales 544-640 keep all; nearest x1: 544
+  # (x1.36).
+  path = _coco(str(tmp_path / 'tiny.json'), [(400, 400)] * 4,
+               [[(0, 0, 6, 6), (100, 100, 6, 6)]] * 4)
+  out = str(tmp_path / 'tiny.yaml')
+  assert inspect.main(['inspect', '--annotations_file=' + path,
+                       '--write_config=' + out]) == 0
+  printed = capsys.readouterr().out
+  assert ('feature stride 8: the coarsest (cheapest) stride with >= %.0f %%'
+          % (100 * recipe_config.STRIDE_SHARE)) in printed
+  assert '16: 0 %' in printed and '8: 100 % at 544 px' in printed
+  text = open(out).read()
+  values = yaml.safe_load(text)
+  model = values['task']['model']
+  assert model['backbone']['tiny']['output_stride'] == 8
+  assert 'output_stride: 8  # the coarsest (cheapest) stride' in text
+  assert values['task']['train_data']['parser']['scale'] == 544
+  # Pre-NMS counts: the demo's 200 x (16 / 8)^2.
+  assert model['proposal_generator']['pre_nms_top_k'] == 800
+  assert model['proposal_generator']['test_pre_nms_top_k'] == 800
+  assert model['anchors']['scales'][0] == round(6 * 544 / 400, 1)
+  # The budget at the stride-8 step cost, by hand.
+  ratio = recipe_schedule.STRIDE_8_RATIO
+  seconds = ratio * (0.0359 + 4.24e-7 * 544 * 544)
+  steps = int(min(10000, max(1000, 100 * math.floor(480 / seconds / 100))))
+  assert values['trainer']['train_steps'] == steps
+  assert steps < recipe_schedule.budget_steps(544, 544)
+  params = experiment_params.parse(inspect.WRITE_CONFIG_EXPERIMENT, [out])
+  assert params.task.model.backbone.tiny.output_stride == 8
+  assert params.task.model.proposal_generator.pre_nms_top_k == 800
+
+
+def test_costlier_stride_gets_fewer_steps():
+  costs = recipe_schedule.DEMO_STEP_COSTS
+  assert sorted(costs) == [4, 8, 16]
+  for scale, max_size in ((256, 256), (416, 448), (640, 640)):
+    pixels = scale * max_size
+    assert (costs[4].seconds(pixels) > costs[8].seconds(pixels)
+            > costs[16].seconds(pixels))
+    steps = [recipe_schedule.budget_steps(scale, max_size, 480.0, costs[s])
+             for s in (16, 8, 4)]
+    assert steps[0] >= steps[1] >= steps[2] and steps[0] > steps[2]
+    for stride, ratio in ((8, recipe_schedule.STRIDE_8_RATIO),
+                          (4, recipe_schedule.STRIDE_4_RATIO)):
+      by_hand = 480 / (ratio * (0.0359 + 4.24e-7 * pixels))
+      expected = int(min(10000, max(1000, 100 * math.floor(by_hand / 100))))
+      assert recipe_schedule.budget_steps(scale, max_size, 480.0,
+                                          costs[stride]) == expected
+
+
+@pytest.mark.parametrize('family', ['large', 'elongated'])
+def test_large_and_elongated_sets_keep_stride_16(tmp_path, family):
+  """The stride choice leaves the sets that fit stride 16 as they were:
+  the same settings as without a choice, plus output_stride 16."""
+  from tools import robustness  # pylint: disable=g-import-not-at-top
+  data = synthetic_shapes.generate(str(tmp_path / family), num_train=24,
+                                   num_val=0, seed=0,
+                                   **robustness.FAMILIES[family])
+  dataset = inspect.load(data['train'])
+  params = inspect.experiment_params(inspect.WRITE_CONFIG_EXPERIMENT)
+  costs = recipe_schedule.DEMO_STEP_COSTS
+  chosen, _ = recipe_config.derive(dataset, params, train_seconds=480.0,
+                                   step_costs=costs, strides=sorted(costs))
+  fixed, _ = recipe_config.derive(dataset, params, train_seconds=480.0,
+                                  step_costs=costs)
+  chosen = [(k, v) for k, v, _ in chosen]
+  assert ('task.model.backbone.tiny.output_stride', 16) in chosen
+  assert [kv for kv in chosen if 'output_stride' not in kv[0]] == [
+      (k, v) for k, v, _ in fixed]
