@@ -417,6 +417,12 @@ def test_written_stride_moves_the_budget_and_proposals(tmp_path, capsys):
   # Pre-NMS counts: the demo's 200 x (16 / 8)^2.
   assert model['proposal_generator']['pre_nms_top_k'] == 800
   assert model['proposal_generator']['test_pre_nms_top_k'] == 800
+  # Proposals kept at test: twice the demo's 32 at stride 8; training keeps
+  # 32.
+  assert model['proposal_generator']['test_num_proposals'] == 64
+  assert model['proposal_generator']['num_proposals'] == 32
+  assert ('test_num_proposals: 64  # twice the experiment\'s 32 at stride 8'
+          in text)
   assert model['anchors']['scales'][0] == round(6 * 544 / 400, 1)
   # The budget at the stride-8 step cost, by hand.
   ratio = recipe_schedule.STRIDE_8_RATIO
@@ -427,6 +433,15 @@ def test_written_stride_moves_the_budget_and_proposals(tmp_path, capsys):
   params = experiment_params.parse(inspect.WRITE_CONFIG_EXPERIMENT, [out])
   assert params.task.model.backbone.tiny.output_stride == 8
   assert params.task.model.proposal_generator.pre_nms_top_k == 800
+
+
+def test_proposals_at_test_double_at_a_finer_stride_by_hand():
+  # (experiment's count, experiment stride, written stride, max instances)
+  cases = {(32, 16, 16, 8): 32, (32, 16, 8, 8): 64, (32, 16, 4, 8): 64,
+           (32, 16, 4, 30): 64, (32, 16, 4, 45): 90, (32, 16, 16, 45): 90,
+           (300, 4, 4, 8): 300, (32, 8, 8, 8): 32, (32, 8, 4, 8): 64}
+  for args, expected in cases.items():
+    assert recipe_config.proposals_at_test(*args) == expected, args
 
 
 def test_costlier_stride_gets_fewer_steps():
