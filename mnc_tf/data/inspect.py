@@ -670,26 +670,23 @@ def run(flag_values):
           '%s: %.0f %%)' % (flag_values.write_config, facts['instances'],
                             facts['window'][0], facts['window'][1],
                             facts['scale'], 100 * facts['coverage']))
-    if (facts['coverage'] < recipe_config.LOW_COVERAGE
-        and 'stride_reason' in facts):
+    if facts['coverage'] < recipe_config.LOW_COVERAGE:
+      if 'stride_reason' in facts:
+        where = 'the finest map (stride %d)' % facts['stride']
+        advice = ('expect a low score on the others (--max_input_side raises '
+                  'the cap for very small instances)')
+      else:
+        where = 'this stride-%d model' % facts['stride']
+        advice = ('a finer map may do better: --experiment=%s --config_file=%s '
+                  '(stride 4: window from 4 px; slower steps, its own '
+                  'schedule)' % (CUSTOM_DATA_EXPERIMENT, os.path.join(
+                      'configs', 'experiments',
+                      os.path.basename(CUSTOM_DATA_YAML))))
       print('inspect: WARNING: only %.0f %% of instances fit the %g-%g px '
-            'window of the finest map (stride %d) at any scale up to %d px; '
-            'expect a low score on the others (--max_input_side raises the '
-            'cap for very small instances)'
+            'window of %s at any scale up to %d px; %s'
             % (100 * facts['coverage'], facts['window'][0],
-               facts['window'][1], facts['stride'],
-               flag_values.max_input_side), file=sys.stderr)
-    elif facts['coverage'] < recipe_config.LOW_COVERAGE:
-      print('inspect: WARNING: only %.0f %% of instances fit the %g-%g px '
-            'window of this stride-%d model at any scale up to %d px; a '
-            'finer map may do better: --experiment=%s --config_file=%s '
-            '(stride 4: window from 4 px; slower steps, its own schedule)'
-            % (100 * facts['coverage'], facts['window'][0],
-               facts['window'][1], facts['stride'],
-               flag_values.max_input_side, CUSTOM_DATA_EXPERIMENT,
-               os.path.join('configs', 'experiments',
-                            os.path.basename(CUSTOM_DATA_YAML))),
-            file=sys.stderr)
+               facts['window'][1], where, flag_values.max_input_side,
+               advice), file=sys.stderr)
     params = experiment_params(experiment,
                                list(config_files or [])
                                + [flag_values.write_config],
