@@ -15,16 +15,15 @@ median step seconds per stride and their ratios to stride 16
 (`data.recipe_schedule.STRIDE_8_RATIO`, `STRIDE_4_RATIO`).
 """
 
-import contextlib
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 
 from absl import app
 from absl import flags
+
+from mnc_tf.benchmarks import synthetic_records
 
 STRIDES = (16, 8, 4)
 EXPERIMENT = 'mnc_shapes_demo'
@@ -109,19 +108,6 @@ def measure(side, input_path, rounds, steps_per_round, warmup=3):
   return {stride: statistics.median(s) for stride, s in seconds.items()}
 
 
-def _synthetic_records(directory, num_images):
-  from mnc_tf.data import create_coco_tfrecord  # pylint: disable=g-import-not-at-top
-  from mnc_tf.data import synthetic_shapes  # pylint: disable=g-import-not-at-top
-  paths = synthetic_shapes.generate(directory, num_train=num_images,
-                                    num_val=0, seed=0)
-  prefix = os.path.join(directory, 'rec', 'train')
-  with contextlib.redirect_stdout(sys.stderr):
-    create_coco_tfrecord.convert(os.path.join(directory, 'train'),
-                                 paths['train'], prefix, num_shards=1,
-                                 log_every=0)
-  return prefix + '-*.tfrecord'
-
-
 def main(argv):
   del argv
   try:
@@ -133,7 +119,7 @@ def main(argv):
                          % ','.join(FLAGS.sizes))
   result = {'experiment': EXPERIMENT, 'batch': None, 'sizes': {}}
   with tempfile.TemporaryDirectory() as directory:
-    input_path = _synthetic_records(directory, FLAGS.num_images)
+    input_path = synthetic_records.prepare_data(directory, FLAGS.num_images)
     result['batch'] = int(stride_params(16, sizes[0], input_path)
                           .task.train_data.global_batch_size)
     for side in sizes:

@@ -42,6 +42,7 @@ from absl import app
 from absl import flags
 
 from mnc_tf.benchmarks import machine as machine_lib
+from mnc_tf.benchmarks import synthetic_records
 from mnc_tf.benchmarks import train_step as train_step_lib
 
 VARIANTS = ('full', 'gradients', 'forward', 'no_l2', 'inter_op_1',
@@ -185,8 +186,8 @@ def main(argv):
   report = {'machine': machine_lib.describe(), 'allocator': FLAGS.allocator,
             'experiment': FLAGS.experiment, 'variants': []}
   with tempfile.TemporaryDirectory(prefix='mnc_train_memory_') as tmp:
-    input_path = train_step_lib.prepare_data(tmp, FLAGS.num_images,
-                                             image_size, FLAGS.max_instances)
+    input_path = synthetic_records.prepare_data(
+        tmp, FLAGS.num_images, image_size, FLAGS.max_instances)
     for variant in FLAGS.variants:
       report['variants'].append(_spawn(variant, input_path))
       if not FLAGS.json:

@@ -48,7 +48,6 @@ the resident set just before them (what a step's peak is built on).
    "ratios": {"step_seconds", "peak_memory_bytes"}}              # --peer
 """
 
-import contextlib
 import json
 import os
 import resource
@@ -62,6 +61,7 @@ from absl import app
 from absl import flags
 
 from mnc_tf.benchmarks import machine as machine_lib
+from mnc_tf.benchmarks import synthetic_records
 
 _CHILDREN = ('mnc', 'peer')
 
@@ -103,23 +103,6 @@ def parse_image_size(values):
     raise app.UsageError('--image_size must be height,width (>= 16 each), '
                          'got %s' % ','.join(values))
   return size
-
-
-def prepare_data(directory, num_images, image_size, max_instances, seed=0):
-  """Synthetic images of one size -> 1 TFRecord shard; returns its pattern."""
-  from mnc_tf.data import create_coco_tfrecord  # pylint: disable=g-import-not-at-top
-  from mnc_tf.data import synthetic_shapes  # pylint: disable=g-import-not-at-top
-  paths = synthetic_shapes.generate(directory, num_train=num_images,
-                                    num_val=0, seed=seed,
-                                    image_size=image_size,
-                                    max_instances=max_instances)
-  prefix = os.path.join(directory, 'rec', 'train')
-  # The converter's summary goes to stderr: stdout may carry the JSON.
-  with contextlib.redirect_stdout(sys.stderr):
-    create_coco_tfrecord.convert(os.path.join(directory, 'train'),
-                                 paths['train'], prefix, num_shards=1,
-                                 log_every=0)
-  return prefix + '-*.tfrecord'
 
 
 def peak_memory():
@@ -391,8 +374,8 @@ def main(argv):
     input_path = FLAGS.input_path
     if not input_path:
       start = time.time()
-      input_path = prepare_data(tmp, FLAGS.num_images, image_size,
-                                FLAGS.max_instances)
+      input_path = synthetic_records.prepare_data(
+          tmp, FLAGS.num_images, image_size, FLAGS.max_instances)
       report['data'] = {'num_images': FLAGS.num_images,
                         'image_size': list(image_size),
                         'max_instances': FLAGS.max_instances,
