@@ -309,6 +309,35 @@ def test_too_coarse_a_map_is_a_warning(tmp_path, capsys):
       'tiny']['output_stride'] == 4
 
 
+def test_small_instance_share_is_a_note(tmp_path, capsys):
+  # The demo's stride-16 model (an --experiment given: no stride choice) on
+  # 400 x 400 images, scale kept at 400 (factor 1): the note counts the
+  # instances under two strides (32 px) at the written scale, from 20 %.
+  def run(sides):
+    path = _coco(str(tmp_path / 'set.json'), [(400, 400)] * 2,
+                 [[(100 * i, 0, s, s) for i, s in enumerate(sides)]] * 2)
+    out = str(tmp_path / 'set.yaml')
+    assert inspect.main(['inspect', '--annotations_file=' + path,
+                         '--write_config=' + out, '--experiment='
+                         + inspect.WRITE_CONFIG_EXPERIMENT]) == 0
+    assert yaml.safe_load(open(out).read())['task']['train_data'][
+        'parser']['scale'] == 400
+    return capsys.readouterr()
+  note = ('note: %d %% of the training instances are smaller than two '
+          'feature strides (32 px) at the written scale')
+  assert note % 67 in run([5, 5, 50]).err
+  captured = run([5, 40, 40, 50, 50])
+  assert note % 20 in captured.err
+  assert ('20 % of instances are smaller than two feature strides (32 px)'
+          in captured.out)
+  # 31 px is under two strides, 32 px is not.
+  captured = run([32, 40, 40, 50, 50])
+  assert 'note:' not in captured.err
+  assert ('0 % of instances are smaller than two feature strides (32 px)'
+          in captured.out)
+  assert note % 20 in run([31, 40, 40, 50, 50]).err
+
+
 # The RPN's receptive field of the demo's tiny backbone (px) per output
 # stride (docs/custom_data_recipe.md); the window runs from one stride.
 _FIELDS = {16: 123.0, 8: 91.0, 4: 91.0}
