@@ -17,7 +17,9 @@ import dataclasses
 import math
 
 # Seconds of training the written schedule aims at (start-up not counted).
-DEFAULT_TRAIN_SECONDS = 480.0
+# On `mixed`'s held-back images 12 minutes (5000 steps at stride 8) beat 8
+# (3300): mask AP50 0.611 against 0.571, AR@100 0.510 against 0.476.
+DEFAULT_TRAIN_SECONDS = 720.0
 # Steps are rounded down to this and kept within [MIN_STEPS, MAX_STEPS].
 STEP_ROUNDING = 100
 MIN_STEPS = 1000
