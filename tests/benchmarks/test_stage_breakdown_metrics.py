@@ -170,3 +170,29 @@ def test_table_marks_undefined_cells(tmp_path):
   assert lines[2].startswith('| M | all | 3 | 0.667 |')
   assert lines[5].startswith('| M | large | 0 | n/a | n/a |')
   assert lines[0].count('|') == lines[2].count('|')
+
+
+def test_mask_iou_is_averaged_over_box_matched_pairs_only():
+  # Four instances (areas: small, small, medium, small at COCO's edge 32^2,
+  # which COCOeval puts in both small and medium); two are box-matched.
+  areas = [100.0, 400.0, 2000.0, 1024.0]
+  covered = [[True, True], [True, False], [False, False], [True, True]]
+  matches = [(400.0, 0.3), (1024.0, 0.8)]
+  coco = {f'{kind}_{metric}{size}': 0.0 for kind in ('box', 'mask')
+          for metric in ('AP', 'AP50')
+          for size in ('', '_BySize/0-32', '_BySize/32-96', '_BySize/96-inf')}
+  table = metrics_lib.summarize(areas, covered, matches, coco)
+  small, medium, every = table['small'], table['medium'], table['all']
+  assert (every['instances'], small['instances'], medium['instances']) == (
+      4, 3, 2)
+  assert (every['box_matched'], small['box_matched'],
+          medium['box_matched']) == (2, 2, 1)
+  assert every['matched_mask_iou'] == pytest.approx(0.55)
+  assert every['matched_mask_iou50'] == pytest.approx(0.5)
+  assert small['matched_mask_iou50'] == pytest.approx(0.5)
+  assert medium['matched_mask_iou'] == pytest.approx(0.8)
+  assert medium['matched_mask_iou50'] == pytest.approx(1.0)
+  assert small['proposal_recall50'] == pytest.approx(1.0)
+  assert small['proposal_recall70'] == pytest.approx(2 / 3)
+  assert medium['proposal_recall50'] == pytest.approx(0.5)
+  assert every['proposal_recall70'] == pytest.approx(0.5)
