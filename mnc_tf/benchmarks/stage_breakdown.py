@@ -190,6 +190,33 @@ _RUNNERS = {
                  lambda labels: labels['groundtruths']['source_id'])}
 
 
+def add_batch(breakdown, model, params, source_ids, image_info, outputs,
+              wanted=None):
+  """Adds a batch of one model's outputs to `breakdown`, in original pixels.
+
+  Args:
+    breakdown: a `StageBreakdown`.
+    model: 'mnc' or 'maskrcnn'.
+    params: the run's ExperimentConfig.
+    source_ids: int `[B]` image ids.
+    image_info: `[B, 4, 2]` Model Garden image info.
+    outputs: NumPy outputs of the model's predict function: `rpn_rois`
+      `[B, P, 4]` and the detections, in network-input pixels.
+    wanted: None, or the image ids to add (the others are skipped).
+  """
+  detections_of = _RUNNERS[model][1]
+  for b in range(source_ids.shape[0]):
+    if wanted is not None and int(source_ids[b]) not in wanted:
+      continue
+    det = detections_of(outputs, image_info, b, params)
+    breakdown.add_image(
+        int(source_ids[b]),
+        original_image.boxes_to_original(outputs['rpn_rois'][b],
+                                         image_info[b]),
+        det['detection_boxes'], det['detection_classes'],
+        det['detection_scores'], det['detection_masks'])
+
+
 def evaluate_run(params, checkpoint, model, max_images=None):
   """Runs one model on its run's validation set; its per-size table.
 
@@ -207,7 +234,7 @@ def evaluate_run(params, checkpoint, model, max_images=None):
   task = task_factory.get_task(params.task)
   network = task.build_model()
   dataset = task.build_inputs(params.task.validation_data)
-  make_predict, detections_of, image_ids_of = _RUNNERS[model]
+  make_predict, _, image_ids_of = _RUNNERS[model]
   predict = make_predict(network)
   # The optimizer's slots in the checkpoint are not wanted.
   status = tf.train.Checkpoint(model=network).read(checkpoint).expect_partial()
@@ -226,18 +253,10 @@ def evaluate_run(params, checkpoint, model, max_images=None):
     if not breakdown.num_images:
       # Variables exist now: every one must have come from the checkpoint.
       status.assert_existing_objects_matched()
-    outputs = {k: batch_conversion.to_numpy(v) for k, v in outputs.items()}
-    image_info = batch_conversion.to_numpy(labels['image_info'])
-    for b in range(source_ids.shape[0]):
-      if wanted is not None and int(source_ids[b]) not in wanted:
-        continue
-      det = detections_of(outputs, image_info, b, params)
-      breakdown.add_image(
-          int(source_ids[b]),
-          original_image.boxes_to_original(outputs['rpn_rois'][b],
-                                           image_info[b]),
-          det['detection_boxes'], det['detection_classes'],
-          det['detection_scores'], det['detection_masks'])
+    add_batch(breakdown, model, params, source_ids,
+              batch_conversion.to_numpy(labels['image_info']),
+              {k: batch_conversion.to_numpy(v) for k, v in outputs.items()},
+              wanted)
     logging.info('stage_breakdown: %s: %d images', model,
                  breakdown.num_images)
     if wanted is not None and breakdown.num_images == len(wanted):

@@ -1,15 +1,19 @@
 # Copyright 2026 The mnc_tf Authors. Licensed under the Apache License, Version 2.0.
 """The stage-breakdown CLI: which runs it accepts and how it says no."""
 
+import json
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from official.core import train_utils
 
 from mnc_tf.benchmarks import stage_breakdown
+from mnc_tf.benchmarks import stage_breakdown_metrics as metrics_lib
 from mnc_tf.benchmarks import vs_maskrcnn
+from mnc_tf.evaluation import instance_evaluator
 
 
 def _write_run(tmp_path, model, steps_done=None, train_steps=40):
@@ -99,3 +103,54 @@ def test_unknown_model_is_refused(capsys):
 @pytest.mark.parametrize('path, step', [('/a/ckpt-600', 600), ('x/ckpt-1', 1)])
 def test_checkpoint_step(path, step):
   assert stage_breakdown.checkpoint_step(path) == step
+
+
+def _one_instance_annotations(tmp_path):
+  """Image 5, 60 x 80: one class-4 instance filling y 20-40, x 10-30."""
+  mask = np.zeros((60, 80), np.uint8)
+  mask[20:40, 10:30] = 1
+  path = tmp_path / 'one.json'
+  path.write_text(json.dumps({
+      'images': [{'id': 5, 'height': 60, 'width': 80}],
+      'annotations': [{
+          'id': 1, 'image_id': 5, 'category_id': 4, 'iscrowd': 0,
+          'area': 400.0, 'bbox': [10.0, 20.0, 20.0, 20.0],
+          'segmentation': instance_evaluator.encode_masks(mask[None])[0]}],
+      'categories': [{'id': 4}]}))
+  return str(path)
+
+
+@pytest.mark.parametrize('model', ['mnc', 'maskrcnn'])
+def test_batch_outputs_are_mapped_to_original_pixels(tmp_path, model):
+  # The network input is the image at scale 2 (Model Garden's image info):
+  # the instance's box is (40, 20, 80, 60) there.
+  image_info = np.array([[[60, 80], [120, 160], [2, 2], [0, 0]]], np.float32)
+  box = [40.0, 20.0, 80.0, 60.0]
+  outputs = {
+      # The instance's box and one at IoU 0.6 with it, then padding.
+      'rpn_rois': np.array([[[0, 0, 0, 0], [40, 20, 80, 60],
+                             [40, 20, 80, 80], [0, 0, 0, 0]]], np.float32),
+      'num_detections': np.array([1], np.int32),
+      'detection_boxes': np.array([[box, [0, 0, 0, 0]]], np.float32),
+      'detection_classes': np.array([[4, 0]], np.int32),
+      'detection_scores': np.array([[0.9, 0.0]], np.float32),
+      # Soft masks over their boxes: the whole box.
+      'detection_masks': np.ones((1, 2, 14, 14), np.float32),
+      'detection_mask_boxes': np.array([[box, [0, 0, 0, 0]]], np.float32)}
+  params = vs_maskrcnn.mnc_params('t', 'v', 'a.json', [4], 10, 1, 2, 0.01)
+  breakdown = metrics_lib.StageBreakdown(_one_instance_annotations(tmp_path))
+  stage_breakdown.add_batch(breakdown, model, params, np.array([5]),
+                            image_info, outputs)
+  row = breakdown.result()['all']
+  assert row['instances'] == 1
+  assert row['proposal_recall50'] == row['proposal_recall70'] == 1.0
+  assert row['box_AP50'] == pytest.approx(1.0)
+  assert row['box_matched'] == 1
+  # Each model's own pasting of a full soft mask fills the box exactly.
+  assert row['matched_mask_iou'] == pytest.approx(1.0)
+  assert row['mask_AP50'] == pytest.approx(1.0)
+  # Skipped when not wanted.
+  other = metrics_lib.StageBreakdown(_one_instance_annotations(tmp_path))
+  stage_breakdown.add_batch(other, model, params, np.array([5]), image_info,
+                            outputs, wanted={6})
+  assert other.num_images == 0
