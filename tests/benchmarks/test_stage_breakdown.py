@@ -28,7 +28,7 @@ def _write_run(tmp_path, model, steps_done=None, train_steps=40):
   else:
     params = vs_maskrcnn.maskrcnn_params(*common, image_size=448,
                                          max_num_instances=32)
-  model_dir = tmp_path / 'work' / model
+  model_dir = tmp_path / 'runs' / model
   model_dir.mkdir(parents=True)
   train_utils.serialize_config(params, str(model_dir))
   if steps_done is not None:
@@ -54,10 +54,10 @@ def test_missing_work_dir_names_it(tmp_path, capsys):
 
 
 def test_missing_params_and_checkpoint_are_named(tmp_path, capsys):
-  (tmp_path / 'work' / 'maskrcnn').mkdir(parents=True)
-  code, err = _main(capsys, f'--work_dir={tmp_path}/work', '--models=maskrcnn')
+  (tmp_path / 'runs' / 'maskrcnn').mkdir(parents=True)
+  code, err = _main(capsys, f'--work_dir={tmp_path}/runs', '--models=maskrcnn')
   assert code == 1 and len(err.splitlines()) == 1
-  assert f'{tmp_path}/work/maskrcnn/params.yaml: missing' in err
+  assert f'{tmp_path}/runs/maskrcnn/params.yaml: missing' in err
   _, model_dir = _write_run(tmp_path, 'mnc')
   code, err = _main(capsys, f'--mnc_dir={model_dir}', '--models=mnc')
   assert code == 1 and len(err.splitlines()) == 1
@@ -66,7 +66,7 @@ def test_missing_params_and_checkpoint_are_named(tmp_path, capsys):
 
 def test_unfinished_run_is_refused_unless_allowed(tmp_path, capsys):
   params, model_dir = _write_run(tmp_path, 'maskrcnn', steps_done=3)
-  code, err = _main(capsys, f'--work_dir={tmp_path}/work', '--models=maskrcnn')
+  code, err = _main(capsys, f'--work_dir={tmp_path}/runs', '--models=maskrcnn')
   assert code == 1 and len(err.splitlines()) == 1
   assert err.endswith(f'{model_dir}/ckpt-3: step 3 of 40, the run is '
                       'unfinished; wait for it or pass --allow_unfinished.')
