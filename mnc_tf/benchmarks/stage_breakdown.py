@@ -85,7 +85,7 @@ def load_run(model_dir, model, allow_unfinished=False):
   """
   if not os.path.isdir(model_dir):
     raise RunError(f'{model_dir}: no such run directory (the {model} model '
-                   'dir of vs_maskrcnn); pass --work_dir or --%s_dir.' % model)
+                   f'dir of vs_maskrcnn); pass --work_dir or --{model}_dir.')
   params_path = os.path.join(model_dir, PARAMS_FILE)
   if not os.path.isfile(params_path):
     raise RunError(f'{params_path}: missing; {model_dir} is not a '

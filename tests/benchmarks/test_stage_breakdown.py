@@ -154,3 +154,64 @@ def test_batch_outputs_are_mapped_to_original_pixels(tmp_path, model):
   stage_breakdown.add_batch(other, model, params, np.array([5]), image_info,
                             outputs, wanted={6})
   assert other.num_images == 0
+
+
+def _tiny_run(work_dir, model, paths, steps=3):
+  """A model dir of a tiny, untrained `model` whose checkpoint is final."""
+  from official.core import task_factory  # pylint: disable=g-import-not-at-top
+  from tests import mnc_test_data  # pylint: disable=g-import-not-at-top
+  side = mnc_test_data.IMAGE_SIDE
+  common = (paths['train_pattern'], paths['val_pattern'], paths['val_json'],
+            [1, 2, 4], steps, 1, 2, 0.01)
+  if model == 'mnc':
+    params = vs_maskrcnn.mnc_params(
+        *common, experiment='mnc_resnet18_fpn_custom_data')
+    parser = {'scale': side, 'max_size': side, 'padded_size': [side, side]}
+    params.override({'task': {'train_data': {'parser': parser},
+                              'validation_data': {'parser': parser}}})
+  else:
+    params = vs_maskrcnn.maskrcnn_params(*common, image_size=side,
+                                         max_num_instances=8)
+  model_dir = os.path.join(work_dir, model)
+  os.makedirs(model_dir)
+  train_utils.serialize_config(params, model_dir)
+  task = task_factory.get_task(params.task)
+  network = task.build_model()
+  images, labels = next(iter(task.build_inputs(params.task.validation_data)))
+  if model == 'mnc':
+    network(images, labels['image_info'], training=False)
+  else:
+    network(images, image_shape=labels['image_info'][:, 1, :],
+            anchor_boxes=labels['anchor_boxes'], training=False)
+  step = tf.Variable(steps, dtype=tf.int64)
+  tf.train.CheckpointManager(
+      tf.train.Checkpoint(global_step=step, model=network), model_dir,
+      max_to_keep=1, step_counter=step).save(checkpoint_number=steps)
+
+
+@pytest.mark.slow
+def test_runs_both_models_end_to_end(tmp_path, capsys):
+  from tests import mnc_test_data  # pylint: disable=g-import-not-at-top
+  paths = mnc_test_data.make_tiny_shapes(str(tmp_path / 'data'), num_train=2,
+                                         num_val=3)
+  work_dir = str(tmp_path / 'runs')
+  for model in ('mnc', 'maskrcnn'):
+    _tiny_run(work_dir, model, paths)
+  capsys.readouterr()
+  code = stage_breakdown.main(['stage_breakdown', f'--work_dir={work_dir}',
+                               '--max_images=2', '--json'])
+  captured = capsys.readouterr()
+  assert code == 0, captured.err[-2000:]
+  report = json.loads(captured.out)
+  with open(paths['val_json']) as f:
+    coco = json.load(f)
+  first = sorted(image['id'] for image in coco['images'])[:2]
+  instances = sum(a['image_id'] in first for a in coco['annotations'])
+  assert sorted(report) == ['MNC ResNet-18 FPN', 'Mask R-CNN ResNet-18 FPN']
+  for run in report.values():
+    assert run['images'] == 2 and run['step'] == 3
+    table = run['by_size']
+    assert table['all']['instances'] == instances
+    assert 0.0 <= table['all']['proposal_recall50'] <= 1.0
+    assert table['all']['proposal_recall70'] <= (
+        table['all']['proposal_recall50'])
