@@ -70,6 +70,7 @@ METRICS = ('mask_AP', 'mask_AP50', 'mask_APs', 'mask_APm', 'box_AP')
 RESULT_FILE = 'result.json'
 # The MNC recipes this comparison runs (`--mnc_experiment`).
 MNC_EXPERIMENTS = ('mnc_custom_data', 'mnc_resnet18_fpn_custom_data')
+MASKRCNN_EXPERIMENT = 'maskrcnn_resnetfpn_coco'
 
 
 def _optimizer(train_steps, learning_rate, clipnorm):
@@ -140,6 +141,13 @@ def mnc_label(mnc):
   return 'MNC ResNet-%d %s' % (model.backbone.resnet.model_id, trunk)
 
 
+def model_label(name, params):
+  """The table's name of model `name` ('mnc' or 'maskrcnn') with `params`."""
+  if name == 'mnc':
+    return mnc_label(params)
+  return 'Mask R-CNN ResNet-%d FPN' % params.task.model.backbone.resnet.model_id
+
+
 def roi_budget(mnc):
   """The MNC experiment's RoI counts, as Mask R-CNN's config keys.
 
@@ -181,7 +189,7 @@ def maskrcnn_params(train_input, val_input, annotation_file, class_ids,
     budget: None for Model Garden's RoI counts (512 sampled RoIs per image,
       2000 / 1000 proposals, 100 detections), or a `roi_budget(...)` dict.
   """
-  params = exp_factory.get_exp_config('maskrcnn_resnetfpn_coco')
+  params = exp_factory.get_exp_config(MASKRCNN_EXPERIMENT)
   params.override({
       'runtime': {'mixed_precision_dtype': 'float32', 'enable_xla': False,
                   'distribution_strategy': 'one_device', 'num_gpus': 0},
@@ -389,7 +397,8 @@ def run(flag_values):
           *common(steps), image_size=flag_values.maskrcnn_size,
           max_num_instances=32, budget=budget),
                                  train_lib.OrbitExperimentRunner)}
-  names = {'mnc': mnc_label(mnc), 'maskrcnn': 'Mask R-CNN ResNet-18 FPN'}
+  names = {name: model_label(name, builders[name](flag_values.train_steps)[0])
+           for name in ('mnc', 'maskrcnn')}
   runs = [(name, flag_values.train_steps, name, names[name])
           for name in flag_values.models]
   again = flag_values.match_wall_time

@@ -152,6 +152,11 @@ class InstanceSegmentationEvaluator:
   def name(self):
     return 'instance_metrics'
 
+  @property
+  def file_groundtruth(self):
+    """The annotation file's COCO object (pycocotools), or None."""
+    return self._file_gt
+
   def reset_states(self):
     """Forgets all detections (and ground truth not from a file)."""
     self._detections = {}   # image id -> list of COCO result dicts
