@@ -27,7 +27,6 @@ The counting is in `stage_breakdown_metrics`; this module only runs models.
 
 import json
 import os
-import re
 import sys
 
 from absl import app
@@ -48,6 +47,7 @@ from mnc_tf.benchmarks import vs_maskrcnn
 from mnc_tf.evaluation import batch_conversion
 from mnc_tf.evaluation import original_image
 from mnc_tf.ops import mask_paste
+from mnc_tf.utils import checkpoints
 from mnc_tf.utils import cli
 
 PARAMS_FILE = 'params.yaml'
@@ -62,10 +62,10 @@ class RunError(ValueError):
 
 def checkpoint_step(path):
   """The step of a Model Garden checkpoint path (`.../ckpt-600` -> 600)."""
-  found = re.search(r'-(\d+)$', path)
-  if not found:
+  step = checkpoints.step_of(path)
+  if step < 0:
     raise RunError(f'{path}: not a checkpoint named <prefix>-<step>.')
-  return int(found.group(1))
+  return step
 
 
 def load_run(model_dir, model, allow_unfinished=False):
