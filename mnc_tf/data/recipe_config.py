@@ -14,8 +14,10 @@ with a one-line reason; `to_yaml` writes them as a YAML of overrides that
   * feature stride (when the experiment's tiny backbone may change it,
     as for the default experiment): for each candidate output stride,
     coarsest (cheapest) first, the scale search below with that stride's
-    window; the coarsest stride at which at least `STRIDE_SHARE` of the
-    training instances fit its window, else the finest.  The proposal
+    window; the coarsest of strides 16 and 8 at which at least
+    `STRIDE_SHARE` of the training instances fit the window counted from
+    two strides (with that window's scale), else the coarsest stride at
+    which they fit the window from one stride, else the finest.  The proposal
     generator's pre-NMS counts grow with the anchor positions (x4 per
     halving of the stride).
   * image scale (shorter side, train and test alike): the multiple of the
