@@ -17,9 +17,9 @@ with a one-line reason; `to_yaml` writes them as a YAML of overrides that
     window; the coarsest of strides 16 and 8 at which at least
     `STRIDE_SHARE` of the training instances fit the window counted from
     two strides (with that window's scale), else the coarsest stride at
-    which they fit the window from one stride, else the finest.  The proposal
-    generator's pre-NMS counts grow with the anchor positions (x4 per
-    halving of the stride).
+    which they fit the window from one stride, else the finest.  The
+    proposal generator's pre-NMS counts grow with the anchor positions (x4
+    per halving of the stride).
   * image scale (shorter side, train and test alike): the multiple of the
     size divisor that puts the most instances inside the window the network
     handles, from one feature stride (an instance owns a cell) up to the
@@ -61,11 +61,12 @@ from mnc_tf.modeling import receptive_field
 MIN_STRIDES = 1.0
 # The stride choice first looks for a candidate of at least
 # `MIN_TWO_STRIDE_STRIDE` whose window from `TWO_STRIDES` strides holds
-# `STRIDE_SHARE` of the instances.  On `crowded`'s held-back images this
-# moved stride 16 to 8 at the same input: mask AP50 0.626 -> 0.730, AR@100
-# 0.365 -> 0.472.  Not below stride 8: on `mixed` (instances over 15x in
-# size) the two-stride window moved stride 8 to 4 and lost recall (0.510 ->
-# 0.451 AR@100, AP50 level).
+# `STRIDE_SHARE` of the instances.  On held-back images this moved
+# `crowded` from stride 16 to 8 at the same input (mask AP50 0.626 ->
+# 0.730, AR@100 0.365 -> 0.472) and `elongated` from 16 to 8 (0.804 ->
+# 0.853).  Not below stride 8: on `mixed` (instances over 15x in size) the
+# two-stride window moved stride 8 to 4 and lost recall (AR@100 0.510 ->
+# 0.451, AP50 level).
 TWO_STRIDES = 2.0
 MIN_TWO_STRIDE_STRIDE = 8
 # Scales whose coverage is within this of the best count as tied.
