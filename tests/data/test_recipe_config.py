@@ -96,10 +96,12 @@ def _budget(scale, max_size, seconds=720.0):
 
 def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
   # 5 images of 200 x 200 with 3 squares each of 20 / 40 / 80 px.  The
-  # default base is the demo's model: stride 16, receptive field 123 px, so
-  # the window is 16-123 px; factors 0.8 (scale 160: 16 .. 64) to 1.52
-  # (scale 304: 121.6) keep all three; nearest 1: scale 192 (0.96)?  No:
-  # 208 is 1.04 (|log| 0.039) against 0.96 (|log| 0.041): 208.
+  # default base is the demo's model, whose tiny backbone's stride is
+  # chosen.  From two strides, stride 16's window is 32-123 px: no factor
+  # fits both 20 and 80 px (4x > 3.84x), 67 % at best; stride 8's is 16-91
+  # px (5.7x): factors 0.8 (scale 160: 16 .. 64) to 1.14 keep all three, so
+  # stride 8.  Nearest 1: scale 192 (0.96)?  No: 208 is 1.04 (|log| 0.039)
+  # against 0.96 (|log| 0.041): 208.
   path = _coco(str(tmp_path / 'train.json'), [(200, 200)] * 5,
                [[(0, 0, 20, 20), (50, 50, 40, 40), (100, 100, 80, 80)]] * 5,
                category=11, extra_categories=(3,))
@@ -112,9 +114,10 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
             if l.strip() and not l.startswith('#') and not l.endswith(':')]
   assert leaves and all('  # ' in l for l in leaves), leaves
   assert '--experiment=mnc_shapes_demo --config_file=' + out in text
-  # The window starts at one stride: all three sizes fit (from 2 strides,
-  # 32-123 px, the 20 px squares could not join the 80 px ones).
-  assert '100 % of instances at 16-123 px' in text
+  assert 'output_stride: 8  # the coarsest (cheapest) stride with >= 85 % ' \
+      'of the training instances in its window from two strides' in text
+  assert '(stride 16: 67 % at ' in text and ', 8: 100 % at 208 px)' in text
+  assert '100 % of instances at 16-91 px' in text
   values = yaml.safe_load(text)
   task = values['task']
   assert task['model']['class_ids'] == [3, 11]
@@ -133,12 +136,17 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
   assert task['model']['anchors']['scales'] == expected
   assert task['model']['cascade']['test_horizontal_flip'] is False
   assert task['model']['cascade']['test_extra_scales'] == []
-  # The demo keeps 32 proposals; 2 x 8 instances do not need more.
-  assert task['model']['proposal_generator']['test_num_proposals'] == 32
-  # Steps fill 12 minutes at 208 x 208 (720 s / 54.2 ms = 13273: the 10000
-  # cap; the demo's 5000 steps drop the learning rate at 4000: 80 %).
-  steps = _budget(208, 208)
-  assert values['trainer']['train_steps'] == steps == 10000
+  # The demo's 32 proposals, twice at test at stride 8; pre-NMS 200 x 4.
+  assert task['model']['proposal_generator']['num_proposals'] == 32
+  assert task['model']['proposal_generator']['test_num_proposals'] == 64
+  assert task['model']['proposal_generator']['pre_nms_top_k'] == 800
+  # Steps fill 12 minutes at 208 x 208, stride 8 (720 s / (1.42 x 54.2 ms)
+  # = 9347 -> 9300; the demo's 5000 steps drop the learning rate at 4000:
+  # 80 %).
+  steps = int(100 * math.floor(
+      720 / (recipe_schedule.STRIDE_8_RATIO
+             * (0.0359 + 4.24e-7 * 208 * 208)) / 100))
+  assert values['trainer']['train_steps'] == steps == 9300
   assert values['trainer']['validation_interval'] == steps
   rate = values['trainer']['optimizer_config']['learning_rate']
   assert rate['stepwise']['boundaries'] == [round(0.8 * steps)]
@@ -148,7 +156,7 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
   assert params.task.train_data.parser.scale == 208
   assert list(params.task.model.anchors.scales) == expected
   assert params.trainer.train_steps == steps
-  assert params.task.model.backbone.tiny.output_stride == 16
+  assert params.task.model.backbone.tiny.output_stride == 8
 
 
 def test_step_budget_by_hand():
@@ -397,6 +405,30 @@ def test_stride_choice_by_hand(tmp_path):
                                 backbone, 12, 640, strides=(16, 8))
 
 
+def test_two_stride_window_by_hand(tmp_path):
+  # 400 px images with squares of 12 and 40 px.  One stride: stride 16's
+  # window 16-123 px holds both from x1.33 (scale 544): 16 as before.  Two
+  # strides: stride 16's 32-123 px needs x2.67 for the 12 px squares (1067
+  # px, above the 640 cap), so 50 %; stride 8's 16-91 px holds both at
+  # x1.33-2.27: stride 8, at 544 px (x1.36, the tied scale nearest x1).
+  backbone = inspect.experiment_params(
+      inspect.WRITE_CONFIG_EXPERIMENT).task.model.backbone
+  dataset = _squares_set(tmp_path, 'mid.json', [12.0, 40.0] * 4)
+  chosen, rows = recipe_config.choose_stride(dataset, backbone, 16, 640,
+                                             strides=(16, 8, 4))
+  assert rows[0]['coverage'] == 1.0
+  assert rows[0]['two_strides']['coverage'] == 0.5
+  assert rows[1]['two_strides']['coverage'] == 1.0
+  assert chosen['stride'] == 8 and chosen['from_two_strides']
+  assert chosen['scale'] == 544 and chosen['window'] == [16.0, 91.0]
+  # Stride 4 is never chosen from two strides, and without candidate
+  # strides (a fixed backbone) the window starts at one stride.
+  assert 'two_strides' not in rows[2]
+  fixed, rows = recipe_config.choose_stride(dataset, backbone, 16, 640)
+  assert fixed['stride'] == 16 and 'from_two_strides' not in fixed
+  assert len(rows) == 1 and 'two_strides' not in rows[0]
+
+
 def test_stride_share_boundary(tmp_path):
   # 20 instances in 400 px images: k squares of 50 px (in the stride-16
   # window at any factor 0.32-2.46) and 20 - k of 5 px (stride 16 needs
@@ -491,15 +523,18 @@ def test_costlier_stride_gets_fewer_steps():
                                           costs[stride]) == expected
 
 
-@pytest.mark.parametrize('family', ['large', 'elongated'])
-def test_large_and_elongated_sets_keep_stride_16(tmp_path, family):
-  """The stride choice leaves the sets that fit stride 16 as they were:
-  the same settings as without a choice, plus output_stride 16."""
+def _family_dataset(tmp_path, family):
   from tools import robustness  # pylint: disable=g-import-not-at-top
   data = synthetic_shapes.generate(str(tmp_path / family), num_train=24,
                                    num_val=0, seed=0,
                                    **robustness.FAMILIES[family])
-  dataset = inspect.load(data['train'])
+  return inspect.load(data['train'])
+
+
+def test_large_set_keeps_stride_16(tmp_path):
+  """The stride choice leaves a set that fits stride 16 from two strides as
+  it was: the same settings as without a choice, plus output_stride 16."""
+  dataset = _family_dataset(tmp_path, 'large')
   params = inspect.experiment_params(inspect.WRITE_CONFIG_EXPERIMENT)
   costs = recipe_schedule.DEMO_STEP_COSTS
   chosen, _ = recipe_config.derive(dataset, params, train_seconds=480.0,
@@ -510,3 +545,21 @@ def test_large_and_elongated_sets_keep_stride_16(tmp_path, family):
   assert ('task.model.backbone.tiny.output_stride', 16) in chosen
   assert [kv for kv in chosen if 'output_stride' not in kv[0]] == [
       (k, v) for k, v, _ in fixed]
+
+
+def test_elongated_set_moves_to_stride_8_from_two_strides(tmp_path):
+  """The `elongated` family fits stride 16's window from one stride, not
+  from two (too many instances under two stride-16 cells); stride 8's
+  window from two strides holds them."""
+  dataset = _family_dataset(tmp_path, 'elongated')
+  backbone = inspect.experiment_params(
+      inspect.WRITE_CONFIG_EXPERIMENT).task.model.backbone
+  chosen, rows = recipe_config.choose_stride(dataset, backbone, 16, 640,
+                                             strides=(16, 8, 4))
+  assert chosen['stride'] == 8 and chosen['from_two_strides']
+  assert chosen['window'] == [16.0, _FIELDS[8]]
+  assert rows[0]['two_strides']['coverage'] < recipe_config.STRIDE_SHARE
+  assert rows[0]['coverage'] >= recipe_config.STRIDE_SHARE
+  assert chosen['coverage'] == rows[1]['two_strides']['coverage'] >= (
+      recipe_config.STRIDE_SHARE)
+  assert 'two_strides' not in rows[2]
