@@ -3,11 +3,12 @@
 
 A step of the demo's model (`mnc_shapes_demo`: stride-16 tiny backbone,
 small heads, batch 2) costs a fixed part (heads, proposals, optimizer) plus
-a part proportional to the padded input pixels.  `STEP_COST` holds the two,
-fitted to two measured runs on a shared 2-vCPU machine (AMD EPYC, loaded by
-other training): 256 x 256 inputs at 15.7 steps/s, 416 x 448 at 8.7 steps/s.
-The same model at output stride 8 or 4 costs a measured ratio more per
-step (`DEMO_STEP_COSTS`).  `budget_steps` turns a wall-time budget into a
+a part proportional to the padded input pixels.  `DEMO_STEP_COST` holds the
+two, fitted to two training runs of written configurations on an otherwise
+idle 2-vCPU machine (AMD EPYC): 176 x 288 inputs at 30.3 ms per step (the
+`large` family), 592 x 640 at 159.5 ms (`crowded`).  The same model at
+output stride 8 or 4 costs a measured ratio more per step
+(`DEMO_STEP_COSTS`).  `budget_steps` turns a wall-time budget into a
 step count, so that small images and coarse maps get many cheap steps,
 large ones and fine maps fewer: training costs about the same minutes on
 any set.
@@ -36,19 +37,21 @@ class StepCost:
     return self.fixed + self.per_pixel * pixels
 
 
-# mnc_shapes_demo (batch 2): 1 / 15.7 s at 256 x 256, 1 / 8.7 s at 416 x 448.
-DEMO_STEP_COST = StepCost(fixed=0.0359, per_pixel=4.24e-7)
+# mnc_shapes_demo (batch 2), idle machine: 30.3 ms at 176 x 288 (10000 steps
+# of `large`), 159.5 ms at 592 x 640 (3600 steps of `crowded`), read from
+# the checkpoint times.  (An earlier fit under the load of other trainings,
+# 35.9 ms + 0.424 us per pixel, planned 12 minutes that took 6-10 alone.)
+DEMO_STEP_COST = StepCost(fixed=0.0103, per_pixel=3.94e-7)
 # The same model at output stride 8 and 4 (the pre-NMS counts x4 and x16,
 # as `recipe_config` writes them) costs a measured ratio of the stride-16
-# step.  `python -m mnc_tf.benchmarks.stride_step_cost --sizes=448,640`
-# (batch-2 training steps, the three models taking turns in one process) on
-# a shared 2-vCPU AMD EPYC, load 3-8, three runs (one on the `tiny`
-# family's images instead of the synthetic default):
-#   stride 8 / 16: 1.33, 1.75, 1.42 at 448 x 448; 1.42, 1.39, 1.51 at 640;
-#   stride 4 / 16: 2.46, 4.19, 3.03 at 448 x 448; 2.91, 4.01, 3.16 at 640.
-# The ratios are the medians (the load moved them more than the size did).
-STRIDE_8_RATIO = 1.42
-STRIDE_4_RATIO = 3.1
+# step, read from training runs of written configurations on the idle
+# machine: stride 8, 288 x 528 (`mixed`): 106 ms against the 70.2 ms the
+# stride-16 cost gives (1.51); stride 4, 464 x 640 (`tiny`): 320 ms against
+# 127.3 ms (2.52).  `python -m mnc_tf.benchmarks.stride_step_cost` measures
+# the ratios with the three models taking turns in one process (on a shared
+# machine, load 3-8: medians 1.42 and 3.1).
+STRIDE_8_RATIO = 1.51
+STRIDE_4_RATIO = 2.52
 # {output stride: StepCost} of the demo's model: the stride-16 fit, scaled.
 DEMO_STEP_COSTS = {
     16: DEMO_STEP_COST,

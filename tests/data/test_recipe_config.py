@@ -89,8 +89,8 @@ def test_anchor_scales_and_ratios_by_hand():
 
 
 def _budget(scale, max_size, seconds=720.0):
-  """The step budget by hand: 35.9 ms + 0.424 us per padded pixel."""
-  steps = math.floor(seconds / (0.0359 + 4.24e-7 * scale * max_size) / 100)
+  """The step budget by hand: 10.3 ms + 0.394 us per padded pixel."""
+  steps = math.floor(seconds / (0.0103 + 3.94e-7 * scale * max_size) / 100)
   return int(min(10000, max(1000, 100 * steps)))
 
 
@@ -140,13 +140,13 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
   assert task['model']['proposal_generator']['num_proposals'] == 32
   assert task['model']['proposal_generator']['test_num_proposals'] == 64
   assert task['model']['proposal_generator']['pre_nms_top_k'] == 800
-  # Steps fill 12 minutes at 208 x 208, stride 8 (720 s / (1.42 x 54.2 ms)
-  # = 9347 -> 9300; the demo's 5000 steps drop the learning rate at 4000:
-  # 80 %).
-  steps = int(100 * math.floor(
+  # Steps fill 12 minutes at 208 x 208, stride 8 (720 s / (1.51 x 27.3 ms)
+  # = 17437: the 10000 cap; the demo's 5000 steps drop the learning rate at
+  # 4000: 80 %).
+  steps = int(min(10000, 100 * math.floor(
       720 / (recipe_schedule.STRIDE_8_RATIO
-             * (0.0359 + 4.24e-7 * 208 * 208)) / 100))
-  assert values['trainer']['train_steps'] == steps == 9300
+             * (0.0103 + 3.94e-7 * 208 * 208)) / 100)))
+  assert values['trainer']['train_steps'] == steps == 10000
   assert values['trainer']['validation_interval'] == steps
   rate = values['trainer']['optimizer_config']['learning_rate']
   assert rate['stepwise']['boundaries'] == [round(0.8 * steps)]
@@ -160,20 +160,22 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
 
 
 def test_step_budget_by_hand():
-  # 320 x 320: 720 s / 79.3 ms = 9077 -> 9000; 416 x 448: 114.9 ms ->
-  # 6200; 640 x 640: 209.6 ms -> 3400; small inputs hit the 10000 cap.
-  for (scale, max_size), steps in (((320, 320), 9000), ((416, 448), 6200),
-                                   ((640, 640), 3400), ((64, 64), 10000)):
+  # 512 x 640: 720 s / 139.4 ms = 5164 -> 5100; 416 x 448: 83.7 ms ->
+  # 8500; 640 x 640: 171.7 ms -> 4100; small inputs (320 x 320: 50.6 ms)
+  # hit the 10000 cap.
+  for (scale, max_size), steps in (((512, 640), 5100), ((416, 448), 8500),
+                                   ((640, 640), 4100), ((320, 320), 10000),
+                                   ((64, 64), 10000)):
     assert recipe_schedule.budget_steps(scale, max_size) == steps
     assert _budget(scale, max_size) == steps
   # The point of the rule: about the same wall time at any input size.
   cost = recipe_schedule.DEMO_STEP_COST
-  for scale, max_size in ((320, 384), (320, 448), (512, 640)):
+  for scale, max_size in ((416, 448), (448, 512), (512, 640)):
     steps = recipe_schedule.budget_steps(scale, max_size)
     seconds = steps * cost.seconds(scale * max_size)
     assert 720 - 100 * cost.seconds(scale * max_size) < seconds <= 720
   assert recipe_schedule.budget_steps(256, 256, 960.0) == 10000
-  assert recipe_schedule.budget_steps(256, 256, 240.0) == 3700
+  assert recipe_schedule.budget_steps(256, 256, 240.0) == 6600
   with pytest.raises(ValueError, match='train_seconds'):
     recipe_schedule.budget_steps(256, 256, 0.0)
 
@@ -487,7 +489,7 @@ def test_written_stride_moves_the_budget_and_proposals(tmp_path, capsys):
   assert model['anchors']['scales'][0] == round(6 * 544 / 400, 1)
   # The budget at the stride-8 step cost, by hand.
   ratio = recipe_schedule.STRIDE_8_RATIO
-  seconds = ratio * (0.0359 + 4.24e-7 * 544 * 544)
+  seconds = ratio * (0.0103 + 3.94e-7 * 544 * 544)
   steps = int(min(10000, max(1000, 100 * math.floor(720 / seconds / 100))))
   assert values['trainer']['train_steps'] == steps
   assert steps < recipe_schedule.budget_steps(544, 544)
@@ -517,7 +519,7 @@ def test_costlier_stride_gets_fewer_steps():
     assert steps[0] >= steps[1] >= steps[2] and steps[0] > steps[2]
     for stride, ratio in ((8, recipe_schedule.STRIDE_8_RATIO),
                           (4, recipe_schedule.STRIDE_4_RATIO)):
-      by_hand = 480 / (ratio * (0.0359 + 4.24e-7 * pixels))
+      by_hand = 480 / (ratio * (0.0103 + 3.94e-7 * pixels))
       expected = int(min(10000, max(1000, 100 * math.floor(by_hand / 100))))
       assert recipe_schedule.budget_steps(scale, max_size, 480.0,
                                           costs[stride]) == expected
