@@ -11,8 +11,9 @@ counts as `data.recipe_config` writes them for that stride, all reading the
 same synthetic TFRecords.  After three warm-up steps each, the models take
 turns, `--steps_per_round` training steps at a time for `--rounds` rounds,
 so that a change in the machine's load reaches all three alike.  Prints the
-median step seconds per stride and their ratios to stride 16
-(`data.recipe_schedule.STRIDE_8_RATIO`, `STRIDE_4_RATIO`).
+median step seconds per stride and their ratios to stride 16 (compare
+`data.recipe_schedule.STRIDE_8_RATIO` and `STRIDE_4_RATIO`, which are read
+from whole training runs on an idle machine).
 """
 
 import json
