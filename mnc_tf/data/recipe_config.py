@@ -234,17 +234,21 @@ def choose_stride(dataset, backbone, size_divisor, max_input_side,
   return rows[-1], rows
 
 
+def _coverages(rows):
+  """'16: 67 % at 208 px, 8: ...' of (stride, `choose_scale` row) pairs."""
+  return ', '.join('%d: %.0f %% at %d px' % (
+      stride, 100 * row['coverage'], row['scale']) for stride, row in rows)
+
+
 def _stride_reason(chosen, rows, share):
   """One line: why `chosen` among `rows` (see `choose_stride`)."""
   if chosen.get('from_two_strides'):
-    shares = ', '.join('%d: %.0f %% at %d px' % (
-        row['stride'], 100 * row['two_strides']['coverage'],
-        row['two_strides']['scale']) for row in rows if 'two_strides' in row)
+    shares = _coverages((row['stride'], row['two_strides']) for row in rows
+                        if 'two_strides' in row)
     return ('the coarsest (cheapest) stride with >= %.0f %% of the training '
             'instances in its window from two strides, where the RPN finds '
             'them reliably (stride %s)' % (100 * share, shares))
-  shares = ', '.join('%d: %.0f %% at %d px' % (
-      row['stride'], 100 * row['coverage'], row['scale']) for row in rows)
+  shares = _coverages((row['stride'], row) for row in rows)
   if chosen['coverage'] >= share:
     why = 'the coarsest (cheapest) stride with >= %.0f %%' % (100 * share)
   else:

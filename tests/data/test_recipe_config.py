@@ -88,9 +88,10 @@ def test_anchor_scales_and_ratios_by_hand():
   assert recipe_config.choose_aspect_ratios(boxes) == [0.5, 1.0, 2.0, 4.0]
 
 
-def _budget(scale, max_size, seconds=720.0):
-  """The step budget by hand: 10.3 ms + 0.394 us per padded pixel."""
-  steps = math.floor(seconds / (0.0103 + 3.94e-7 * scale * max_size) / 100)
+def _budget(scale, max_size, seconds=720.0, ratio=1.0):
+  """The step budget by hand: 10.3 ms + 0.394 us per padded pixel, x ratio."""
+  steps = math.floor(
+      seconds / (ratio * (0.0103 + 3.94e-7 * scale * max_size)) / 100)
   return int(min(10000, max(1000, 100 * steps)))
 
 
@@ -143,9 +144,7 @@ def test_written_yaml_by_hand_and_accepted_by_train(tmp_path):
   # Steps fill 12 minutes at 208 x 208, stride 8 (720 s / (1.51 x 27.3 ms)
   # = 17437: the 10000 cap; the demo's 5000 steps drop the learning rate at
   # 4000: 80 %).
-  steps = int(min(10000, 100 * math.floor(
-      720 / (recipe_schedule.STRIDE_8_RATIO
-             * (0.0103 + 3.94e-7 * 208 * 208)) / 100)))
+  steps = _budget(208, 208, ratio=recipe_schedule.STRIDE_8_RATIO)
   assert values['trainer']['train_steps'] == steps == 10000
   assert values['trainer']['validation_interval'] == steps
   rate = values['trainer']['optimizer_config']['learning_rate']
@@ -488,9 +487,7 @@ def test_written_stride_moves_the_budget_and_proposals(tmp_path, capsys):
           in text)
   assert model['anchors']['scales'][0] == round(6 * 544 / 400, 1)
   # The budget at the stride-8 step cost, by hand.
-  ratio = recipe_schedule.STRIDE_8_RATIO
-  seconds = ratio * (0.0103 + 3.94e-7 * 544 * 544)
-  steps = int(min(10000, max(1000, 100 * math.floor(720 / seconds / 100))))
+  steps = _budget(544, 544, ratio=recipe_schedule.STRIDE_8_RATIO)
   assert values['trainer']['train_steps'] == steps
   assert steps < recipe_schedule.budget_steps(544, 544)
   params = experiment_params.parse(inspect.WRITE_CONFIG_EXPERIMENT, [out])
@@ -519,8 +516,7 @@ def test_costlier_stride_gets_fewer_steps():
     assert steps[0] >= steps[1] >= steps[2] and steps[0] > steps[2]
     for stride, ratio in ((8, recipe_schedule.STRIDE_8_RATIO),
                           (4, recipe_schedule.STRIDE_4_RATIO)):
-      by_hand = 480 / (ratio * (0.0103 + 3.94e-7 * pixels))
-      expected = int(min(10000, max(1000, 100 * math.floor(by_hand / 100))))
+      expected = _budget(scale, max_size, 480.0, ratio)
       assert recipe_schedule.budget_steps(scale, max_size, 480.0,
                                           costs[stride]) == expected
 
